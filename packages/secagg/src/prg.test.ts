@@ -1,0 +1,162 @@
+import { createCipheriv } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { fromHex, toHex } from './bytes.ts';
+import { addMask, aesCtrKeystreamFloor, MAX_LANES, maskKeystream } from './prg.ts';
+
+/** NIST SP 800-38A, Appendix F.5.5 CTR-AES256.Encrypt. */
+const SP800_38A_F55 = {
+  key: '603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4',
+  initCounter: 'f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff',
+  plaintext:
+    '6bc1bee22e409f96e93d7e117393172a' + 'ae2d8a571e03ac9c9eb76fac45af8e51' + '30c81c46a35ce411e5fbc1191a0a52ef' + 'f69f2445df4f9b17ad2b417be66c3710',
+  ciphertext:
+    '601ec313775789a5b7a7f504bbf3d228' + 'f443e3ca4d62b59aca84e990cacaf5c5' + '2b0930daa23de94ce87017ba2d84988d' + 'dfc9c58db67aada613c2dd08457941a6',
+} as const;
+
+const CHUNK_LANES = 16384; // prg.ts chunk is 64 KiB
+
+const key = (b: number): Uint8Array => new Uint8Array(32).fill(b);
+
+/** Independent keystream: AES-256-ECB over counter blocks 0, 1, 2, ... (128-bit big-endian). */
+function ecbCounterStream(k: Uint8Array, blocks: number): Uint8Array {
+  const counters = new Uint8Array(blocks * 16);
+  const dv = new DataView(counters.buffer);
+  for (let i = 0; i < blocks; i++) dv.setUint32(i * 16 + 12, i, false);
+  const ecb = createCipheriv('aes-256-ecb', k, null).setAutoPadding(false);
+  return new Uint8Array(Buffer.concat([ecb.update(counters), ecb.final()]));
+}
+
+function randomLanes(n: number, seed: number): Uint32Array {
+  const out = new Uint32Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x >>> 0;
+  }
+  return out;
+}
+
+describe('AES-256-CTR', () => {
+  it('node:crypto aes-256-ctr matches NIST SP 800-38A F.5.5', () => {
+    const v = SP800_38A_F55;
+    const c = createCipheriv('aes-256-ctr', fromHex(v.key), fromHex(v.initCounter));
+    const ct = new Uint8Array(Buffer.concat([c.update(fromHex(v.plaintext)), c.final()]));
+    expect(toHex(ct)).toBe(v.ciphertext);
+  });
+});
+
+describe('maskKeystream', () => {
+  it('is AES-256 of counter blocks 0,1,2,... read as little-endian uint32 lanes, across chunk boundaries', () => {
+    const k = fromHex(SP800_38A_F55.key);
+    const lanes = 2 * CHUNK_LANES + 12; // three chunks, last one partial
+    const expectedBytes = ecbCounterStream(k, lanes / 4);
+    const dv = new DataView(expectedBytes.buffer);
+    const got = maskKeystream(k, lanes);
+    expect(got.length).toBe(lanes);
+    for (let i = 0; i < lanes; i++) {
+      if (got[i] !== dv.getUint32(4 * i, true)) throw new Error(`lane ${i}: ${got[i]} != ${dv.getUint32(4 * i, true)}`);
+    }
+  });
+
+  it('a shorter stream is a prefix of a longer one, including partial blocks', () => {
+    const long = maskKeystream(key(9), 100);
+    for (const n of [0, 1, 3, 5, 99]) expect(Array.from(maskKeystream(key(9), n))).toEqual(Array.from(long.subarray(0, n)));
+  });
+
+  it('different keys give different streams', () => {
+    const seen = new Set<string>();
+    for (let b = 0; b < 16; b++) seen.add(toHex(new Uint8Array(maskKeystream(key(b), 8).buffer)));
+    expect(seen.size).toBe(16);
+    const k1 = key(0);
+    const k2 = key(0);
+    k2[31] = 1;
+    expect(toHex(new Uint8Array(maskKeystream(k1, 4).buffer))).not.toBe(toHex(new Uint8Array(maskKeystream(k2, 4).buffer)));
+  });
+
+  it('validates its inputs', () => {
+    expect(() => maskKeystream(new Uint8Array(16), 1)).toThrow(RangeError);
+    expect(() => maskKeystream('k' as unknown as Uint8Array, 1)).toThrow(TypeError);
+    expect(() => maskKeystream(key(1), -1)).toThrow(RangeError);
+    expect(() => maskKeystream(key(1), 1.5)).toThrow(RangeError);
+    expect(() => maskKeystream(key(1), MAX_LANES + 1)).toThrow(RangeError);
+    expect(() => maskKeystream(key(1), '1' as unknown as number)).toThrow(TypeError);
+  });
+});
+
+describe('addMask', () => {
+  for (const n of [0, 1, 3, 8, 9, CHUNK_LANES - 1, CHUNK_LANES, CHUNK_LANES + 1, 2 * CHUNK_LANES + 7]) {
+    it(`equals acc ± maskKeystream mod 2^32 for ${n} lanes`, () => {
+      const k = key(n & 0xff);
+      const ks = maskKeystream(k, n);
+      const acc0 = randomLanes(n, n + 1);
+      const plus = acc0.slice();
+      addMask(plus, k, 1);
+      const minus = acc0.slice();
+      addMask(minus, k, -1);
+      for (let i = 0; i < n; i++) {
+        if (plus[i] !== ((acc0[i]! + ks[i]!) >>> 0)) throw new Error(`+1 lane ${i}`);
+        if (minus[i] !== ((acc0[i]! - ks[i]!) >>> 0)) throw new Error(`-1 lane ${i}`);
+      }
+    });
+  }
+
+  it('+1 then -1 is the identity', () => {
+    const acc0 = randomLanes(CHUNK_LANES + 5, 42);
+    const acc = acc0.slice();
+    addMask(acc, key(3), 1);
+    expect(Array.from(acc.subarray(0, 16))).not.toEqual(Array.from(acc0.subarray(0, 16)));
+    addMask(acc, key(3), -1);
+    expect(Array.from(acc)).toEqual(Array.from(acc0));
+  });
+
+  it('property: masks commute and cancel (what pairwise masking relies on)', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.array(fc.nat({ max: 0xffffffff }), { maxLength: 300 }),
+        (k1, k2, values) => {
+          const acc0 = Uint32Array.from(values);
+          const a = acc0.slice();
+          addMask(a, k1, 1);
+          addMask(a, k2, -1);
+          addMask(a, k1, -1);
+          const b = acc0.slice();
+          addMask(b, k2, -1);
+          expect(Array.from(a)).toEqual(Array.from(b));
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  it('writes only inside a subarray view', () => {
+    const whole = new Uint32Array(20).fill(7);
+    const view = whole.subarray(3, 11);
+    addMask(view, key(5), 1);
+    const ks = maskKeystream(key(5), 8);
+    expect(Array.from(whole.subarray(0, 3))).toEqual([7, 7, 7]);
+    expect(Array.from(whole.subarray(11))).toEqual(new Array(9).fill(7));
+    expect(Array.from(view)).toEqual(Array.from(ks, (x) => (x + 7) >>> 0));
+  });
+
+  it('validates its inputs', () => {
+    const acc = new Uint32Array(4);
+    expect(() => addMask(new Int32Array(4) as unknown as Uint32Array, key(1), 1)).toThrow(TypeError);
+    expect(() => addMask(acc, new Uint8Array(31), 1)).toThrow(RangeError);
+    expect(() => addMask(acc, key(1), 0 as unknown as 1)).toThrow(RangeError);
+    expect(() => addMask(acc, key(1), 2 as unknown as 1)).toThrow(RangeError);
+    expect(Array.from(acc)).toEqual([0, 0, 0, 0]);
+  });
+});
+
+describe('aesCtrKeystreamFloor', () => {
+  it('accepts the sizes addMask handles and validates like the others', () => {
+    for (const n of [0, 1, 4, 65536, 65537]) expect(() => aesCtrKeystreamFloor(key(1), n)).not.toThrow();
+    expect(() => aesCtrKeystreamFloor(new Uint8Array(1), 4)).toThrow(RangeError);
+    expect(() => aesCtrKeystreamFloor(key(1), -4)).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,42 @@
+/** @tally/wire: the message set, the one MessagePack codec, and the parsers for untrusted frames. */
+
+export {
+  CLIENT_MESSAGE_TYPES,
+  COORDINATOR_MESSAGE_TYPES,
+  MAX_CLIENT_ID,
+  METRIC_NAME_PATTERN,
+  NONCE_BYTES,
+  PROTOCOL_VERSION,
+  ROUND_STATUSES,
+  SESSION_SCOPED,
+  TASK_ID_PATTERN,
+  errorNotice,
+} from './messages.ts';
+export type {
+  AuthResponse,
+  Challenge,
+  ClientMessageType,
+  CoordinatorMessage,
+  CoordinatorMessageType,
+  ErrorNotice,
+  Hello,
+  MessageType,
+  NodeClientMessage,
+  NodeCoordinatorMessage,
+  NodeOnlyClientMessage,
+  OfferReply,
+  QuantParams,
+  RoundResult,
+  RoundStatus,
+  TaskOffer,
+  Welcome,
+} from './messages.ts';
+export { CLOSE_CODES, ProtocolError, ProtocolErrorCode, isProtocolError, isProtocolErrorCode } from './errors.ts';
+export { DEFAULT_LIMITS } from './limits.ts';
+export type { WireLimits } from './limits.ts';
+export { decode, encode } from './codec.ts';
+export type { AnyMessage } from './codec.ts';
+export { assertIdsIn, parseClientMessage, parseCoordinatorMessage } from './parse.ts';
+export { DTYPES } from './vector.ts';
+export type { DType, WireVector } from './vector.ts';
+export { authTranscript } from './auth.ts';

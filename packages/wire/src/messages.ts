@@ -1,0 +1,197 @@
+/**
+ * Node-level messages (connection, authentication, task offers, results) and the
+ * two unions that travel over a connection. The secagg protocol messages
+ * themselves are defined in @tally/secagg and carried unchanged.
+ *
+ * Connection order: the coordinator sends Challenge; the client answers Hello
+ * then AuthResponse (its identity key's signature over the nonce); the
+ * coordinator answers Welcome, or ErrorNotice and closes. Per round: TaskOffer ->
+ * OfferReply; accepted clients then run the secagg stages; RoundResult ends it.
+ */
+
+import type { ClientMessage, ServerMessage } from '@tally/secagg';
+import type { ProtocolError, ProtocolErrorCode } from './errors.ts';
+
+/** The envelope's `v`. A peer speaking another version gets WIRE_UNSUPPORTED_VERSION. */
+export const PROTOCOL_VERSION = 1;
+
+/** Challenge nonces: 32 bytes from the coordinator's CSPRNG, one per connection. */
+export const NONCE_BYTES = 32;
+
+/** Client ids are positive integers up to 2^31 (they are also Shamir evaluation points). */
+export const MAX_CLIENT_ID = 2 ** 31;
+
+/**
+ * Task ids name a task in consent lists, logs and on-disk paths, so they are kept
+ * to a path- and log-safe alphabet: 1-128 of [A-Za-z0-9._-], starting alphanumeric.
+ */
+export const TASK_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Metric names (keys of RoundResult.metrics): 1-64 of [A-Za-z0-9_.-], starting with a letter. */
+export const METRIC_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+// ---- coordinator -> client --------------------------------------------------
+
+/** Sent on connect. The client signs the nonce with its identity key (see AuthResponse). */
+export interface Challenge {
+  readonly type: 'Challenge';
+  readonly nonce: Uint8Array;
+  readonly coordinatorVersion: string;
+}
+
+/** Authentication succeeded. */
+export interface Welcome {
+  readonly type: 'Welcome';
+  /** The client's stable id, from the enrolment file. */
+  readonly clientId: number;
+  readonly taskId: string;
+}
+
+/** Quantisation parameters the cohort must share (see secagg's quantiser). */
+export interface QuantParams {
+  readonly clipNorm: number;
+  readonly weightBound: number;
+  readonly cohortSize: number;
+  readonly fractionalBits: number;
+  readonly metricCount: number;
+  readonly metricBound: number;
+}
+
+/** Invites a client into a round. It checks its policy and answers OfferReply. */
+export interface TaskOffer {
+  readonly type: 'TaskOffer';
+  readonly session: Uint8Array;
+  readonly round: number;
+  readonly taskId: string;
+  readonly cohortSize: number;
+  readonly threshold: number;
+  /** Global weights; public to participants. */
+  readonly model: Float32Array;
+  readonly quant: QuantParams;
+  /**
+   * Time budget in milliseconds, counted from receipt, for the client to reach
+   * MaskedInput. Relative, because participants' clocks are not synchronised;
+   * at most 2^31 - 1 so that it is a valid setTimeout delay.
+   */
+  readonly deadlineMs: number;
+}
+
+export const ROUND_STATUSES = ['committed', 'aborted'] as const;
+export type RoundStatus = (typeof ROUND_STATUSES)[number];
+
+export interface RoundResult {
+  readonly type: 'RoundResult';
+  readonly session: Uint8Array;
+  readonly round: number;
+  readonly status: RoundStatus;
+  readonly reason?: string;
+  /** Aggregate metrics of the round (already averaged; no single client's values). */
+  readonly metrics?: Readonly<Record<string, number>>;
+  readonly survivors: number;
+}
+
+/** Sent before closing a connection, or to reject one message. */
+export interface ErrorNotice {
+  readonly type: 'ErrorNotice';
+  readonly code: ProtocolErrorCode;
+  readonly message: string;
+}
+
+export type NodeCoordinatorMessage = Challenge | Welcome | TaskOffer | RoundResult | ErrorNotice;
+export type CoordinatorMessage = NodeCoordinatorMessage | ServerMessage;
+
+// ---- client -> coordinator --------------------------------------------------
+
+export interface Hello {
+  readonly type: 'Hello';
+  /** The client's long-term Ed25519 public key, as enrolled. */
+  readonly identityKey: Uint8Array;
+  readonly clientVersion: string;
+}
+
+/** Ed25519 signature by the identity key over the Challenge. */
+export interface AuthResponse {
+  readonly type: 'AuthResponse';
+  readonly sig: Uint8Array;
+}
+
+export interface OfferReply {
+  readonly type: 'OfferReply';
+  readonly session: Uint8Array;
+  readonly round: number;
+  readonly accept: boolean;
+  readonly reason?: string;
+}
+
+export type NodeOnlyClientMessage = Hello | AuthResponse | OfferReply;
+export type NodeClientMessage = NodeOnlyClientMessage | ClientMessage;
+
+// ---- type tables ------------------------------------------------------------
+
+export const COORDINATOR_MESSAGE_TYPES = [
+  'Challenge',
+  'Welcome',
+  'TaskOffer',
+  'RoundResult',
+  'ErrorNotice',
+  'RoundStart',
+  'KeyList',
+  'ShareBundle',
+  'SurvivorList',
+  'UnmaskRequest',
+] as const satisfies readonly CoordinatorMessage['type'][];
+
+export const CLIENT_MESSAGE_TYPES = [
+  'Hello',
+  'AuthResponse',
+  'OfferReply',
+  'AdvertiseKeys',
+  'ShareKeys',
+  'MaskedInput',
+  'ConsistencySignature',
+  'UnmaskShares',
+] as const satisfies readonly NodeClientMessage['type'][];
+
+export type CoordinatorMessageType = CoordinatorMessage['type'];
+export type ClientMessageType = NodeClientMessage['type'];
+export type MessageType = CoordinatorMessageType | ClientMessageType;
+
+/**
+ * Whether a message type carries `session` and `round` in the envelope. The
+ * connection-level messages do not; every round-level message does.
+ */
+export const SESSION_SCOPED: { readonly [T in MessageType]: boolean } = {
+  Challenge: false,
+  Welcome: false,
+  TaskOffer: true,
+  RoundResult: true,
+  ErrorNotice: false,
+  RoundStart: true,
+  KeyList: true,
+  ShareBundle: true,
+  SurvivorList: true,
+  UnmaskRequest: true,
+  Hello: false,
+  AuthResponse: false,
+  OfferReply: true,
+  AdvertiseKeys: true,
+  ShareKeys: true,
+  MaskedInput: true,
+  ConsistencySignature: true,
+  UnmaskShares: true,
+};
+
+// Compile-time check that the type lists above are complete.
+type Never<T extends never> = T;
+type _CoordinatorTypesListed = Never<Exclude<CoordinatorMessageType, (typeof COORDINATOR_MESSAGE_TYPES)[number]>>;
+type _ClientTypesListed = Never<Exclude<ClientMessageType, (typeof CLIENT_MESSAGE_TYPES)[number]>>;
+
+/**
+ * The ErrorNotice for `err`, its message cut to fit the peer's default
+ * maxStringLength (1024) so that the notice itself is never refused.
+ */
+export function errorNotice(err: ProtocolError): ErrorNotice {
+  const max = 1024;
+  const message = err.message.length > max ? `${err.message.slice(0, max - 3)}...` : err.message;
+  return { type: 'ErrorNotice', code: err.code, message };
+}

@@ -1,0 +1,81 @@
+/**
+ * Vectors on the wire: `{ dtype, length, data }` with `data` the little-endian
+ * bytes of `length` 4-byte lanes. Decoding copies `data` into a fresh ArrayBuffer
+ * before reinterpreting it: msgpackr hands back a view into the frame at any byte
+ * offset, and a Uint32Array/Float32Array needs 4-byte alignment (and must not
+ * alias a buffer the socket may reuse).
+ */
+
+import { at, badField, expectCount, expectMap, expectOneOf, expected } from './_assert.ts';
+
+export const DTYPES = ['u32', 'f32'] as const;
+export type DType = (typeof DTYPES)[number];
+
+export interface WireVector {
+  readonly dtype: DType;
+  readonly length: number;
+  readonly data: Uint8Array;
+}
+
+const LANE_BYTES = 4;
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Reverses each 4-byte group in place (big-endian hosts only). */
+function swap32(b: Uint8Array): void {
+  for (let i = 0; i + 3 < b.length; i += 4) {
+    const b0 = b[i]!;
+    const b1 = b[i + 1]!;
+    b[i] = b[i + 3]!;
+    b[i + 1] = b[i + 2]!;
+    b[i + 2] = b1;
+    b[i + 3] = b0;
+  }
+}
+
+/** The wire form of a vector. On little-endian hosts `data` is a view of `v` (msgpackr copies it into the frame). */
+export function toWireVector(v: Uint32Array | Float32Array): WireVector {
+  let dtype: DType;
+  if (v instanceof Uint32Array) dtype = 'u32';
+  else if (v instanceof Float32Array) dtype = 'f32';
+  else throw new TypeError(`expected Uint32Array or Float32Array, got ${Object.prototype.toString.call(v)}`);
+  let data = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  if (!HOST_LITTLE_ENDIAN) {
+    data = new Uint8Array(data);
+    swap32(data);
+  }
+  return { dtype, length: v.length, data };
+}
+
+/** Validates a wire vector's shape and returns its bytes in a fresh, aligned, host-order buffer. */
+function expectLanes(u: unknown, path: string, dtype: DType, maxLength: number, expectedLength: number | undefined): ArrayBuffer {
+  const m = expectMap(u, path, ['dtype', 'length', 'data']);
+  expectOneOf(m['dtype'], at(path, 'dtype'), [dtype]);
+  const length = expectCount(m['length'], at(path, 'length'), 1, maxLength, 'lanes');
+  if (expectedLength !== undefined && length !== expectedLength) {
+    badField(at(path, 'length'), `expected ${expectedLength} lanes, got ${length}`);
+  }
+  const data = m['data'];
+  const dataPath = at(path, 'data');
+  if (!(data instanceof Uint8Array)) expected(dataPath, `${length * LANE_BYTES} bytes`, data);
+  if (data.byteLength !== length * LANE_BYTES) {
+    badField(dataPath, `expected ${length * LANE_BYTES} bytes (${length} lanes x ${LANE_BYTES}), got ${data.byteLength}`);
+  }
+  // Copy: fresh ArrayBuffer, offset 0, so 4-byte aligned and owned by us.
+  const copy = new Uint8Array(data);
+  if (!HOST_LITTLE_ENDIAN) swap32(copy);
+  return copy.buffer;
+}
+
+export function expectU32Vector(u: unknown, path: string, maxLength: number, expectedLength?: number): Uint32Array {
+  return new Uint32Array(expectLanes(u, path, 'u32', maxLength, expectedLength));
+}
+
+/** Float32 weights; NaN and ±Infinity are refused (a non-finite model poisons every client). */
+export function expectF32Vector(u: unknown, path: string, maxLength: number, expectedLength?: number): Float32Array {
+  const v = new Float32Array(expectLanes(u, path, 'f32', maxLength, expectedLength));
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i]!;
+    if (!Number.isFinite(x)) badField(at(at(path, 'data'), i), `expected a finite float32, got ${x}`);
+  }
+  return v;
+}

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toHex } from './bytes.ts';
-import { openShare, sealShare, SEAL_OVERHEAD, shareAad, shareKey } from './aead.ts';
+import { openShare, sealShare, SEAL_OVERHEAD, shareAad, shareKey, shareKeyPair } from './aead.ts';
 import { SecAggError, SecAggErrorCode } from './errors.ts';
 import type { RoundContext } from './hkdf.ts';
 import { generateX25519 } from './keys.ts';
@@ -115,5 +115,17 @@ describe('sealShare / openShare', () => {
     expect(() => sealShare(new Uint8Array(16), new Uint8Array(1), aad)).toThrow(RangeError);
     expect(() => sealShare(key, new Uint8Array(1), aad, () => new Uint8Array(8))).toThrow(RangeError);
     expect(() => openShare(new Uint8Array(16), new Uint8Array(40), aad)).toThrow(RangeError);
+  });
+});
+
+describe('shareKeyPair', () => {
+  it('gives the same keys as shareKey in both directions, from one agreement', () => {
+    const a = generateX25519();
+    const b = generateX25519();
+    const ctx = { session: new Uint8Array(16).fill(3), round: 5 };
+    const pair = shareKeyPair(a.secretKey, b.publicKey, ctx, 1, 2);
+    expect(pair.send).toEqual(shareKey(a.secretKey, b.publicKey, ctx, 1, 2));
+    expect(pair.receive).toEqual(shareKey(b.secretKey, a.publicKey, ctx, 2, 1));
+    expect(pair.send).not.toEqual(pair.receive);
   });
 });

@@ -38,6 +38,18 @@ export function shareKey(cSecretKey: Uint8Array, peerCPublicKey: Uint8Array, ctx
 }
 
 /**
+ * Both directional keys between `self` and `peer` from one X25519 agreement:
+ * `send` encrypts self -> peer, `receive` opens peer -> self. Same keys as shareKey.
+ */
+export function shareKeyPair(cSecretKey: Uint8Array, peerCPublicKey: Uint8Array, ctx: RoundContext, self: number, peer: number): { send: Uint8Array; receive: Uint8Array } {
+  const shared = x25519Shared(cSecretKey, peerCPublicKey);
+  return {
+    send: deriveKey(shared, KdfLabel.ShareEncryption, ctx, concatBytes(u32be(self), u32be(peer))),
+    receive: deriveKey(shared, KdfLabel.ShareEncryption, ctx, concatBytes(u32be(peer), u32be(self))),
+  };
+}
+
+/**
  * AES-256-GCM seal: returns nonce(12) || ciphertext || tag(16). The nonce is random:
  * each share key encrypts one message per round, far below the 2^32 random-nonce limit
  * of NIST SP 800-38D §8.3.

@@ -15,7 +15,7 @@ import { equalBytes } from './bytes.ts';
 import { SecAggError, SecAggErrorCode as E, fail } from './errors.ts';
 import { KdfLabel, deriveKey, type RoundContext } from './hkdf.ts';
 import { generateX25519, signMessage, verifySignature, x25519Shared, type KeyPair } from './keys.ts';
-import { openShare, sealShare, shareAad, shareKey } from './aead.ts';
+import { openShare, sealShare, shareAad, shareKeyPair } from './aead.ts';
 import { SHARE_BYTES, splitSecret } from './shamir.ts';
 import { addMask } from './prg.ts';
 import { advertTranscript, pairInfo, pairSign, sharePlaintext, survivorTranscript } from './transcript.ts';
@@ -45,8 +45,9 @@ interface RoundSetup {
 }
 
 interface PeerKeys {
-  readonly cPk: Uint8Array;
   readonly sPk: Uint8Array;
+  /** AES-GCM key for the shares this peer sends us (derived with the send key in ShareKeys). */
+  readonly receiveKey: Uint8Array;
 }
 
 interface HeldShares {
@@ -69,7 +70,6 @@ export type ClientState =
       readonly stage: 'ShareKeys';
       readonly opts: Required<ClientOptions>;
       readonly setup: RoundSetup;
-      readonly c: KeyPair;
       readonly s: KeyPair;
       /** Neighbours that advertised keys (U1 ∩ N(u)). */
       readonly peers: ReadonlyMap<ClientId, PeerKeys>;
@@ -197,11 +197,11 @@ function onRoundStart(state: Extract<ClientState, { stage: 'Init' }>, msg: Extra
 function onKeyList(state: Extract<ClientState, { stage: 'AdvertiseKeys' }>, msg: Extract<ServerMessage, { type: 'KeyList' }>): ClientStep {
   const { setup, opts } = state;
   const neighbourSet = new Set(setup.neighbours);
-  const peers = new Map<ClientId, PeerKeys>();
+  const peerAdverts = new Map<ClientId, { cPk: Uint8Array; sPk: Uint8Array }>();
   const seenKeys: Uint8Array[] = [state.c.publicKey, state.s.publicKey];
   for (const a of msg.adverts) {
     if (!neighbourSet.has(a.id)) fail(E.BadMessage, `KeyList: id ${a.id} is not our neighbour`);
-    if (peers.has(a.id)) fail(E.BadMessage, `KeyList: duplicate advert for id ${a.id}`);
+    if (peerAdverts.has(a.id)) fail(E.BadMessage, `KeyList: duplicate advert for id ${a.id}`);
     if (setup.activeAdversary) {
       const idKey = setup.roster.get(a.id)!;
       if (!verifySignature(a.sig, advertTranscript(setup.ctx, a.id, a.cPk, a.sPk), idKey)) {
@@ -215,22 +215,26 @@ function onKeyList(state: Extract<ClientState, { stage: 'AdvertiseKeys' }>, msg:
     }
     if (equalBytes(a.cPk, a.sPk)) fail(E.BadMessage, `KeyList: id ${a.id} uses one key for both roles`);
     seenKeys.push(a.cPk, a.sPk);
-    peers.set(a.id, { cPk: a.cPk, sPk: a.sPk });
+    peerAdverts.set(a.id, a);
   }
-  if (peers.size < setup.threshold) {
-    fail(E.BelowThreshold, `KeyList: ${peers.size} neighbours advertised keys, threshold is ${setup.threshold}`);
+  if (peerAdverts.size < setup.threshold) {
+    fail(E.BelowThreshold, `KeyList: ${peerAdverts.size} neighbours advertised keys, threshold is ${setup.threshold}`);
   }
-  const xs = [...peers.keys()].sort((a, b) => a - b);
+  const xs = [...peerAdverts.keys()].sort((a, b) => a - b);
+  const peers = new Map<ClientId, PeerKeys>();
   const b = opts.random(32);
   const keyShares = splitSecret(state.s.secretKey, setup.threshold, xs, opts.random);
   const selfShares = splitSecret(b, setup.threshold, xs, opts.random);
   const shares = xs.map((v, i) => {
+    const advert = peerAdverts.get(v)!;
+    // One X25519 agreement per neighbour gives both directions' keys.
+    const keys = shareKeyPair(state.c.secretKey, advert.cPk, setup.ctx, setup.self, v);
+    peers.set(v, { sPk: advert.sPk, receiveKey: keys.receive });
     const pt = sharePlaintext(setup.self, v, keyShares[i]!.y, selfShares[i]!.y);
-    const key = shareKey(state.c.secretKey, peers.get(v)!.cPk, setup.ctx, setup.self, v);
-    return { peer: v, ct: sealShare(key, pt, shareAad(setup.ctx, setup.self, v), opts.random) };
+    return { peer: v, ct: sealShare(keys.send, pt, shareAad(setup.ctx, setup.self, v), opts.random) };
   });
   return {
-    state: { stage: 'ShareKeys', opts, setup, c: state.c, s: state.s, peers, selfSeed: b },
+    state: { stage: 'ShareKeys', opts, setup, s: state.s, peers, selfSeed: b },
     outbox: [{ type: 'ShareKeys', ...setup.ctx, shares }],
   };
 }
@@ -242,8 +246,7 @@ function onShareBundle(state: Extract<ClientState, { stage: 'ShareKeys' }>, msg:
     const pk = peers.get(sh.peer);
     if (!pk) fail(E.BadMessage, `ShareBundle: id ${sh.peer} did not advertise keys to us`);
     if (held.has(sh.peer)) fail(E.BadMessage, `ShareBundle: duplicate share from id ${sh.peer}`);
-    const key = shareKey(state.c.secretKey, pk.cPk, setup.ctx, sh.peer, setup.self);
-    const pt = openShare(key, sh.ct, shareAad(setup.ctx, sh.peer, setup.self));
+    const pt = openShare(pk.receiveKey, sh.ct, shareAad(setup.ctx, sh.peer, setup.self));
     const expect = sharePlaintext(sh.peer, setup.self, new Uint8Array(SHARE_BYTES), new Uint8Array(SHARE_BYTES));
     if (pt.length !== expect.length || !equalBytes(pt.subarray(0, 8), expect.subarray(0, 8))) {
       fail(E.DecryptFailed, `ShareBundle: share from id ${sh.peer} names the wrong sender or receiver`);
@@ -256,13 +259,7 @@ function onShareBundle(state: Extract<ClientState, { stage: 'ShareKeys' }>, msg:
   if (held.size < setup.threshold) {
     fail(E.BelowThreshold, `ShareBundle: ${held.size} neighbours sent shares, threshold is ${setup.threshold}`);
   }
-  // y_u = x_u + PRG(b_u) + Σ_{v ∈ U2 ∩ N(u)} ±PRG(s_uv)  (mod 2^32)
-  const y = new Uint32Array(opts.input);
-  addMask(y, deriveKey(selfSeed, KdfLabel.SelfMask, setup.ctx), 1);
-  for (const v of held.keys()) {
-    const shared = x25519Shared(state.s.secretKey, peers.get(v)!.sPk);
-    addMask(y, deriveKey(shared, KdfLabel.PairwiseMask, setup.ctx, pairInfo(setup.self, v)), pairSign(setup.self, v));
-  }
+  const y = maskInput(opts.input, setup.ctx, setup.self, selfSeed, state.s.secretKey, [...held.keys()].map((v) => ({ id: v, sPk: peers.get(v)!.sPk })));
   return {
     state: { stage: 'MaskedInput', setup, held, identity: opts.identity },
     outbox: [{ type: 'MaskedInput', ...setup.ctx, y }],
@@ -327,6 +324,28 @@ function reveal(setup: RoundSetup, held: ReadonlyMap<ClientId, HeldShares>, surv
     state: { stage: 'Unmask', setup, revealed },
     outbox: [{ type: 'UnmaskShares', ...setup.ctx, selfMaskShares, keyShares }],
   };
+}
+
+/**
+ * The masked input (Bonawitz et al. 2017, round 2):
+ *   y_u = x_u + PRG(b_u) + Σ_{v ∈ U2 ∩ N(u)} ±PRG(s_uv)   (mod 2^32)
+ * with s_uv = HKDF(X25519(s_sk_u, s_pk_v)); the lower id adds, the higher subtracts.
+ */
+export function maskInput(
+  input: Uint32Array,
+  ctx: RoundContext,
+  self: ClientId,
+  selfSeed: Uint8Array,
+  maskSecretKey: Uint8Array,
+  peers: readonly { readonly id: ClientId; readonly sPk: Uint8Array }[],
+): Uint32Array {
+  const y = new Uint32Array(input);
+  addMask(y, deriveKey(selfSeed, KdfLabel.SelfMask, ctx), 1);
+  for (const p of peers) {
+    const shared = x25519Shared(maskSecretKey, p.sPk);
+    addMask(y, deriveKey(shared, KdfLabel.PairwiseMask, ctx, pairInfo(self, p.id)), pairSign(self, p.id));
+  }
+  return y;
 }
 
 // ---- checks -----------------------------------------------------------------

@@ -388,42 +388,73 @@ function abort(state: ServerState, stage: Stage, reason: string): ServerStep {
 
 /** Reconstruct the secrets the unmasking needs, and describe the masks to remove. */
 function finish(state: ServerState): ServerStep {
-  const t = state.opts.threshold;
   const alive = new Set(state.survivors);
   const dropped = [...state.shares.keys()].filter((u) => !alive.has(u)).sort((a, b) => a - b);
   try {
-    const selfSeeds = state.survivors.map((u) => {
-      const shares = state.selfMaskShares.get(u) ?? [];
-      if (shares.length < t) fail(E.BelowThreshold, `only ${shares.length} shares of the self-mask of id ${u} were revealed, threshold is ${t}`);
-      return { owner: u, seed: combineShares(shares, t) };
-    });
-    const droppedKeys = dropped.map((u) => {
-      const shares = state.keyShares.get(u) ?? [];
-      if (shares.length < t) fail(E.BelowThreshold, `only ${shares.length} shares of the mask key of id ${u} were revealed, threshold is ${t}`);
-      const secretKey = combineShares(shares, t);
-      // The reconstructed key must match the advertised one; else shares were forged.
-      if (!equalBytes(x25519PublicKey(secretKey), state.adverts.get(u)!.sPk)) {
-        fail(E.BadShares, `reconstructed mask key of id ${u} does not match its advertised public key`);
-      }
-      // Every survivor neighbour of u held u's shares, so it masked with u (see ShareKeys).
-      const peers = state.opts.graph
-        .get(u)!
-        .filter((v) => alive.has(v))
-        .map((v) => ({ id: v, sPk: state.adverts.get(v)!.sPk }));
-      return { owner: u, secretKey, peers };
+    const plan = buildUnmaskPlan({
+      ctx: state.ctx,
+      threshold: state.opts.threshold,
+      masked: state.sum,
+      survivors: state.survivors,
+      dropped,
+      selfMaskShares: state.selfMaskShares,
+      keyShares: state.keyShares,
+      maskPublicKeys: new Map([...state.adverts].map(([id, a]) => [id, a.sPk])),
+      graph: state.opts.graph,
     });
     state.stage = 'Done';
-    state.outcome = {
-      kind: 'ready',
-      plan: { ctx: state.ctx, masked: state.sum, selfSeeds, droppedKeys },
-      survivors: state.survivors,
-      revealed: { selfMaskOf: state.survivors, maskKeyOf: dropped },
-    };
+    state.outcome = { kind: 'ready', plan, survivors: state.survivors, revealed: { selfMaskOf: state.survivors, maskKeyOf: dropped } };
     return { state, outbox: [] };
   } catch (err) {
     if (err instanceof SecAggError) return abort(state, 'Unmask', err.message);
     throw err;
   }
+}
+
+export interface PlanInput {
+  readonly ctx: RoundContext;
+  readonly threshold: number;
+  readonly masked: Uint32Array;
+  /** U3: clients whose masked input is in `masked`. */
+  readonly survivors: readonly ClientId[];
+  /** U2 \ U3: clients that shared keys, then dropped before their input arrived. */
+  readonly dropped: readonly ClientId[];
+  readonly selfMaskShares: ReadonlyMap<ClientId, readonly Share[]>;
+  readonly keyShares: ReadonlyMap<ClientId, readonly Share[]>;
+  /** Advertised mask public keys s_pk, by client. */
+  readonly maskPublicKeys: ReadonlyMap<ClientId, Uint8Array>;
+  readonly graph: Graph;
+}
+
+/**
+ * Shamir-reconstruct b_u for every survivor and s_sk_u for every dropped client,
+ * and list the masks to remove. Throws BelowThreshold when a secret has too few
+ * shares, BadShares when a reconstructed key does not match its advert.
+ */
+export function buildUnmaskPlan(p: PlanInput): UnmaskPlan {
+  const t = p.threshold;
+  const alive = new Set(p.survivors);
+  const selfSeeds = p.survivors.map((u) => {
+    const shares = p.selfMaskShares.get(u) ?? [];
+    if (shares.length < t) fail(E.BelowThreshold, `only ${shares.length} shares of the self-mask of id ${u} were revealed, threshold is ${t}`);
+    return { owner: u, seed: combineShares(shares, t) };
+  });
+  const droppedKeys = p.dropped.map((u) => {
+    const shares = p.keyShares.get(u) ?? [];
+    if (shares.length < t) fail(E.BelowThreshold, `only ${shares.length} shares of the mask key of id ${u} were revealed, threshold is ${t}`);
+    const secretKey = combineShares(shares, t);
+    // The reconstructed key must match the advertised one; else shares were forged.
+    if (!equalBytes(x25519PublicKey(secretKey), p.maskPublicKeys.get(u)!)) {
+      fail(E.BadShares, `reconstructed mask key of id ${u} does not match its advertised public key`);
+    }
+    // Every survivor neighbour of u held u's shares, so it masked with u (see ShareKeys).
+    const peers = p.graph
+      .get(u)!
+      .filter((v) => alive.has(v))
+      .map((v) => ({ id: v, sPk: p.maskPublicKeys.get(v)! }));
+    return { owner: u, secretKey, peers };
+  });
+  return { ctx: p.ctx, masked: p.masked, selfSeeds, droppedKeys };
 }
 
 // ---- helpers ----------------------------------------------------------------

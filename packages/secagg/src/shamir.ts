@@ -38,15 +38,21 @@ const mod = (a: bigint): bigint => {
 
 /** a^-1 mod p by the extended Euclidean algorithm; a must be non-zero mod p. */
 function invert(a: bigint): bigint {
-  let [r0, r1] = [P, mod(a)];
-  let [t0, t1] = [0n, 1n];
+  let r0 = P;
+  let r1 = mod(a);
+  let t0 = 0n;
+  let t1 = 1n;
   if (r1 === 0n) throw new Error('shamir: inverse of zero'); // unreachable: callers pass products of non-zero values
   while (r1 !== 0n) {
     const q = r0 / r1;
-    [r0, r1] = [r1, r0 - q * r1];
-    [t0, t1] = [t1, t0 - q * t1];
+    const r2 = r0 - q * r1;
+    r0 = r1;
+    r1 = r2;
+    const t2 = t0 - q * t1;
+    t0 = t1;
+    t1 = t2;
   }
-  return mod(t0);
+  return mod(t0); // r0 = gcd = 1 since p is prime
 }
 
 /** Montgomery's trick: all inverses for the price of one inversion and 3(n-1) multiplications. */
@@ -194,7 +200,8 @@ export function combineShares(shares: readonly Share[], t: number): Uint8Array {
     if (!(s.y instanceof Uint8Array) || s.y.length !== SHARE_BYTES) {
       fail(SecAggErrorCode.BadShares, `share ${s.x}: y must be ${SHARE_BYTES} bytes, got ${s.y instanceof Uint8Array ? s.y.length : typeof s.y}`);
     }
-    if (s.y[0]! > 1 || toBig(s.y) >= P) fail(SecAggErrorCode.BadShares, `share ${s.x}: y is not a field element (>= p)`);
+    // y < 2^256 <= p when the top byte is 0; parse only in the rare top-byte-1 case.
+    if (s.y[0]! > 1 || (s.y[0] === 1 && toBig(s.y) >= P)) fail(SecAggErrorCode.BadShares, `share ${s.x}: y is not a field element (>= p)`);
   }
   const used = shares.slice(0, t);
   const order = used.map((_, i) => i).sort((a, b) => used[a]!.x - used[b]!.x);

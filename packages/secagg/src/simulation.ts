@@ -32,6 +32,14 @@ export interface SimulationOptions {
   readonly tamper?: (to: ClientId, msg: ServerMessage) => ServerMessage;
   /** Skip the unmasking (the benchmark times it separately). */
   readonly skipUnmask?: boolean;
+  /**
+   * Timing hook for the benchmark: called after every machine step with the step's
+   * duration by `now` (the package itself has no clock; the caller brings one).
+   */
+  readonly observe?: {
+    readonly now: () => number;
+    readonly step: (who: 'client' | 'server', id: ClientId | null, what: string, ms: number) => void;
+  };
 }
 
 export interface SimulationResult {
@@ -83,9 +91,12 @@ export function simulateRound(o: SimulationOptions): SimulationResult {
   const toClients: { to: ClientId; msg: ServerMessage }[] = [...started.outbox];
   const toServer: ServerEvent[] = [];
 
+  const obs = o.observe;
   const deliverToServer = (ev: ServerEvent): void => {
     try {
+      const t0 = obs?.now();
       toClients.push(...serverStep(server, ev).outbox);
+      if (obs) obs.step('server', ev.type === 'message' ? ev.from : null, ev.type === 'message' ? ev.msg.type : ev.type, obs.now() - t0!);
     } catch (err) {
       if (!(err instanceof SecAggError) || ev.type !== 'message') throw err;
       serverErrors.set(ev.from, err);
@@ -100,7 +111,9 @@ export function simulateRound(o: SimulationOptions): SimulationResult {
       const msg = o.tamper ? o.tamper(to, next.msg) : next.msg;
       let out: readonly ClientMessage[];
       try {
+        const t0 = obs?.now();
         const step = clientStep(clients.get(to)!, msg);
+        if (obs) obs.step('client', to, msg.type, obs.now() - t0!);
         clients.set(to, step.state);
         out = step.outbox;
       } catch (err) {

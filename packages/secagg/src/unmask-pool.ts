@@ -8,8 +8,6 @@
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { maskJobs, unmask, type MaskJob, type UnmaskPlan } from './unmask.ts';
 import type { WorkerReply, WorkerTask } from './unmask-worker.ts';
 
@@ -26,7 +24,7 @@ export interface UnmaskPool {
 }
 
 /** Rough cost of one X25519 agreement (noble, pure JS) in lanes of AES-CTR keystream. */
-const PAIR_OVERHEAD_LANES = 1_000_000;
+const PAIR_OVERHEAD_LANES = 1_500_000;
 
 export function createUnmaskPool(options: UnmaskPoolOptions = {}): UnmaskPool {
   const threads = options.threads ?? Math.min(availableParallelism(), 8);
@@ -36,12 +34,7 @@ export function createUnmaskPool(options: UnmaskPoolOptions = {}): UnmaskPool {
   let nextId = 0;
 
   const spawn = (): Worker => {
-    const url = new URL('./unmask-worker.ts', import.meta.url);
-    // The sources are TypeScript run through tsx; the worker needs the same loader.
-    const execArgv = url.pathname.endsWith('.ts')
-      ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
-      : [];
-    const w = new Worker(url, { execArgv });
+    const w = new Worker(new URL('./unmask-worker-entry.mjs', import.meta.url));
     w.unref();
     return w;
   };

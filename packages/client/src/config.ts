@@ -1,0 +1,158 @@
+/**
+ * The client's configuration file, validated field by field. Every error names
+ * the field (`policy.minCohort: expected ...`) so that an operator can fix the
+ * file without reading code. Unknown fields are refused: a misspelt policy field
+ * must not silently fall back to something the shop did not choose.
+ *
+ *   {
+ *     "coordinator": "ws://127.0.0.1:7800",        ws:// or wss:// URL
+ *     "keyFile": "keys/shop-a.json",               from `tally keygen`; relative to the config file
+ *     "ca": "coordinator-ca.pem",                  optional: PEM CA for a wss:// coordinator
+ *     "policy": { "tasks": ["demand"], "minCohort": 3, "minThreshold": 2, "maxRounds": 100 },
+ *     "reconnect": { "initialMs": 500, "maxMs": 30000 },   optional (these are the defaults)
+ *     "trainer": { ... }                           optional here; passed through to the CLI
+ *   }
+ */
+import { resolve } from 'node:path';
+import { TASK_ID_PATTERN } from '@tally/wire';
+import { DEFAULT_RECONNECT, type ReconnectOptions } from './backoff.ts';
+import type { Policy } from './policy.ts';
+
+/** A configuration file is wrong; `field` is the dotted path of the offending field. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(field === '' ? message : `${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+export interface ClientConfig {
+  readonly coordinator: string;
+  /** Absolute path of the identity key file. */
+  readonly keyFile: string;
+  /** Absolute path of a PEM CA bundle for wss://, when set. */
+  readonly ca?: string;
+  readonly policy: Policy;
+  readonly reconnect: ReconnectOptions;
+  /** The `trainer` section, unvalidated: the composition root knows the trainer kinds. */
+  readonly trainer?: Readonly<Record<string, unknown>>;
+}
+
+/** Largest policy.maxRounds and reconnect delay accepted (sanity bounds, not tuning). */
+const MAX_ROUNDS = 1_000_000;
+const MAX_DELAY_MS = 24 * 3600 * 1000;
+
+/**
+ * Validates a parsed JSON client config. Relative paths resolve against `baseDir`
+ * (the config file's directory). Throws ConfigError.
+ */
+export function parseClientConfig(json: unknown, baseDir: string): ClientConfig {
+  const root = object(json, '', ['coordinator', 'keyFile', 'policy'], ['ca', 'reconnect', 'trainer']);
+  const coordinator = wsUrl(root['coordinator'], 'coordinator');
+  const keyFile = resolve(baseDir, path(root['keyFile'], 'keyFile'));
+  const ca = root['ca'] === undefined ? undefined : resolve(baseDir, path(root['ca'], 'ca'));
+  if (ca !== undefined && !coordinator.startsWith('wss:')) {
+    throw new ConfigError('ca', `only applies to a wss:// coordinator, but coordinator is ${coordinator}: remove ca, or use wss://`);
+  }
+  const policy = parsePolicy(root['policy'], 'policy');
+  const reconnect = root['reconnect'] === undefined ? DEFAULT_RECONNECT : parseReconnect(root['reconnect'], 'reconnect');
+  const trainer = root['trainer'] === undefined ? undefined : object(root['trainer'], 'trainer');
+  return { coordinator, keyFile, ...(ca === undefined ? {} : { ca }), policy, reconnect, ...(trainer === undefined ? {} : { trainer }) };
+}
+
+export function parsePolicy(u: unknown, field: string): Policy {
+  const m = object(u, field, ['tasks', 'minCohort', 'minThreshold', 'maxRounds']);
+  const tasksField = `${field}.tasks`;
+  const tasks = m['tasks'];
+  if (!Array.isArray(tasks) || tasks.length === 0) {
+    throw new ConfigError(tasksField, `expected a non-empty list of task ids this client consents to, got ${describe(tasks)}`);
+  }
+  tasks.forEach((t, i) => {
+    if (typeof t !== 'string' || !TASK_ID_PATTERN.test(t)) {
+      throw new ConfigError(`${tasksField}[${i}]`, `expected a task id (1-128 of [A-Za-z0-9._-], starting alphanumeric), got ${describe(t)}`);
+    }
+  });
+  return {
+    tasks: [...(tasks as string[])],
+    minCohort: integer(m['minCohort'], `${field}.minCohort`, 2, 1000, 'a cohort of 1 would hand the coordinator your update in the clear'),
+    minThreshold: integer(m['minThreshold'], `${field}.minThreshold`, 1, 1000),
+    maxRounds: integer(m['maxRounds'], `${field}.maxRounds`, 1, MAX_ROUNDS),
+  };
+}
+
+function parseReconnect(u: unknown, field: string): ReconnectOptions {
+  const m = object(u, field, [], ['initialMs', 'maxMs']);
+  const initialMs = m['initialMs'] === undefined ? DEFAULT_RECONNECT.initialMs : integer(m['initialMs'], `${field}.initialMs`, 1, MAX_DELAY_MS);
+  const maxMs = m['maxMs'] === undefined ? Math.max(initialMs, DEFAULT_RECONNECT.maxMs) : integer(m['maxMs'], `${field}.maxMs`, 1, MAX_DELAY_MS);
+  if (maxMs < initialMs) throw new ConfigError(`${field}.maxMs`, `expected at least initialMs (${initialMs}), got ${maxMs}`);
+  return { initialMs, maxMs };
+}
+
+// ---- small asserters ----------------------------------------------------------
+
+export function describe(u: unknown): string {
+  if (u === undefined) return 'nothing';
+  if (u === null) return 'null';
+  if (Array.isArray(u)) return `a list of ${u.length}`;
+  if (typeof u === 'string') return JSON.stringify(u.length > 40 ? `${u.slice(0, 37)}...` : u);
+  if (typeof u === 'object') return 'an object';
+  return `${typeof u} ${String(u)}`;
+}
+
+/** An object with all `required` keys and no key outside `required` ∪ `optional` (when either is given). */
+export function object(u: unknown, field: string, required: readonly string[] = [], optional?: readonly string[]): Record<string, unknown> {
+  if (typeof u !== 'object' || u === null || Array.isArray(u)) {
+    throw new ConfigError(field, `expected an object, got ${describe(u)}`);
+  }
+  const m = u as Record<string, unknown>;
+  const at = (k: string): string => (field === '' ? k : `${field}.${k}`);
+  for (const k of required) {
+    if (m[k] === undefined) throw new ConfigError(at(k), 'missing (required)');
+  }
+  if (optional !== undefined) {
+    const known = new Set([...required, ...optional]);
+    for (const k of Object.keys(m)) {
+      if (!known.has(k)) throw new ConfigError(at(k), `unknown field; expected one of ${[...known].join(', ')}`);
+    }
+  }
+  return m;
+}
+
+export function integer(u: unknown, field: string, min: number, max: number, why?: string): number {
+  if (typeof u !== 'number' || !Number.isInteger(u) || u < min || u > max) {
+    throw new ConfigError(field, `expected an integer in [${min}, ${max}], got ${describe(u)}${why === undefined ? '' : ` (${why})`}`);
+  }
+  return u;
+}
+
+export function positive(u: unknown, field: string): number {
+  if (typeof u !== 'number' || !Number.isFinite(u) || u <= 0) throw new ConfigError(field, `expected a number > 0, got ${describe(u)}`);
+  return u;
+}
+
+export function string(u: unknown, field: string): string {
+  if (typeof u !== 'string' || u.length === 0) throw new ConfigError(field, `expected a non-empty string, got ${describe(u)}`);
+  return u;
+}
+
+export function path(u: unknown, field: string): string {
+  const s = string(u, field);
+  if (s.includes('\0')) throw new ConfigError(field, 'expected a file path, got a string with a NUL byte');
+  return s;
+}
+
+function wsUrl(u: unknown, field: string): string {
+  const s = string(u, field);
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    throw new ConfigError(field, `expected a ws:// or wss:// URL such as ws://127.0.0.1:7800, got ${describe(s)}`);
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new ConfigError(field, `expected a ws:// or wss:// URL such as ws://127.0.0.1:7800, got protocol ${url.protocol}`);
+  }
+  return s;
+}

@@ -1,0 +1,14 @@
+/** @tally/client: the client node (auth, policy, reconnect, secagg) and the Trainer interface it calls. */
+
+export { startClientNode, CLIENT_VERSION, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_QUEUED_FRAMES, NODE_STATUSES } from './node.ts';
+export type { ClientNode, ClientNodeOptions, ClientNodeStats, ConnectionState, NodeResult, NodeStatus } from './node.ts';
+export type { Trainer, TrainInput, TrainOutput } from './trainer.ts';
+export { POLICY_RULES, checkOffer, checkRoundStart } from './policy.ts';
+export type { Policy, PolicyRule, Refusal } from './policy.ts';
+export { ConfigError, parseClientConfig, parsePolicy } from './config.ts';
+export type { ClientConfig } from './config.ts';
+export { DEFAULT_RECONNECT, backoffDelay } from './backoff.ts';
+export type { ReconnectOptions } from './backoff.ts';
+export { silentLogger } from './logger.ts';
+export type { Logger } from './logger.ts';
+export type { RoundStats } from './round.ts';

@@ -1,0 +1,465 @@
+/**
+ * The client node: one WebSocket connection to the coordinator, kept up with
+ * reconnects, over which it authenticates, answers task offers under its policy,
+ * trains (through the injected Trainer), and drives the secagg client machine.
+ *
+ * Socket callbacks only enqueue events; one EventQueue handles them in order, so
+ * frames that arrive while the trainer runs wait their turn (STYLE.md: no
+ * protocol logic in ws callbacks). Per-round work lives in round.ts.
+ *
+ * Connection outcomes (close codes from @tally/wire's CLOSE_CODES):
+ * - 1000 from the coordinator: the task is complete; `done` resolves.
+ * - 4005 auth failed, 4006 not enrolled, 4007 duplicate connection, 4001 another
+ *   protocol version: retrying cannot help; `done` resolves with status 'rejected'
+ *   and the log says what to do.
+ * - anything else (network loss, coordinator restart, a frame we refused): the
+ *   node reconnects after an exponential, jittered delay (backoff.ts).
+ */
+import { WebSocket } from 'ws';
+import { osRandom, signMessage, toHex, type KeyPair, type RandomSource } from '@tally/secagg';
+import {
+  CLOSE_CODES,
+  DEFAULT_LIMITS,
+  ProtocolError,
+  ProtocolErrorCode,
+  authTranscript,
+  decode,
+  encode,
+  parseCoordinatorMessage,
+  type CoordinatorMessage,
+  type NodeClientMessage,
+  type WireLimits,
+} from '@tally/wire';
+import { backoffDelay, resolveReconnect, type ReconnectOptions } from './backoff.ts';
+import { EventQueue } from './event-queue.ts';
+import { silentLogger, type Logger } from './logger.ts';
+import type { Policy } from './policy.ts';
+import { RoundRunner, type RoundMessage } from './round.ts';
+import type { Trainer } from './trainer.ts';
+
+export const CLIENT_VERSION = 'tally-client/0.1.0';
+
+/**
+ * Default frame bound: the largest vector the wire accepts (DEFAULT_LIMITS.maxVectorLength
+ * lanes of 4 bytes, i.e. 64 MiB) plus 64 KiB of envelope. A TaskOffer carries the model.
+ */
+export const DEFAULT_MAX_PAYLOAD = 4 * DEFAULT_LIMITS.maxVectorLength + 65_536;
+/** Default interval of the client's ping; a connection with no pong for a whole interval is dropped. */
+export const DEFAULT_HEARTBEAT_MS = 30_000;
+/** Default bound on the opening handshake (TCP, TLS, HTTP upgrade). */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Default bound on frames waiting to be handled (they wait while the trainer runs). */
+export const DEFAULT_MAX_QUEUED_FRAMES = 1024;
+
+export interface ClientNodeOptions {
+  /** ws:// or wss:// URL of the coordinator. */
+  readonly url: string;
+  /** The enrolled Ed25519 identity key pair. */
+  readonly identity: KeyPair;
+  readonly trainer: Trainer;
+  readonly policy: Policy;
+  readonly logger?: Logger;
+  /** Reconnect delays; default { initialMs: 500, maxMs: 30000 }. */
+  readonly reconnect?: Partial<ReconnectOptions>;
+  /** CSPRNG for secagg keys, stochastic rounding and reconnect jitter. Default: the OS CSPRNG. */
+  readonly random?: RandomSource;
+  /** PEM CA certificate(s) to trust for a wss:// coordinator (e.g. a self-signed one). */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /** Ping interval in ms; 0 turns the heartbeat off. Default DEFAULT_HEARTBEAT_MS. */
+  readonly heartbeatMs?: number;
+  /** Largest frame accepted from the coordinator, in bytes. Default DEFAULT_MAX_PAYLOAD. */
+  readonly maxPayload?: number;
+  /** Bounds applied when parsing the coordinator's messages. Default DEFAULT_LIMITS. */
+  readonly limits?: Partial<WireLimits>;
+  /** Most frames waiting to be handled before the connection is dropped. Default DEFAULT_MAX_QUEUED_FRAMES. */
+  readonly maxQueuedFrames?: number;
+}
+
+export const NODE_STATUSES = ['completed', 'rejected', 'closed'] as const;
+/** completed: the coordinator ended the task (close 1000); rejected: it refused us for good; closed: close() was called. */
+export type NodeStatus = (typeof NODE_STATUSES)[number];
+
+export interface NodeResult {
+  /** Rounds this node sent a masked input for. */
+  readonly rounds: number;
+  readonly reason: string;
+  readonly status: NodeStatus;
+}
+
+export type ConnectionState = 'connecting' | 'authenticating' | 'ready' | 'waiting' | 'stopped';
+
+export interface ClientNodeStats {
+  readonly state: ConnectionState;
+  /** Enrolled id from the last Welcome, or null before the first. */
+  readonly clientId: number | null;
+  /** Sockets opened so far (1 + successful reconnects). */
+  readonly connections: number;
+  readonly offersAccepted: number;
+  readonly offersRefused: number;
+  /** Rounds this node sent a masked input for (counted against policy.maxRounds). */
+  readonly roundsContributed: number;
+  /** RoundResults received, by status. */
+  readonly roundsCommitted: number;
+  readonly roundsAborted: number;
+  /** Rounds this node left because its secagg machine refused a message. */
+  readonly roundErrors: number;
+  /** Frames from the coordinator that failed to parse. */
+  readonly invalidFrames: number;
+}
+
+export interface ClientNode {
+  /** Resolves when the node stops for good (never rejects). */
+  readonly done: Promise<NodeResult>;
+  /** Stops the node: no reconnect, the socket closed with 1000. Idempotent. */
+  close(): Promise<void>;
+  stats(): ClientNodeStats;
+}
+
+/** One socket and what was learnt on it. A new socket gets a new Connection. */
+interface Connection {
+  readonly ws: WebSocket;
+  challenged: boolean;
+  authed: boolean;
+  /** The heartbeat saw traffic since its last tick. */
+  alive: boolean;
+  /** Set when this side closed the socket: whether to stop, and why. */
+  localClose: { readonly stop: NodeStatus | null; readonly reason: string } | null;
+  /** Last socket error, for the close log line (e.g. ECONNREFUSED). */
+  lastError: string | null;
+  /** Last ErrorNotice from the coordinator. */
+  lastNotice: string | null;
+}
+
+type NodeEvent =
+  | { readonly kind: 'open'; readonly conn: Connection }
+  | { readonly kind: 'frame'; readonly conn: Connection; readonly data: Uint8Array; readonly binary: boolean }
+  | { readonly kind: 'close'; readonly conn: Connection; readonly code: number; readonly reason: string };
+
+/** Close codes after which reconnecting cannot help, and what the operator should do. */
+function terminalClose(code: number, publicKeyHex: string): string | null {
+  switch (code) {
+    case CLOSE_CODES.WIRE_NOT_ENROLLED:
+      return `the coordinator does not know this client's key: ask the coordinator operator to enrol public key ${publicKeyHex}`;
+    case CLOSE_CODES.WIRE_AUTH_FAILED:
+      return `the coordinator could not verify this client's signature: check that keyFile holds the key pair that was enrolled (public key ${publicKeyHex})`;
+    case CLOSE_CODES.WIRE_DUPLICATE_CONNECTION:
+      return `another node is already connected with public key ${publicKeyHex}: stop it, or give this node its own key (tally keygen) and enrol it`;
+    case CLOSE_CODES.WIRE_UNSUPPORTED_VERSION:
+      return 'the coordinator speaks another protocol version: upgrade tally on whichever side is older';
+    default:
+      return null;
+  }
+}
+
+export function startClientNode(options: ClientNodeOptions): ClientNode {
+  return new Node(options);
+}
+
+class Node implements ClientNode {
+  readonly done: Promise<NodeResult>;
+  readonly #url: string;
+  readonly #identity: KeyPair;
+  readonly #log: Logger;
+  readonly #reconnect: ReconnectOptions;
+  readonly #random: RandomSource;
+  readonly #ca: ClientNodeOptions['ca'];
+  readonly #heartbeatMs: number;
+  readonly #maxPayload: number;
+  readonly #limits: Partial<WireLimits> | undefined;
+  readonly #queue: EventQueue<NodeEvent>;
+  readonly #rounds: RoundRunner;
+  readonly #publicKeyHex: string;
+  #resolveDone!: (r: NodeResult) => void;
+  #conn: Connection | null = null;
+  #state: ConnectionState = 'connecting';
+  #attempt = 0;
+  #retryTimer: NodeJS.Timeout | null = null;
+  #heartbeat: NodeJS.Timeout | null = null;
+  #result: NodeResult | null = null;
+  #closing: Promise<void> | null = null;
+  #clientId: number | null = null;
+  #connections = 0;
+  #invalidFrames = 0;
+
+  constructor(o: ClientNodeOptions) {
+    checkIdentity(o.identity);
+    this.#url = o.url;
+    this.#identity = o.identity;
+    this.#log = o.logger ?? silentLogger;
+    this.#reconnect = resolveReconnect(o.reconnect);
+    this.#random = o.random ?? osRandom;
+    this.#ca = o.ca;
+    this.#heartbeatMs = nonNegativeInt(o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs');
+    this.#maxPayload = nonNegativeInt(o.maxPayload ?? DEFAULT_MAX_PAYLOAD, 'maxPayload');
+    this.#limits = o.limits;
+    this.#publicKeyHex = toHex(o.identity.publicKey);
+    this.#rounds = new RoundRunner({
+      identity: o.identity,
+      trainer: o.trainer,
+      policy: o.policy,
+      random: this.#random,
+      log: this.#log,
+    });
+    this.#queue = new EventQueue<NodeEvent>(
+      (ev) => this.#handle(ev),
+      (err) => this.#log.error(`internal error while handling an event (a bug; please report it): ${errText(err)}`),
+      o.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES,
+    );
+    this.done = new Promise((resolve) => {
+      this.#resolveDone = resolve;
+    });
+    this.#connect();
+  }
+
+  stats(): ClientNodeStats {
+    return { state: this.#state, clientId: this.#clientId, connections: this.#connections, invalidFrames: this.#invalidFrames, ...this.#rounds.stats() };
+  }
+
+  close(): Promise<void> {
+    if (this.#closing === null) {
+      this.#finish('closed', 'closed by the operator');
+      this.#closing = this.#closeSocket();
+    }
+    return this.#closing;
+  }
+
+  // ---- socket lifecycle: callbacks only enqueue -----------------------------------------
+
+  #connect(): void {
+    this.#retryTimer = null;
+    if (this.#result !== null) return;
+    this.#state = 'connecting';
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.#url, {
+        maxPayload: this.#maxPayload,
+        perMessageDeflate: false, // masked vectors do not compress; inflating is a resource risk
+        handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT_MS,
+        ...(this.#ca === undefined ? {} : { ca: this.#ca as string | Buffer | (string | Buffer)[] }),
+      });
+    } catch (err) {
+      // Only a malformed URL throws synchronously: nothing to retry.
+      this.#log.error(`cannot connect to ${this.#url}: ${errText(err)}`);
+      this.#finish('rejected', `bad coordinator URL: ${errText(err)}`);
+      return;
+    }
+    const conn: Connection = { ws, challenged: false, authed: false, alive: true, localClose: null, lastError: null, lastNotice: null };
+    this.#conn = conn;
+    ws.on('open', () => this.#queue.push({ kind: 'open', conn }, true));
+    ws.on('message', (data, binary) => {
+      conn.alive = true;
+      if (!this.#queue.push({ kind: 'frame', conn, data: asBytes(data), binary })) {
+        this.#log.warn(`more than ${this.#queue.maxLength} frames are waiting to be handled; dropping the connection`);
+        this.#closeConn(conn, CLOSE_CODES.WIRE_TOO_LARGE, 'too many queued frames');
+      }
+    });
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
+    ws.on('error', (err) => {
+      conn.lastError = errText(err);
+    });
+    ws.on('close', (code, reason) => this.#queue.push({ kind: 'close', conn, code, reason: reason.toString('utf8') }, true));
+  }
+
+  async #handle(ev: NodeEvent): Promise<void> {
+    if (ev.kind === 'close') return this.#onClose(ev.conn, ev.code, ev.reason);
+    // Events of a replaced or closing socket, or after stop, are stale.
+    if (ev.conn !== this.#conn || this.#result !== null || ev.conn.localClose !== null) return;
+    if (ev.kind === 'open') return this.#onOpen(ev.conn);
+    return this.#onFrame(ev.conn, ev.data, ev.binary);
+  }
+
+  #onOpen(conn: Connection): void {
+    this.#connections++;
+    this.#state = 'authenticating';
+    this.#log.debug(`connected to ${this.#url}; waiting for the coordinator's challenge`);
+    this.#startHeartbeat(conn);
+  }
+
+  #onClose(conn: Connection, code: number, reason: string): void {
+    if (conn !== this.#conn) return;
+    this.#stopHeartbeat();
+    this.#conn = null;
+    this.#rounds.connectionLost();
+    if (this.#result !== null) return;
+    const local = conn.localClose;
+    if (local?.stop != null) return this.#finish(local.stop, local.reason);
+    const why = [
+      local !== null ? `closed by this client: ${local.reason}` : `code ${code}${reason === '' ? '' : ` (${reason})`}`,
+      conn.lastNotice,
+      conn.lastError,
+    ]
+      .filter((s) => s !== null)
+      .join('; ');
+    if (local === null && code === 1000) {
+      this.#log.info(`the coordinator closed the connection: task complete${reason === '' ? '' : ` (${reason})`}`);
+      return this.#finish('completed', `task complete${reason === '' ? '' : `: ${reason}`}`);
+    }
+    const terminal = local === null ? terminalClose(code, this.#publicKeyHex) : null;
+    if (terminal !== null) {
+      this.#log.error(`the coordinator refused this client (${why}): ${terminal}`);
+      return this.#finish('rejected', terminal);
+    }
+    const delay = backoffDelay(this.#reconnect, this.#attempt++, this.#random);
+    const verb = conn.challenged ? 'connection lost' : `cannot reach ${this.#url}`;
+    this.#log.warn(`${verb} (${why}); reconnecting in ${(delay / 1000).toFixed(1)} s`);
+    this.#state = 'waiting';
+    this.#retryTimer = setTimeout(() => this.#connect(), delay);
+  }
+
+  // ---- frames ----------------------------------------------------------------------------
+
+  async #onFrame(conn: Connection, data: Uint8Array, binary: boolean): Promise<void> {
+    const msg = binary
+      ? parseCoordinatorMessage(decode(data), this.#limits)
+      : new ProtocolError(ProtocolErrorCode.Malformed, 'expected a binary frame, got a text frame');
+    if (msg instanceof ProtocolError) {
+      this.#invalidFrames++;
+      const stop = msg.code === ProtocolErrorCode.UnsupportedVersion ? ('rejected' as const) : null;
+      this.#log.warn(`the coordinator sent an invalid frame (${msg.code}: ${msg.message}); closing the connection${stop ? '' : ' and reconnecting'}`);
+      this.#closeConn(conn, msg.closeCode, msg.code, stop === null ? null : { stop, reason: terminalClose(CLOSE_CODES.WIRE_UNSUPPORTED_VERSION, '')! });
+      return;
+    }
+    if (!conn.authed && !isPreAuth(msg.type)) {
+      return this.#wrongStage(conn, `${msg.type} before authentication`);
+    }
+    switch (msg.type) {
+      case 'Challenge':
+        return this.#onChallenge(conn, msg);
+      case 'Welcome':
+        return this.#onWelcome(conn, msg);
+      case 'ErrorNotice':
+        conn.lastNotice = `${msg.code}: ${msg.message}`;
+        this.#log.warn(`the coordinator reports ${msg.code}: ${msg.message}`);
+        return;
+      case 'TaskOffer': {
+        const reply = await this.#rounds.onOffer(msg, () => conn === this.#conn && conn.localClose === null && this.#result === null);
+        if (reply !== null) this.#send(conn, reply);
+        return;
+      }
+      case 'RoundResult':
+        return this.#rounds.onResult(msg);
+      default:
+        for (const out of this.#rounds.onRoundMessage(msg satisfies RoundMessage)) this.#send(conn, out);
+    }
+  }
+
+  #onChallenge(conn: Connection, msg: Extract<CoordinatorMessage, { type: 'Challenge' }>): void {
+    if (conn.challenged) {
+      this.#log.warn('the coordinator sent a second Challenge on one connection; ignored');
+      return;
+    }
+    conn.challenged = true;
+    const sig = signMessage(this.#identity.secretKey, authTranscript(msg.nonce, this.#identity.publicKey));
+    this.#send(conn, { type: 'Hello', identityKey: this.#identity.publicKey, clientVersion: CLIENT_VERSION });
+    this.#send(conn, { type: 'AuthResponse', sig });
+    this.#log.debug(`challenged by ${msg.coordinatorVersion}; authenticating as ${this.#publicKeyHex}`);
+  }
+
+  #onWelcome(conn: Connection, msg: Extract<CoordinatorMessage, { type: 'Welcome' }>): void {
+    if (!conn.challenged || conn.authed) return this.#wrongStage(conn, 'Welcome without a pending authentication');
+    conn.authed = true;
+    this.#attempt = 0;
+    this.#state = 'ready';
+    this.#clientId = msg.clientId;
+    this.#log.info(`authenticated with ${this.#url} as client ${msg.clientId}; the coordinator runs task ${msg.taskId}`);
+    if (!this.#rounds.consents(msg.taskId)) {
+      this.#log.warn(`task ${msg.taskId} is not in this client's policy.tasks: every offer for it will be refused`);
+    }
+  }
+
+  #wrongStage(conn: Connection, what: string): void {
+    this.#invalidFrames++;
+    const err = new ProtocolError(ProtocolErrorCode.WrongStage, `unexpected ${what}`);
+    this.#log.warn(`the coordinator sent ${what}; closing the connection and reconnecting`);
+    this.#closeConn(conn, err.closeCode, err.code);
+  }
+
+  #send(conn: Connection, msg: NodeClientMessage): void {
+    if (conn.ws.readyState !== WebSocket.OPEN) return;
+    conn.ws.send(encode(msg), { binary: true }, (err) => {
+      if (err) this.#log.debug(`sending ${msg.type} failed: ${err.message}`);
+    });
+  }
+
+  // ---- heartbeat and closing ---------------------------------------------------------------
+
+  #startHeartbeat(conn: Connection): void {
+    if (this.#heartbeatMs === 0) return;
+    this.#heartbeat = setInterval(() => {
+      if (!conn.alive) {
+        this.#log.warn(`no answer from the coordinator for ${this.#heartbeatMs} ms; dropping the connection`);
+        conn.lastError = 'heartbeat timeout';
+        conn.ws.terminate();
+        return;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }, this.#heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  #stopHeartbeat(): void {
+    if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
+    this.#heartbeat = null;
+  }
+
+  #closeConn(conn: Connection, code: number, reason: string, localClose: Connection['localClose'] = null): void {
+    if (conn.localClose !== null) return;
+    conn.localClose = localClose ?? { stop: null, reason };
+    if (conn.ws.readyState === WebSocket.CONNECTING) conn.ws.terminate();
+    else conn.ws.close(code, reason.slice(0, 120));
+  }
+
+  #finish(status: NodeStatus, reason: string): void {
+    if (this.#result !== null) return;
+    this.#result = { rounds: this.#rounds.stats().roundsContributed, reason, status };
+    this.#state = 'stopped';
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+    this.#stopHeartbeat();
+    this.#resolveDone(this.#result);
+  }
+
+  async #closeSocket(): Promise<void> {
+    const conn = this.#conn;
+    if (conn === null || conn.ws.readyState === WebSocket.CLOSED) return;
+    const closed = new Promise<void>((resolve) => conn.ws.once('close', () => resolve()));
+    this.#closeConn(conn, 1000, 'client shutting down', { stop: 'closed', reason: 'closed by the operator' });
+    await closed;
+  }
+}
+
+function isPreAuth(type: CoordinatorMessage['type']): boolean {
+  return type === 'Challenge' || type === 'Welcome' || type === 'ErrorNotice';
+}
+
+/** ws hands over a Buffer for the default binaryType; the others are normalised for safety. */
+function asBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}
+
+function checkIdentity(identity: KeyPair): void {
+  if (!(identity?.secretKey instanceof Uint8Array) || identity.secretKey.length !== 32) {
+    throw new TypeError('identity.secretKey: expected 32 bytes (an Ed25519 seed)');
+  }
+  if (!(identity.publicKey instanceof Uint8Array) || identity.publicKey.length !== 32) {
+    throw new TypeError('identity.publicKey: expected 32 bytes');
+  }
+}
+
+function nonNegativeInt(v: number, name: string): number {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name}: expected a non-negative integer, got ${v}`);
+  return v;
+}
+
+function errText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code !== undefined && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,228 @@
+/**
+ * One client's part in rounds: the policy check of each offer, local training,
+ * quantisation, and driving the secagg client machine (Bonawitz et al. 2017,
+ * Fig. 4, client side) on the coordinator's stage messages. No sockets: the node
+ * hands messages in and sends what comes back.
+ *
+ * At most one round is live. A new TaskOffer replaces it (the coordinator has
+ * moved on); a lost connection ends it (the coordinator drops a client whose
+ * socket closed, and the next round has fresh keys).
+ */
+import {
+  SecAggError,
+  SecAggErrorCode,
+  clientStep,
+  createClient,
+  encodeUpdate,
+  equalBytes,
+  planQuantization,
+  type ClientMessage,
+  type ClientState,
+  type KeyPair,
+  type QuantPlan,
+  type RandomSource,
+  type ServerMessage,
+} from '@tally/secagg';
+import type { OfferReply, RoundResult, TaskOffer } from '@tally/wire';
+import type { Logger } from './logger.ts';
+import { checkOffer, checkRoundStart, type Policy } from './policy.ts';
+import type { Trainer, TrainOutput } from './trainer.ts';
+
+export type RoundMessage = ServerMessage;
+
+interface LiveRound {
+  readonly session: Uint8Array;
+  readonly round: number;
+  readonly taskId: string;
+  /** 'training' until the OfferReply; 'running' while the secagg machine runs; 'left' once we stopped for this round. */
+  phase: 'training' | 'running' | 'left';
+  machine: ClientState | null;
+}
+
+export interface RoundRunnerOptions {
+  readonly identity: KeyPair;
+  readonly trainer: Trainer;
+  readonly policy: Policy;
+  readonly random: RandomSource;
+  readonly log: Logger;
+}
+
+export interface RoundStats {
+  readonly offersAccepted: number;
+  readonly offersRefused: number;
+  readonly roundsContributed: number;
+  readonly roundsCommitted: number;
+  readonly roundsAborted: number;
+  readonly roundErrors: number;
+}
+
+export class RoundRunner {
+  readonly #o: RoundRunnerOptions;
+  #live: LiveRound | null = null;
+  #stats = { offersAccepted: 0, offersRefused: 0, roundsContributed: 0, roundsCommitted: 0, roundsAborted: 0, roundErrors: 0 };
+
+  constructor(o: RoundRunnerOptions) {
+    this.#o = o;
+  }
+
+  stats(): RoundStats {
+    return { ...this.#stats };
+  }
+
+  consents(taskId: string): boolean {
+    return this.#o.policy.tasks.includes(taskId);
+  }
+
+  connectionLost(): void {
+    if (this.#live !== null && this.#live.phase !== 'left') {
+      this.#o.log.info(`round ${this.#live.round}: connection lost; leaving the round (the next one starts with fresh keys)`);
+    }
+    this.#live = null;
+  }
+
+  /**
+   * Answers a TaskOffer: a refusal, or an acceptance once the masked-input lanes
+   * are ready (after training). `stillWanted` is asked after training: when it
+   * says no (the connection went away meanwhile), the result is dropped and null
+   * returned.
+   */
+  async onOffer(offer: TaskOffer, stillWanted: () => boolean): Promise<OfferReply | null> {
+    const { log, policy } = this.#o;
+    const tag = `round ${offer.round} of task ${offer.taskId}`;
+    if (this.#live !== null && this.#live.phase !== 'left') {
+      log.info(`round ${this.#live.round}: superseded by an offer for round ${offer.round}; leaving it`);
+    }
+    this.#live = null;
+    const refuse = (reason: string): OfferReply => {
+      this.#stats.offersRefused++;
+      return { type: 'OfferReply', session: offer.session, round: offer.round, accept: false, reason };
+    };
+
+    const refusal = checkOffer(policy, offer, this.#stats.roundsContributed);
+    if (refusal !== null) {
+      log.info(`refused ${tag}: ${refusal.reason} (policy.${refusal.rule})`);
+      return refuse(refusal.reason);
+    }
+    let plan: QuantPlan;
+    try {
+      plan = planQuantization(offer.quant, offer.model.length);
+    } catch (err) {
+      log.warn(`refused ${tag}: its quantisation parameters are unusable: ${errText(err)}`);
+      return refuse(`unusable quantisation parameters: ${errText(err)}`);
+    }
+
+    const live: LiveRound = { session: offer.session, round: offer.round, taskId: offer.taskId, phase: 'training', machine: null };
+    this.#live = live;
+    const started = performance.now();
+    log.info(`accepted the offer for ${tag} (cohort ${offer.cohortSize}, threshold ${offer.threshold}); training`);
+    let out: TrainOutput;
+    try {
+      out = await this.#o.trainer.train({ taskId: offer.taskId, round: offer.round, weights: offer.model });
+    } catch (err) {
+      log.error(`local training failed for ${tag}: ${errText(err)}; declining the round`);
+      return this.#abandon(live, stillWanted, refuse(`local training failed: ${errText(err)}`));
+    }
+    const ms = Math.round(performance.now() - started);
+    if (!stillWanted() || this.#live !== live) {
+      log.info(`${tag}: training finished after the round was gone; result discarded`);
+      if (this.#live === live) this.#live = null;
+      return null;
+    }
+    if (ms > offer.deadlineMs) {
+      log.warn(`${tag}: training took ${ms} ms, past the coordinator's ${offer.deadlineMs} ms; declining (make training faster, or ask for a longer deadline)`);
+      return this.#abandon(live, stillWanted, refuse(`training took ${ms} ms, past the ${offer.deadlineMs} ms deadline`));
+    }
+
+    let weight = out?.weight;
+    if (typeof weight === 'number' && Number.isInteger(weight) && weight > plan.weightBound) {
+      log.info(`${tag}: sample weight ${weight} capped at the task's weightBound ${plan.weightBound}`);
+      weight = plan.weightBound;
+    }
+    let lanes: Uint32Array;
+    let clipped: boolean;
+    try {
+      ({ lanes, clipped } = encodeUpdate(plan, { delta: out?.delta, weight, metrics: out?.metrics }, this.#o.random));
+    } catch (err) {
+      log.error(`${tag}: the trainer's update cannot be encoded: ${errText(err)}; declining the round`);
+      return this.#abandon(live, stillWanted, refuse(`update cannot be encoded: ${errText(err)}`));
+    }
+    live.machine = createClient({ identity: this.#o.identity, input: lanes, random: this.#o.random });
+    live.phase = 'running';
+    this.#stats.offersAccepted++;
+    log.info(`${tag}: trained in ${ms} ms on ${weight} samples${clipped ? `; update clipped to norm ${plan.clipNorm}` : ''}; ready for secure aggregation`);
+    return { type: 'OfferReply', session: offer.session, round: offer.round, accept: true };
+  }
+
+  /** Steps the secagg machine; returns what to send (nothing when the message is not for us or we left). */
+  onRoundMessage(msg: RoundMessage): readonly ClientMessage[] {
+    const { log } = this.#o;
+    const live = this.#live;
+    if (live === null || live.round !== msg.round || !equalBytes(live.session, msg.session)) {
+      log.debug(`ignored ${msg.type} for round ${msg.round}: not a round this client is in`);
+      return [];
+    }
+    if (live.phase !== 'running' || live.machine === null) {
+      log.debug(`round ${live.round}: ignored ${msg.type}: this client left the round`);
+      return [];
+    }
+    if (msg.type === 'RoundStart') {
+      const refusal = checkRoundStart(this.#o.policy, msg);
+      if (refusal !== null) {
+        log.warn(`round ${live.round}: leaving the round: ${refusal.reason} (policy.${refusal.rule})`);
+        live.phase = 'left';
+        live.machine = null;
+        return [];
+      }
+    }
+    let step;
+    try {
+      step = clientStep(live.machine, msg);
+    } catch (err) {
+      if (err instanceof SecAggError && err.code === SecAggErrorCode.WrongRound) {
+        log.debug(`round ${live.round}: ignored ${msg.type}: ${err.message}`);
+        return [];
+      }
+      const what = err instanceof SecAggError ? `${err.code}: ${err.message}` : `internal error: ${errText(err)}`;
+      log.warn(`round ${live.round}: leaving the round on ${msg.type}: ${what}`);
+      this.#stats.roundErrors++;
+      live.phase = 'left';
+      live.machine = null;
+      return [];
+    }
+    live.machine = step.state;
+    for (const m of step.outbox) {
+      if (m.type === 'MaskedInput') {
+        this.#stats.roundsContributed++;
+        log.debug(`round ${live.round}: masked input sent (${this.#stats.roundsContributed} of policy.maxRounds ${this.#o.policy.maxRounds})`);
+      }
+    }
+    return step.outbox;
+  }
+
+  onResult(msg: RoundResult): void {
+    const live = this.#live;
+    const ours = live !== null && live.round === msg.round && equalBytes(live.session, msg.session);
+    if (ours) this.#live = null;
+    if (msg.status === 'committed') this.#stats.roundsCommitted++;
+    else this.#stats.roundsAborted++;
+    const metrics = Object.entries(msg.metrics ?? {})
+      .map(([k, v]) => `${k}=${formatMetric(v)}`)
+      .join(' ');
+    const reason = msg.reason === undefined ? '' : ` (${msg.reason})`;
+    const part = ours ? '' : ' without this client';
+    this.#o.log.info(`round ${msg.round} ${msg.status}${reason}${part}: ${msg.survivors} survivors${metrics === '' ? '' : `, ${metrics}`}`);
+  }
+
+  #abandon(live: LiveRound, stillWanted: () => boolean, reply: OfferReply): OfferReply | null {
+    if (this.#live === live) this.#live = null;
+    return stillWanted() ? reply : null;
+  }
+}
+
+function formatMetric(v: number): string {
+  return Math.abs(v) >= 1e-3 && Math.abs(v) < 1e6 ? v.toFixed(4) : v.toExponential(3);
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

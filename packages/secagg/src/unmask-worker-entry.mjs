@@ -1,0 +1,8 @@
+// Entry point of an unmask worker thread. The sources are TypeScript run through
+// tsx, and a worker thread does not inherit the parent's module hooks, so register
+// tsx here before loading the worker body. (If the package is ever compiled to JS,
+// point unmask-pool.ts at the compiled worker instead.)
+import { register } from 'tsx/esm/api';
+
+register();
+await import('./unmask-worker.ts');

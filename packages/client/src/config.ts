@@ -63,7 +63,7 @@ export function parseClientConfig(json: unknown, baseDir: string): ClientConfig 
 }
 
 export function parsePolicy(u: unknown, field: string): Policy {
-  const m = object(u, field, ['tasks', 'minCohort', 'minThreshold', 'maxRounds']);
+  const m = object(u, field, ['tasks', 'minCohort', 'minThreshold', 'maxRounds'], []);
   const tasksField = `${field}.tasks`;
   const tasks = m['tasks'];
   if (!Array.isArray(tasks) || tasks.length === 0) {
@@ -124,11 +124,6 @@ export function integer(u: unknown, field: string, min: number, max: number, why
   if (typeof u !== 'number' || !Number.isInteger(u) || u < min || u > max) {
     throw new ConfigError(field, `expected an integer in [${min}, ${max}], got ${describe(u)}${why === undefined ? '' : ` (${why})`}`);
   }
-  return u;
-}
-
-export function positive(u: unknown, field: string): number {
-  if (typeof u !== 'number' || !Number.isFinite(u) || u <= 0) throw new ConfigError(field, `expected a number > 0, got ${describe(u)}`);
   return u;
 }
 

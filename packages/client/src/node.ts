@@ -9,9 +9,12 @@
  *
  * Connection outcomes (close codes from @tally/wire's CLOSE_CODES):
  * - 1000 from the coordinator: the task is complete; `done` resolves.
- * - 4005 auth failed, 4006 not enrolled, 4007 duplicate connection, 4001 another
- *   protocol version: retrying cannot help; `done` resolves with status 'rejected'
- *   and the log says what to do.
+ * - 4005 auth failed, 4006 not enrolled, 4007 duplicate connection (on the first
+ *   connection; after a reconnect it is most likely our own stale socket, so the
+ *   node backs off and retries), 4001 another
+ *   protocol version, 1008 refused by the coordinator's policy (e.g. the task is
+ *   already complete): retrying cannot help; `done` resolves with status
+ *   'rejected' and the log says what to do.
  * - anything else (network loss, coordinator restart, a frame we refused): the
  *   node reconnects after an exponential, jittered delay (backoff.ts).
  */
@@ -136,14 +139,16 @@ type NodeEvent =
   | { readonly kind: 'close'; readonly conn: Connection; readonly code: number; readonly reason: string };
 
 /** Close codes after which reconnecting cannot help, and what the operator should do. */
-function terminalClose(code: number, publicKeyHex: string): string | null {
+function terminalClose(code: number, publicKeyHex: string, detail = ''): string | null {
   switch (code) {
+    case CLOSE_CODES.WIRE_POLICY_REFUSED:
+      return `the coordinator refuses this client by its policy${detail === '' ? '' : ` (${detail})`}: nothing to retry; ask its operator why`;
     case CLOSE_CODES.WIRE_NOT_ENROLLED:
       return `the coordinator does not know this client's key: ask the coordinator operator to enrol public key ${publicKeyHex}`;
     case CLOSE_CODES.WIRE_AUTH_FAILED:
       return `the coordinator could not verify this client's signature: check that keyFile holds the key pair that was enrolled (public key ${publicKeyHex})`;
     case CLOSE_CODES.WIRE_DUPLICATE_CONNECTION:
-      return `another node is already connected with public key ${publicKeyHex}: stop it, or give this node its own key (tally keygen) and enrol it`;
+      return `another node is already connected with public key ${publicKeyHex}: stop it, or give this node its own key (tally keygen) and enrol it (if this node was just restarted, wait for the coordinator to drop the old connection, about two heartbeats, and start it again)`;
     case CLOSE_CODES.WIRE_UNSUPPORTED_VERSION:
       return 'the coordinator speaks another protocol version: upgrade tally on whichever side is older';
     default:
@@ -293,17 +298,27 @@ class Node implements ClientNode {
       .filter((s) => s !== null)
       .join('; ');
     if (local === null && code === 1000) {
-      this.#log.info(`the coordinator closed the connection: task complete${reason === '' ? '' : ` (${reason})`}`);
-      return this.#finish('completed', `task complete${reason === '' ? '' : `: ${reason}`}`);
+      const detail = reason === '' || reason === 'task complete' ? '' : ` (${reason})`;
+      this.#log.info(`the coordinator closed the connection: task complete${detail}`);
+      return this.#finish('completed', `task complete${detail}`);
     }
-    const terminal = local === null ? terminalClose(code, this.#publicKeyHex) : null;
+    // 4007 after this node was connected is most likely its own previous socket, not yet
+    // noticed as gone by the coordinator: back off and retry (CLOSE_CODES: "back off").
+    const ownStaleSocket = code === CLOSE_CODES.WIRE_DUPLICATE_CONNECTION && this.#clientId !== null;
+    const terminal = local === null && !ownStaleSocket ? terminalClose(code, this.#publicKeyHex, conn.lastNotice ?? reason) : null;
     if (terminal !== null) {
       this.#log.error(`the coordinator refused this client (${why}): ${terminal}`);
       return this.#finish('rejected', terminal);
     }
-    const delay = backoffDelay(this.#reconnect, this.#attempt++, this.#random);
-    const verb = conn.challenged ? 'connection lost' : `cannot reach ${this.#url}`;
-    this.#log.warn(`${verb} (${why}); reconnecting in ${(delay / 1000).toFixed(1)} s`);
+    const attempt = this.#attempt++;
+    const delay = backoffDelay(this.#reconnect, attempt, this.#random);
+    const retry = `reconnecting in ${(delay / 1000).toFixed(1)} s`;
+    if (ownStaleSocket) this.#log.warn(`the coordinator still holds this client's previous connection (${why}); ${retry}`);
+    else if (conn.challenged) this.#log.warn(`connection lost (${why}); ${retry}`);
+    // While the coordinator stays unreachable, say so at the first failure and every 10th, not at each.
+    else if (attempt === 0) this.#log.warn(`cannot reach ${this.#url} (${why}); ${retry}`);
+    else if (attempt % 10 === 0) this.#log.warn(`still cannot reach ${this.#url} after ${attempt + 1} attempts (${why}); ${retry}`);
+    else this.#log.debug(`cannot reach ${this.#url} (${why}); ${retry}`);
     this.#state = 'waiting';
     this.#retryTimer = setTimeout(() => this.#connect(), delay);
   }
@@ -318,7 +333,7 @@ class Node implements ClientNode {
       this.#invalidFrames++;
       const stop = msg.code === ProtocolErrorCode.UnsupportedVersion ? ('rejected' as const) : null;
       this.#log.warn(`the coordinator sent an invalid frame (${msg.code}: ${msg.message}); closing the connection${stop ? '' : ' and reconnecting'}`);
-      this.#closeConn(conn, msg.closeCode, msg.code, stop === null ? null : { stop, reason: terminalClose(CLOSE_CODES.WIRE_UNSUPPORTED_VERSION, '')! });
+      this.#closeConn(conn, msg.closeCode, `${msg.code}: ${msg.message}`, stop === null ? null : { stop, reason: terminalClose(CLOSE_CODES.WIRE_UNSUPPORTED_VERSION, '')! });
       return;
     }
     if (!conn.authed && !isPreAuth(msg.type)) {
@@ -373,7 +388,7 @@ class Node implements ClientNode {
     this.#invalidFrames++;
     const err = new ProtocolError(ProtocolErrorCode.WrongStage, `unexpected ${what}`);
     this.#log.warn(`the coordinator sent ${what}; closing the connection and reconnecting`);
-    this.#closeConn(conn, err.closeCode, err.code);
+    this.#closeConn(conn, err.closeCode, err.message);
   }
 
   #send(conn: Connection, msg: NodeClientMessage): void {
@@ -409,7 +424,7 @@ class Node implements ClientNode {
     if (conn.localClose !== null) return;
     conn.localClose = localClose ?? { stop: null, reason };
     if (conn.ws.readyState === WebSocket.CONNECTING) conn.ws.terminate();
-    else conn.ws.close(code, reason.slice(0, 120));
+    else conn.ws.close(code, closeReason(reason));
   }
 
   #finish(status: NodeStatus, reason: string): void {
@@ -429,6 +444,13 @@ class Node implements ClientNode {
     this.#closeConn(conn, 1000, 'client shutting down', { stop: 'closed', reason: 'closed by the operator' });
     await closed;
   }
+}
+
+/** RFC 6455 §5.5: a close frame's payload is at most 125 bytes, 2 of them the code. */
+function closeReason(reason: string): string {
+  let r = reason;
+  while (Buffer.byteLength(r, 'utf8') > 123) r = r.slice(0, -1);
+  return r;
 }
 
 function isPreAuth(type: CoordinatorMessage['type']): boolean {

@@ -114,7 +114,7 @@ export class RoundRunner {
     const live: LiveRound = { session: offer.session, round: offer.round, taskId: offer.taskId, phase: 'training', machine: null };
     this.#live = live;
     const started = performance.now();
-    log.info(`accepted the offer for ${tag} (cohort ${offer.cohortSize}, threshold ${offer.threshold}); training`);
+    log.info(`${tag}: the offer is within policy (cohort ${offer.cohortSize}, threshold ${offer.threshold}); training`);
     let out: TrainOutput;
     try {
       out = await this.#o.trainer.train({ taskId: offer.taskId, round: offer.round, weights: offer.model });

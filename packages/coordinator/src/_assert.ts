@@ -6,13 +6,19 @@
  * Internal to the package.
  */
 
-/** A config or enrolment file refused at start-up. `field` is the path inside the file. */
+/**
+ * A config or enrolment file refused at start-up. `field` is the path inside the
+ * file; `source` (optional) names the file. The message is `source: field: why`.
+ */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   readonly field: string;
-  constructor(field: string, message: string, options?: { cause?: unknown }) {
-    super(field === '' ? message : `${field}: ${message}`, options);
+  readonly reason: string;
+  constructor(field: string, reason: string, options?: { cause?: unknown; source?: string }) {
+    const where = [options?.source, field].filter((s) => s !== undefined && s !== '').join(': ');
+    super(where === '' ? reason : `${where}: ${reason}`, options);
     this.field = field;
+    this.reason = reason;
   }
 }
 

@@ -17,7 +17,7 @@ import { KdfLabel, deriveKey, type RoundContext } from './hkdf.ts';
 import { generateX25519, signMessage, verifySignature, x25519Shared, type KeyPair } from './keys.ts';
 import { openShare, sealShare, shareAad, shareKeyPair } from './aead.ts';
 import { SHARE_BYTES, splitSecret } from './shamir.ts';
-import { addMask } from './prg.ts';
+import { MaskAccumulator } from './prg.ts';
 import { advertTranscript, pairInfo, pairSign, sharePlaintext, survivorTranscript } from './transcript.ts';
 import { osRandom, type RandomSource } from './random.ts';
 import {
@@ -339,13 +339,18 @@ export function maskInput(
   maskSecretKey: Uint8Array,
   peers: readonly { readonly id: ClientId; readonly sPk: Uint8Array }[],
 ): Uint32Array {
-  const y = new Uint32Array(input);
-  addMask(y, deriveKey(selfSeed, KdfLabel.SelfMask, ctx), 1);
-  for (const p of peers) {
-    const shared = x25519Shared(maskSecretKey, p.sPk);
-    addMask(y, deriveKey(shared, KdfLabel.PairwiseMask, ctx, pairInfo(self, p.id)), pairSign(self, p.id));
+  // One accumulator for all k+1 masks: the vector stays in wasm memory throughout.
+  const y = new MaskAccumulator(input);
+  try {
+    y.add(deriveKey(selfSeed, KdfLabel.SelfMask, ctx), 1);
+    for (const p of peers) {
+      const shared = x25519Shared(maskSecretKey, p.sPk);
+      y.add(deriveKey(shared, KdfLabel.PairwiseMask, ctx, pairInfo(self, p.id)), pairSign(self, p.id));
+    }
+    return y.result();
+  } finally {
+    y.dispose();
   }
-  return y;
 }
 
 // ---- checks -----------------------------------------------------------------

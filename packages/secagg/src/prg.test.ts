@@ -2,7 +2,9 @@ import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from './bytes.ts';
-import { addMask, aesCtrKeystreamFloor, MAX_LANES, maskKeystream } from './prg.ts';
+import { randomBytes } from 'node:crypto';
+import { addMask, aesCtrKeystreamFloor, MaskAccumulator, MASK_ACCUMULATOR_POOL_MAX_BYTES, MAX_LANES, maskKeystream } from './prg.ts';
+import { simdAvailable } from './simd.ts';
 
 /** NIST SP 800-38A, Appendix F.5.5 CTR-AES256.Encrypt. */
 const SP800_38A_F55 = {
@@ -14,7 +16,8 @@ const SP800_38A_F55 = {
     '601ec313775789a5b7a7f504bbf3d228' + 'f443e3ca4d62b59aca84e990cacaf5c5' + '2b0930daa23de94ce87017ba2d84988d' + 'dfc9c58db67aada613c2dd08457941a6',
 } as const;
 
-const CHUNK_LANES = 16384; // prg.ts chunk is 64 KiB
+const CHUNK_LANES = 16384; // prg.ts chunk is 64 KiB (JS loop)
+const SIMD_CHUNK_LANES = 65536; // 256 KiB (SIMD path)
 
 const key = (b: number): Uint8Array => new Uint8Array(32).fill(b);
 
@@ -87,7 +90,8 @@ describe('maskKeystream', () => {
 });
 
 describe('addMask', () => {
-  for (const n of [0, 1, 3, 8, 9, CHUNK_LANES - 1, CHUNK_LANES, CHUNK_LANES + 1, 2 * CHUNK_LANES + 7]) {
+  // 16384 lanes and up run on the SIMD kernel: also cross its 65536-lane chunk.
+  for (const n of [0, 1, 3, 8, 9, CHUNK_LANES - 1, CHUNK_LANES, CHUNK_LANES + 1, 2 * CHUNK_LANES + 7, SIMD_CHUNK_LANES - 1, SIMD_CHUNK_LANES, SIMD_CHUNK_LANES + 1, 2 * SIMD_CHUNK_LANES + 3]) {
     it(`equals acc ± maskKeystream mod 2^32 for ${n} lanes`, () => {
       const k = key(n & 0xff);
       const ks = maskKeystream(k, n);
@@ -133,15 +137,17 @@ describe('addMask', () => {
     );
   });
 
-  it('writes only inside a subarray view', () => {
-    const whole = new Uint32Array(20).fill(7);
-    const view = whole.subarray(3, 11);
-    addMask(view, key(5), 1);
-    const ks = maskKeystream(key(5), 8);
-    expect(Array.from(whole.subarray(0, 3))).toEqual([7, 7, 7]);
-    expect(Array.from(whole.subarray(11))).toEqual(new Array(9).fill(7));
-    expect(Array.from(view)).toEqual(Array.from(ks, (x) => (x + 7) >>> 0));
-  });
+  for (const n of [8, CHUNK_LANES + 5]) {
+    it(`writes only inside a subarray view (${n} lanes)`, () => {
+      const whole = new Uint32Array(n + 12).fill(7);
+      const view = whole.subarray(3, 3 + n);
+      addMask(view, key(5), 1);
+      const ks = maskKeystream(key(5), n);
+      expect(Array.from(whole.subarray(0, 3))).toEqual([7, 7, 7]);
+      expect(Array.from(whole.subarray(3 + n))).toEqual(new Array(9).fill(7));
+      expect(Array.from(view)).toEqual(Array.from(ks, (x) => (x + 7) >>> 0));
+    });
+  }
 
   it('validates its inputs', () => {
     const acc = new Uint32Array(4);
@@ -158,5 +164,146 @@ describe('aesCtrKeystreamFloor', () => {
     for (const n of [0, 1, 4, 65536, 65537]) expect(() => aesCtrKeystreamFloor(key(1), n)).not.toThrow();
     expect(() => aesCtrKeystreamFloor(new Uint8Array(1), 4)).toThrow(RangeError);
     expect(() => aesCtrKeystreamFloor(key(1), -4)).toThrow(RangeError);
+  });
+});
+
+describe('MaskAccumulator', () => {
+  const LENGTHS = [0, 1, 3, 4, 5, 16383, 16384, 16385, SIMD_CHUNK_LANES - 1, SIMD_CHUNK_LANES + 1, 100003];
+  const randomKey = (): Uint8Array => new Uint8Array(randomBytes(32));
+  const randomSign = (): 1 | -1 => ((randomBytes(1)[0]! & 1) === 0 ? 1 : -1);
+
+  /** The reference: the JS addMask loop, applied mask by mask (small vectors take this path in addMask). */
+  function reference(initial: Uint32Array, masks: readonly { key: Uint8Array; sign: 1 | -1 }[]): Uint32Array {
+    const out = initial.slice();
+    for (const { key: k, sign } of masks) {
+      const ks = maskKeystream(k, out.length);
+      for (let i = 0; i < out.length; i++) out[i] = (out[i]! + sign * ks[i]!) >>> 0;
+    }
+    return out;
+  }
+
+  it('runs on the SIMD kernel here (Node >= 16.4 ships WebAssembly SIMD)', () => {
+    expect(simdAvailable).toBe(true);
+    const a = new MaskAccumulator(4);
+    expect(a.backend).toBe('simd');
+    a.dispose();
+    expect(new MaskAccumulator(4, { backend: 'js' }).backend).toBe('js');
+  });
+
+  for (const backend of ['auto', 'js'] as const) {
+    for (const n of LENGTHS) {
+      it(`${backend}: equals repeated addMask for ${n} lanes, random keys and signs`, () => {
+        const initial = randomLanes(n, n + 7);
+        const masks = Array.from({ length: 5 }, () => ({ key: randomKey(), sign: randomSign() }));
+        const viaAddMask = initial.slice();
+        for (const m of masks) addMask(viaAddMask, m.key, m.sign);
+        const acc = new MaskAccumulator(initial, { backend });
+        for (const m of masks) acc.add(m.key, m.sign);
+        const got = acc.result();
+        acc.dispose();
+        expect(got.length).toBe(n);
+        expect(Buffer.from(got.buffer).equals(Buffer.from(viaAddMask.buffer))).toBe(true);
+        expect(Buffer.from(got.buffer).equals(Buffer.from(reference(initial, masks).buffer))).toBe(true);
+      });
+    }
+  }
+
+  it('SIMD and JS backends agree exactly', () => {
+    for (const n of [7, 16385, 100003]) {
+      const initial = randomLanes(n, 99);
+      const masks = Array.from({ length: 4 }, () => ({ key: randomKey(), sign: randomSign() }));
+      const [simd, js] = (['auto', 'js'] as const).map((backend) => {
+        const a = new MaskAccumulator(initial, { backend });
+        for (const m of masks) a.add(m.key, m.sign);
+        const r = a.result();
+        a.dispose();
+        return r;
+      });
+      expect(Buffer.from(simd!.buffer).equals(Buffer.from(js!.buffer))).toBe(true);
+    }
+  });
+
+  it('sign -1 undoes +1, on both backends', () => {
+    for (const backend of ['auto', 'js'] as const) {
+      const initial = randomLanes(100003, 5);
+      const a = new MaskAccumulator(initial, { backend });
+      const k1 = randomKey();
+      const k2 = randomKey();
+      a.add(k1, 1);
+      a.add(k2, -1);
+      expect(Array.from(a.result().subarray(0, 8))).not.toEqual(Array.from(initial.subarray(0, 8)));
+      a.add(k1, -1);
+      a.add(k2, 1);
+      expect(Buffer.from(a.result().buffer).equals(Buffer.from(initial.buffer))).toBe(true);
+      a.dispose();
+    }
+  });
+
+  it('a length starts from zeros; a subarray initial is read only inside the view and never written', () => {
+    const k = randomKey();
+    const zeros = new MaskAccumulator(1000);
+    zeros.add(k, 1);
+    expect(Array.from(zeros.result())).toEqual(Array.from(maskKeystream(k, 1000)));
+    zeros.dispose();
+    const whole = randomLanes(1010, 3);
+    const before = whole.slice();
+    const view = whole.subarray(5, 1005);
+    const a = new MaskAccumulator(view);
+    a.add(k, -1);
+    expect(Array.from(a.result())).toEqual(Array.from(view, (x, i) => (x - maskKeystream(k, 1000)[i]!) >>> 0));
+    expect(Array.from(whole)).toEqual(Array.from(before));
+    a.dispose();
+  });
+
+  it('result() is a fresh copy and the accumulator stays usable', () => {
+    const a = new MaskAccumulator(16);
+    const r1 = a.result();
+    r1.fill(9);
+    a.add(key(1), 1);
+    expect(Array.from(a.result())).toEqual(Array.from(maskKeystream(key(1), 16)));
+    a.dispose();
+  });
+
+  it('reused memory (after dispose) starts clean, whether smaller or larger than before', () => {
+    for (const n of [70000, 10, 70000, 200000, 3]) {
+      const a = new MaskAccumulator(n);
+      expect(a.backend).toBe('simd');
+      expect(a.result().every((x) => x === 0)).toBe(true);
+      a.add(randomKey(), 1);
+      a.dispose();
+      a.dispose(); // idempotent
+    }
+    // Nested: two live at once get separate memories.
+    const a = new MaskAccumulator(randomLanes(500, 1));
+    const b = new MaskAccumulator(500);
+    b.add(key(2), 1);
+    expect(Array.from(a.result())).toEqual(Array.from(randomLanes(500, 1)));
+    a.dispose();
+    b.dispose();
+  });
+
+  it('throws after dispose', () => {
+    const a = new MaskAccumulator(4);
+    a.dispose();
+    expect(() => a.add(key(1), 1)).toThrow(/disposed/);
+    expect(() => a.result()).toThrow(/disposed/);
+  });
+
+  it('validates its inputs', () => {
+    expect(() => new MaskAccumulator(-1)).toThrow(RangeError);
+    expect(() => new MaskAccumulator(1.5)).toThrow(RangeError);
+    expect(() => new MaskAccumulator(MAX_LANES + 1)).toThrow(RangeError);
+    expect(() => new MaskAccumulator(new Int32Array(4) as unknown as Uint32Array)).toThrow(TypeError);
+    expect(() => new MaskAccumulator(4, { backend: 'gpu' as 'js' })).toThrow(RangeError);
+    const a = new MaskAccumulator(4);
+    expect(() => a.add(new Uint8Array(31), 1)).toThrow(RangeError);
+    expect(() => a.add('k' as unknown as Uint8Array, 1)).toThrow(TypeError);
+    expect(() => a.add(key(1), 0 as unknown as 1)).toThrow(RangeError);
+    expect(Array.from(a.result())).toEqual([0, 0, 0, 0]);
+    a.dispose();
+  });
+
+  it('documents a pool bound that holds a 1e6-lane model', () => {
+    expect(MASK_ACCUMULATOR_POOL_MAX_BYTES).toBeGreaterThanOrEqual(4e6 + 256 * 1024);
   });
 });

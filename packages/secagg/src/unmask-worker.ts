@@ -1,9 +1,10 @@
 /**
  * Worker-thread body for unmask-pool.ts: removes the masks of the jobs it is given
- * from a zero vector and sends that partial back (transferred, not copied).
+ * from a zero vector (one MaskAccumulator per task) and sends that partial back
+ * (transferred, not copied).
  */
 import { parentPort } from 'node:worker_threads';
-import { removeMask, type MaskJob } from './unmask.ts';
+import { removeMasks, type MaskJob } from './unmask.ts';
 import type { RoundContext } from './hkdf.ts';
 
 export interface WorkerTask {
@@ -17,8 +18,7 @@ export type WorkerReply = { readonly id: number; readonly partial: Uint32Array }
 
 parentPort?.on('message', (task: WorkerTask) => {
   try {
-    const partial = new Uint32Array(task.length);
-    for (const job of task.jobs) removeMask(partial, task.ctx, job);
+    const partial = removeMasks(task.length, task.ctx, task.jobs);
     parentPort!.postMessage({ id: task.id, partial } satisfies WorkerReply, [partial.buffer]);
   } catch (err) {
     parentPort!.postMessage({ id: task.id, error: err instanceof Error ? err.message : String(err) } satisfies WorkerReply);

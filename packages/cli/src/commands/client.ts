@@ -1,0 +1,86 @@
+/** `tally client`: one shop's node, with the trainer its config names. */
+import { readFile } from 'node:fs/promises';
+import { ConfigError, parseClientConfig, startClientNode } from '@tally/client';
+import { toHex } from '@tally/secagg';
+import { readJsonFile } from '../config-file.ts';
+import { EXIT, UsageError, type ExitCode } from '../exit-codes.ts';
+import type { Io } from '../io.ts';
+import { KeyFileError, readKeyFile } from '../key-file.ts';
+import { createCliLogger } from '../log.ts';
+import { buildTrainer, parseTrainerConfig } from '../trainer-config.ts';
+
+export interface ClientArgs {
+  readonly config: string;
+  readonly verbose: boolean;
+}
+
+export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
+  const { json, baseDir } = await readJsonFile(args.config, 'client config');
+  const where = (err: ConfigError): UsageError => new UsageError(`client config ${args.config}: ${err.message}`);
+  let config;
+  let built;
+  try {
+    config = parseClientConfig(json, baseDir);
+    built = await buildTrainer(parseTrainerConfig(config.trainer, baseDir));
+  } catch (err) {
+    if (err instanceof ConfigError) throw where(err);
+    throw err;
+  }
+  let identity;
+  try {
+    const key = await readKeyFile(config.keyFile);
+    identity = key.pair;
+    if (key.looseMode !== null) {
+      io.err(`warning: key file ${config.keyFile} is readable by others (mode ${key.looseMode.toString(8).padStart(4, '0')}); run: chmod 600 ${config.keyFile}`);
+    }
+  } catch (err) {
+    if (err instanceof KeyFileError) throw where(new ConfigError('keyFile', err.message));
+    throw err;
+  }
+  let ca: Buffer | undefined;
+  if (config.ca !== undefined) {
+    try {
+      ca = await readFile(config.ca);
+    } catch (err) {
+      throw where(new ConfigError('ca', `cannot read ${config.ca}: ${(err as Error).message}`));
+    }
+  }
+
+  const log = createCliLogger((line) => io.err(line), 'client', args.verbose ? 'debug' : 'info');
+  const p = config.policy;
+  log.info(`public key ${toHex(identity.publicKey)}; coordinator ${config.coordinator}`);
+  log.info(`policy: tasks ${p.tasks.join(', ')}; cohort ≥ ${p.minCohort}; threshold ≥ ${p.minThreshold}; at most ${p.maxRounds} rounds`);
+  log.info(`trainer: ${built.description}`);
+
+  const node = startClientNode({
+    url: config.coordinator,
+    identity,
+    trainer: built.trainer,
+    policy: config.policy,
+    logger: log,
+    reconnect: config.reconnect,
+    ...(ca === undefined ? {} : { ca }),
+  });
+  const unsubscribe = io.onInterrupt(() => {
+    log.info('interrupted: closing the connection');
+    void node.close();
+  });
+  try {
+    const result = await node.done;
+    await node.close();
+    const s = node.stats();
+    const line = `stopped: ${result.reason}; contributed to ${result.rounds} round(s), ${s.roundsCommitted} committed, ${s.roundsAborted} aborted`;
+    if (result.status === 'completed') {
+      log.info(line);
+      return EXIT.ok;
+    }
+    if (result.status === 'rejected') {
+      log.error(line);
+      return EXIT.failure;
+    }
+    log.info(line);
+    return EXIT.interrupted;
+  } finally {
+    unsubscribe();
+  }
+}

@@ -1,0 +1,61 @@
+/** `tally coordinator`: run one task until its rounds are committed. */
+import { loadEnrolment, parseCoordinatorConfig, startCoordinator, type Coordinator } from '@tally/coordinator';
+import { isConfigError, readJsonFile } from '../config-file.ts';
+import { EXIT, RuntimeError, UsageError, errText, type ExitCode } from '../exit-codes.ts';
+import type { Io } from '../io.ts';
+import { createCliLogger } from '../log.ts';
+
+export interface CoordinatorArgs {
+  readonly config: string;
+  readonly verbose: boolean;
+}
+
+export async function coordinator(args: CoordinatorArgs, io: Io): Promise<ExitCode> {
+  const { json, baseDir } = await readJsonFile(args.config, 'coordinator config');
+  const where = (err: Error): UsageError => new UsageError(`coordinator config ${args.config}: ${err.message}`);
+  let config;
+  try {
+    config = parseCoordinatorConfig(json, baseDir);
+    await loadEnrolment(config.enrolment); // a config error: refuse before anything starts
+  } catch (err) {
+    if (isConfigError(err)) throw where(err);
+    throw err;
+  }
+  const log = createCliLogger((line) => io.err(line), 'coordinator', args.verbose ? 'debug' : 'info');
+  let running: Coordinator;
+  try {
+    running = await startCoordinator({ config, logger: log });
+  } catch (err) {
+    if (isConfigError(err)) throw where(err);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new RuntimeError(`cannot listen on ${config.listen.host}:${config.listen.port}: the port is in use; stop the other process or change listen.port`);
+    }
+    throw new RuntimeError(`cannot start the coordinator: ${errText(err)}`);
+  }
+  log.info(`clients connect to ${running.url}`);
+
+  let interrupted = false;
+  const unsubscribe = io.onInterrupt(() => {
+    interrupted = true;
+    log.info('interrupted: aborting the round in progress and closing client connections (the next start resumes from the last checkpoint)');
+    void running.close();
+  });
+  try {
+    const summary = await running.done;
+    await running.close();
+    const resumed = summary.resumedFrom === null ? '' : ` (resumed from round ${summary.resumedFrom})`;
+    const line = `task ${summary.taskId}: ${summary.finished ? 'complete' : 'stopped'} at round ${summary.lastRound}; this run committed ${summary.committed}, aborted ${summary.aborted}${resumed}`;
+    log.info(line);
+    if (summary.finished) {
+      log.info(`final model: [${Array.from(summary.model.subarray(0, 16), (v) => v.toPrecision(6)).join(', ')}${summary.model.length > 16 ? ', ...' : ''}]`);
+      return EXIT.ok;
+    }
+    return interrupted ? EXIT.interrupted : EXIT.failure;
+  } catch (err) {
+    await running.close().catch(() => undefined);
+    throw new RuntimeError(`the coordinator stopped: ${errText(err)}`);
+  } finally {
+    unsubscribe();
+  }
+}

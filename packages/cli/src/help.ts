@@ -1,0 +1,125 @@
+/** The `tally` help texts. Each says usage, flags with defaults, an example, and the exit codes. */
+
+export const VERSION = '0.1.0';
+
+const EXIT_CODES = `Exit codes:
+  0    done: the task completed (or keygen wrote the key)
+  1    runtime failure: refused by the coordinator, port in use, I/O error
+  2    usage or configuration error: the message names the flag or config field
+  130  interrupted (Ctrl-C or SIGTERM) after a clean shutdown`;
+
+export const MAIN_HELP = `tally ${VERSION}: federated learning with secure aggregation.
+Shops train one shared model on their own data; the coordinator only ever
+learns the sum of their updates.
+
+Usage:
+  tally <command> [options]
+
+Commands:
+  keygen        create a client identity key pair (Ed25519) and print its enrolment entry
+  coordinator   run the coordinator of a task (rounds, secure aggregation, checkpoints)
+  client        run a client node (one shop): authenticates, trains, joins rounds
+
+Options:
+  -h, --help     show this help; \`tally <command> --help\` for a command
+  -V, --version  print the version
+
+${EXIT_CODES}
+
+Try it on one machine: examples/quickstart/README.md
+`;
+
+export const KEYGEN_HELP = `Usage:
+  tally keygen --out FILE [--force] [--name NAME] [--enrol ENROLMENT_FILE]
+
+Creates a fresh Ed25519 identity key pair for one client (shop) and writes it to
+FILE as {"publicKey": hex, "secretKey": hex}, readable by its owner only (mode
+0600). Keep the file secret: it proves the shop's identity. Give the coordinator
+operator the public key (printed), never the file.
+
+Options:
+  -o, --out FILE        where to write the key file (required; folders are created)
+  -f, --force           replace FILE if it exists (default: refuse, it may hold an enrolled key)
+  -n, --name NAME       client name for the enrolment entry (default: FILE's name without .json)
+  -e, --enrol FILE      also add the entry to this coordinator enrolment file, with the next
+                        free id (created if missing); for setups where you run both sides
+  -h, --help            show this help
+
+Example:
+  tally keygen --out keys/shop-a.json
+  -> prints the public key and a line to paste into the coordinator's enrolment file:
+     {"id": 1, "name": "shop-a", "publicKey": "<64 hex characters>"}
+
+${EXIT_CODES}
+`;
+
+export const COORDINATOR_HELP = `Usage:
+  tally coordinator --config FILE [--verbose]
+
+Runs one task: waits for enrolled clients, offers rounds, runs secure aggregation,
+applies the strategy, checkpoints the model and appends the audit log, until
+task.rounds rounds are committed. Stop with Ctrl-C; a restart resumes from the
+last checkpoint.
+
+Options:
+  -c, --config FILE     coordinator config, JSON (required; relative paths in it are
+                        relative to the file)
+  -v, --verbose         also log debug lines
+  -h, --help            show this help
+
+Example config (defaults in comments; see packages/coordinator/src/config.ts):
+  {
+    "listen": { "host": "127.0.0.1", "port": 7800 },     // "tls": {"cert", "key"} for wss
+    "dataDir": ".tally-data",                           // checkpoints + audit log
+    "enrolment": "enrolment.json",                      // {"clients": [{id, name, publicKey}]}
+    "task": {
+      "id": "demand-quickstart",
+      "modelLength": 4,                                 // features + 1 for linear-csv clients
+      "rounds": 5, "cohortSize": 3, "minClients": 3,
+      "graph": "complete",                              // or "harary" (SecAgg+)
+      "deadlines": { "trainMs": 60000, "stageMs": 15000 },
+      "quant": { "clipNorm": 10, "weightBound": 1000, "fractionalBits": 12, "metricBound": 100 },
+      "metrics": ["loss"],
+      "strategy": { "name": "fedavg" }                  // fedavgm, fedadam, fedyogi, fedadagrad
+    }
+  }
+
+${EXIT_CODES}
+`;
+
+export const CLIENT_HELP = `Usage:
+  tally client --config FILE [--verbose]
+
+Runs one client node (a shop): connects to the coordinator, proves its identity
+with its key file, and for each round offered checks its own policy, trains on
+its local data, and takes part in secure aggregation. Its data never leaves the
+machine; only a masked update does. Reconnects by itself (exponential backoff);
+stops when the coordinator ends the task, or on Ctrl-C.
+
+Options:
+  -c, --config FILE     client config, JSON (required; relative paths in it are
+                        relative to the file)
+  -v, --verbose         also log debug lines (each secagg step)
+  -h, --help            show this help
+
+Example config:
+  {
+    "coordinator": "ws://127.0.0.1:7800",        // ws:// or wss:// ("ca": "ca.pem" to trust a private CA)
+    "keyFile": "keys/shop-a.json",               // from tally keygen
+    "policy": {                                  // this shop's consent; offers outside it are refused
+      "tasks": ["demand-quickstart"],            //   task ids it trains for
+      "minCohort": 3,                            //   smallest cohort it hides in
+      "minThreshold": 2,                         //   smallest Shamir threshold
+      "maxRounds": 100                           //   most rounds it contributes to
+    },
+    "reconnect": { "initialMs": 500, "maxMs": 30000 },   // optional; these are the defaults
+    "trainer": {
+      "kind": "linear-csv",                      // least squares by mini-batch gradient descent
+      "data": "data/shop-a.csv",                 // header row, numeric columns
+      "target": "demand",                        // the column to predict; the others are features
+      "epochs": 5, "lr": 0.05, "batchSize": 32   // optional; these are the defaults
+    }
+  }
+
+${EXIT_CODES}
+`;

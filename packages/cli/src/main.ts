@@ -1,0 +1,122 @@
+/**
+ * The `tally` command: parses the command line (node:util parseArgs) and runs one
+ * command. Returns the exit code; every error ends up as one message on stderr
+ * that says what to do (exit-codes.ts).
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { client } from './commands/client.ts';
+import { coordinator } from './commands/coordinator.ts';
+import { keygen } from './commands/keygen.ts';
+import { EXIT, RuntimeError, UsageError, errText, type ExitCode } from './exit-codes.ts';
+import { CLIENT_HELP, COORDINATOR_HELP, KEYGEN_HELP, MAIN_HELP, VERSION } from './help.ts';
+import type { Io } from './io.ts';
+
+const COMMANDS = {
+  keygen: {
+    help: KEYGEN_HELP,
+    options: {
+      out: { type: 'string', short: 'o' },
+      force: { type: 'boolean', short: 'f', default: false },
+      name: { type: 'string', short: 'n' },
+      enrol: { type: 'string', short: 'e' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    run: (v: Values, io: Io) =>
+      keygen(
+        {
+          out: required(v, 'out', 'FILE', 'tally keygen --out keys/shop-a.json'),
+          force: v['force'] === true,
+          ...(typeof v['name'] === 'string' ? { name: v['name'] } : {}),
+          ...(typeof v['enrol'] === 'string' ? { enrol: v['enrol'] } : {}),
+        },
+        io,
+      ),
+  },
+  coordinator: {
+    help: COORDINATOR_HELP,
+    options: {
+      config: { type: 'string', short: 'c' },
+      verbose: { type: 'boolean', short: 'v', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    run: (v: Values, io: Io) =>
+      coordinator({ config: required(v, 'config', 'FILE', 'tally coordinator --config coordinator.json'), verbose: v['verbose'] === true }, io),
+  },
+  client: {
+    help: CLIENT_HELP,
+    options: {
+      config: { type: 'string', short: 'c' },
+      verbose: { type: 'boolean', short: 'v', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    run: (v: Values, io: Io) => client({ config: required(v, 'config', 'FILE', 'tally client --config shop-a.json'), verbose: v['verbose'] === true }, io),
+  },
+} as const satisfies Record<string, { help: string; options: ParseArgsConfig['options']; run: (v: Values, io: Io) => Promise<ExitCode> }>;
+
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+type CommandName = keyof typeof COMMANDS;
+
+function isCommand(s: string): s is CommandName {
+  return Object.hasOwn(COMMANDS, s);
+}
+
+function required(v: Values, name: string, metavar: string, example: string): string {
+  const s = v[name];
+  if (typeof s !== 'string' || s === '') throw new UsageError(`missing --${name} ${metavar} (e.g. ${example})`);
+  return s;
+}
+
+export async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    io.err(MAIN_HELP);
+    return EXIT.usage;
+  }
+  if (first === '-h' || first === '--help') {
+    io.out(MAIN_HELP);
+    return EXIT.ok;
+  }
+  if (first === '-V' || first === '--version') {
+    io.out(VERSION);
+    return EXIT.ok;
+  }
+  if (first === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) io.out(MAIN_HELP);
+    else if (isCommand(topic)) io.out(COMMANDS[topic].help);
+    else return usage(io, `tally help: unknown command ${JSON.stringify(topic)}; the commands are ${Object.keys(COMMANDS).join(', ')}`, 'tally --help');
+    return EXIT.ok;
+  }
+  if (!isCommand(first)) {
+    const what = first.startsWith('-') ? `unknown option ${first}` : `unknown command ${JSON.stringify(first)}`;
+    return usage(io, `tally: ${what}; the commands are ${Object.keys(COMMANDS).join(', ')}`, 'tally --help');
+  }
+  const cmd = COMMANDS[first];
+  let values: Values;
+  try {
+    const options: ParseArgsConfig['options'] = cmd.options;
+    values = parseArgs({ args: [...rest], options, strict: true, allowPositionals: false }).values as Values;
+  } catch (err) {
+    return usage(io, `tally ${first}: ${errText(err)}`, `tally ${first} --help`);
+  }
+  if (values['help'] === true) {
+    io.out(cmd.help);
+    return EXIT.ok;
+  }
+  try {
+    return await cmd.run(values, io);
+  } catch (err) {
+    if (err instanceof UsageError) return usage(io, `tally ${first}: ${err.message}`, `tally ${first} --help`);
+    if (err instanceof RuntimeError) {
+      io.err(`tally ${first}: ${err.message}`);
+      return EXIT.failure;
+    }
+    io.err(`tally ${first}: unexpected error (a bug; please report it with this output): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return EXIT.failure;
+  }
+}
+
+function usage(io: Io, message: string, helpCommand: string): ExitCode {
+  io.err(`${message}\nRun '${helpCommand}' for usage.`);
+  return EXIT.usage;
+}

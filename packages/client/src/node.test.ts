@@ -1,0 +1,396 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  decodeSum,
+  encodeUpdate,
+  equalBytes,
+  generateIdentity,
+  planQuantization,
+  toHex,
+  unmask,
+  verifySignature,
+  type KeyPair,
+} from '@tally/secagg';
+import { CLOSE_CODES, authTranscript } from '@tally/wire';
+import { startClientNode, type ClientNode, type ClientNodeOptions } from './node.ts';
+import type { Policy } from './policy.ts';
+import type { Trainer, TrainInput, TrainOutput } from './trainer.ts';
+import { RecordingLogger, acceptClient, offer, runSecAggRound, startTestServer, type TestServer } from './_test-server.ts';
+
+const POLICY: Policy = { tasks: ['demand'], minCohort: 3, minThreshold: 2, maxRounds: 10 };
+
+/** A trainer that moves every weight by +0.125 and reports 40 samples and loss 1.5. */
+const fixedTrainer: Trainer = {
+  async train({ weights }: TrainInput): Promise<TrainOutput> {
+    return { delta: new Float32Array(weights.length).fill(0.125), weight: 40, metrics: [1.5] };
+  },
+};
+
+let server: TestServer;
+let node: ClientNode | null;
+let identity: KeyPair;
+let log: RecordingLogger;
+
+beforeEach(async () => {
+  server = await startTestServer();
+  identity = generateIdentity();
+  log = new RecordingLogger();
+  node = null;
+});
+
+afterEach(async () => {
+  await node?.close();
+  await server.close();
+});
+
+function start(overrides: Partial<ClientNodeOptions> = {}): ClientNode {
+  node = startClientNode({
+    url: server.url,
+    identity,
+    trainer: fixedTrainer,
+    policy: POLICY,
+    logger: log,
+    reconnect: { initialMs: 5, maxMs: 20 },
+    heartbeatMs: 0,
+    ...overrides,
+  });
+  return node;
+}
+
+describe('authentication', () => {
+  it('answers the challenge with Hello and a signature over the auth transcript', async () => {
+    start();
+    const conn = await server.connections.next();
+    const hello = await conn.expect('Hello');
+    const auth = await conn.expect('AuthResponse');
+    expect(equalBytes(hello.identityKey, identity.publicKey)).toBe(true);
+    expect(hello.clientVersion).toMatch(/^tally-client\//);
+    expect(verifySignature(auth.sig, authTranscript(conn.nonce, identity.publicKey), identity.publicKey)).toBe(true);
+    // Bound to this connection's nonce: it does not verify for another one.
+    const otherNonce = conn.nonce.map((b) => b ^ 1);
+    expect(verifySignature(auth.sig, authTranscript(otherNonce, identity.publicKey), identity.publicKey)).toBe(false);
+    conn.send({ type: 'Welcome', clientId: 9, taskId: 'demand' });
+    await log.waitFor(/authenticated .* as client 9; the coordinator runs task demand/);
+    expect(node!.stats()).toMatchObject({ state: 'ready', clientId: 9, connections: 1 });
+  });
+
+  it('warns when the coordinator runs a task outside the policy', async () => {
+    start();
+    await acceptClient(server, { clientId: 1, taskId: 'other-task' });
+    await log.waitFor(/task other-task is not in this client's policy.tasks/);
+  });
+
+  it.each([
+    ['WIRE_NOT_ENROLLED', /ask the coordinator operator to enrol public key ([0-9a-f]{64})/],
+    ['WIRE_AUTH_FAILED', /check that keyFile holds the key pair that was enrolled/],
+    ['WIRE_DUPLICATE_CONNECTION', /another node is already connected/],
+    ['WIRE_POLICY_REFUSED', /refuses this client by its policy \(WIRE_POLICY_REFUSED: refused\)/],
+  ] as const)('stops without retrying when refused with %s', async (code, advice) => {
+    const n = start();
+    const conn = await server.connections.next();
+    await conn.expect('Hello');
+    await conn.expect('AuthResponse');
+    conn.send({ type: 'ErrorNotice', code, message: 'refused' });
+    conn.ws.close(CLOSE_CODES[code], code);
+    const result = await n.done;
+    expect(result.status).toBe('rejected');
+    expect(result.reason).toMatch(advice);
+    if (code === 'WIRE_NOT_ENROLLED') expect(result.reason).toContain(toHex(identity.publicKey));
+    expect(log.lines.some((l) => l.startsWith('error ') && l.includes(code))).toBe(true);
+    expect(n.stats().connections).toBe(1);
+    expect(server.connections.size).toBe(0);
+  });
+});
+
+describe('policy', () => {
+  it.each([
+    ['tasks', { taskId: 'pricing' }, /task pricing is not in this client's consented tasks/],
+    ['minCohort', { cohortSize: 2, threshold: 2 }, /cohort of 2 is below this client's minimum of 3/],
+    ['minThreshold', { threshold: 1 }, /threshold 1 is below this client's minimum of 2/],
+  ] as const)('refuses an offer that breaks policy.%s, and says which rule', async (rule, change, reason) => {
+    let trained = 0;
+    start({ trainer: { train: async (i) => (trained++, fixedTrainer.train(i)) } });
+    const { conn } = await acceptClient(server);
+    conn.send(offer(change));
+    const reply = await conn.expect('OfferReply');
+    expect(reply.accept).toBe(false);
+    expect(reply.reason).toMatch(reason);
+    await log.waitFor(new RegExp(`refused round 0 of task .*\\(policy\\.${rule}\\)`));
+    expect(trained).toBe(0);
+    expect(node!.stats().offersRefused).toBe(1);
+  });
+
+  it('refuses offers once it has contributed to policy.maxRounds rounds', async () => {
+    const n = start({ policy: { ...POLICY, maxRounds: 1 } });
+    const { conn, identityKey } = await acceptClient(server);
+    await playRound(conn, identityKey, 0);
+    expect(n.stats().roundsContributed).toBe(1);
+    conn.send(offer({ round: 1 }));
+    const reply = await conn.expect('OfferReply');
+    expect(reply).toMatchObject({ accept: false, round: 1 });
+    expect(reply.reason).toMatch(/already contributed to 1 rounds/);
+    await log.waitFor(/\(policy\.maxRounds\)/);
+  });
+
+  it('leaves the round when RoundStart breaks the policy, and sends nothing for it', async () => {
+    start();
+    const { conn, identityKey } = await acceptClient(server);
+    const o = offer();
+    conn.send(o);
+    expect(await conn.expect('OfferReply')).toMatchObject({ accept: true });
+    const peer = generateIdentity();
+    // The offer promised 3 clients; the round starts with 2.
+    conn.send({
+      type: 'RoundStart',
+      session: o.session,
+      round: o.round,
+      you: 1,
+      roster: [
+        { id: 1, identityKey },
+        { id: 2, identityKey: peer.publicKey },
+      ],
+      neighbours: [2],
+      threshold: 1,
+      vectorLength: o.model.length + 3 + 1,
+      activeAdversary: true,
+    });
+    await log.waitFor(/leaving the round: round roster of 2 is below .* \(policy\.minCohort\)/);
+    // In-order handling: had it advertised keys, AdvertiseKeys would come before this reply.
+    conn.send(offer({ round: 1, taskId: 'pricing' }));
+    expect(await conn.expect('OfferReply')).toMatchObject({ accept: false, round: 1 });
+  });
+});
+
+describe('rounds', () => {
+  it('runs a whole secure-aggregation round with the real server machine, and the sum decodes', async () => {
+    const n = start();
+    const { conn, identityKey } = await acceptClient(server);
+    const { state, peerDeltas } = await playRound(conn, identityKey, 0);
+    expect(state.outcome.kind).toBe('ready');
+    if (state.outcome.kind !== 'ready') return;
+    expect(state.outcome.survivors).toEqual([1, 2, 3]);
+    const plan = planQuantization(offer().quant, 3);
+    const decoded = decodeSum(plan, unmask(state.outcome.plan));
+    expect(decoded.totalWeight).toBe(40 + 10 + 30);
+    expect(decoded.contributors).toBe(3);
+    // Weighted mean of the three deltas, within the fixed-point error (< 1 unit of 2^-10 per client).
+    const expected = [0, 1, 2].map((i) => (40 * 0.125 + 10 * peerDeltas[0]![i]! + 30 * peerDeltas[1]![i]!) / 80);
+    decoded.meanDelta.forEach((v, i) => expect(Math.abs(v - expected[i]!)).toBeLessThan(3 / (80 * 2 ** 10)));
+    expect(Math.abs(decoded.metricMeans[0]! - (40 * 1.5 + 10 * 2 + 30 * 3) / 80)).toBeLessThan(1e-3);
+
+    conn.send({ type: 'RoundResult', session: offer().session, round: 0, status: 'committed', metrics: { loss: 2.125 }, survivors: 3 });
+    await log.waitFor(/round 0 committed: 3 survivors, loss=2\.1250/);
+    conn.ws.close(1000, 'task complete');
+    expect(await n.done).toEqual({ rounds: 1, status: 'completed', reason: 'task complete' });
+    expect(n.stats()).toMatchObject({ offersAccepted: 1, roundsContributed: 1, roundsCommitted: 1, roundErrors: 0, state: 'stopped' });
+  });
+
+  it('queues frames that arrive while the trainer runs and handles them in order', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started!: () => void;
+    const training = new Promise<void>((r) => (started = r));
+    start({
+      trainer: {
+        async train(input) {
+          started();
+          await gate;
+          return fixedTrainer.train(input);
+        },
+      },
+    });
+    const { conn } = await acceptClient(server);
+    conn.send(offer({ round: 0 }));
+    await training;
+    conn.send(offer({ round: 1, taskId: 'pricing' })); // arrives mid-training
+    conn.send({ type: 'RoundResult', session: offer().session, round: 0, status: 'aborted', reason: 'test', survivors: 0 });
+    release();
+    expect(await conn.expect('OfferReply')).toMatchObject({ round: 0, accept: true });
+    expect(await conn.expect('OfferReply')).toMatchObject({ round: 1, accept: false });
+    await log.waitFor(/round 0 aborted \(test\) without this client/);
+  });
+
+  it('declines a round whose update cannot be encoded, naming the cause', async () => {
+    start({ trainer: { train: async ({ weights }) => ({ delta: new Float32Array(weights.length).fill(Number.NaN), weight: 1, metrics: [0] }) } });
+    const { conn } = await acceptClient(server);
+    conn.send(offer());
+    const reply = await conn.expect('OfferReply');
+    expect(reply.accept).toBe(false);
+    expect(reply.reason).toMatch(/finite delta/);
+  });
+
+  it('declines when the trainer throws, and stays connected', async () => {
+    start({ trainer: { train: async () => Promise.reject(new Error('disk on fire')) } });
+    const { conn } = await acceptClient(server);
+    conn.send(offer());
+    expect(await conn.expect('OfferReply')).toMatchObject({ accept: false, reason: 'local training failed: disk on fire' });
+    conn.send(offer({ round: 1 }));
+    expect(await conn.expect('OfferReply')).toMatchObject({ round: 1, accept: false });
+  });
+
+  it('ignores stage messages for rounds it is not in', async () => {
+    start();
+    const { conn } = await acceptClient(server);
+    conn.send({ type: 'SurvivorList', session: new Uint8Array(16), round: 5, survivors: [1, 2, 3] });
+    conn.send(offer({ taskId: 'pricing' }));
+    expect(await conn.expect('OfferReply')).toMatchObject({ accept: false });
+    await log.waitFor(/ignored SurvivorList for round 5/);
+    expect(node!.stats().invalidFrames).toBe(0);
+  });
+});
+
+describe('reconnect', () => {
+  it('backs off, not stops, on a duplicate-connection refusal after a reconnect (its own stale socket)', async () => {
+    const n = start();
+    const first = await acceptClient(server);
+    await log.waitFor(/authenticated/);
+    first.conn.ws.terminate();
+    const second = await server.connections.next();
+    await second.expect('Hello');
+    await second.expect('AuthResponse');
+    second.send({ type: 'ErrorNotice', code: 'WIRE_DUPLICATE_CONNECTION', message: 'client 1 is already connected' });
+    second.ws.close(CLOSE_CODES.WIRE_DUPLICATE_CONNECTION, 'duplicate');
+    await log.waitFor(/still holds this client's previous connection/);
+    await acceptClient(server);
+    expect(n.stats().state).not.toBe('stopped');
+    expect(n.stats().connections).toBe(3);
+  });
+
+  it('reconnects after the coordinator drops the socket, and authenticates again', async () => {
+    const n = start();
+    const first = await acceptClient(server);
+    await log.waitFor(/authenticated/);
+    first.conn.ws.terminate();
+    const second = await acceptClient(server);
+    await log.waitFor(/connection lost \(code 1006.*reconnecting in/);
+    second.conn.send(offer({ taskId: 'pricing' }));
+    expect(await second.conn.expect('OfferReply')).toMatchObject({ accept: false });
+    expect(n.stats().connections).toBe(2);
+  });
+
+  it('keeps retrying while the coordinator is unreachable', async () => {
+    const url = server.url;
+    await server.close();
+    const n = start({ url: url });
+    await log.waitFor(/cannot reach ws:\/\/127\.0\.0\.1:\d+ .*ECONNREFUSED.*reconnecting/);
+    await log.waitForCount(/cannot reach /, 3);
+    expect(n.stats().state).not.toBe('stopped');
+    await n.close();
+    expect((await n.done).status).toBe('closed');
+  });
+
+  it('drops a connection whose coordinator stops answering pings, then reconnects', async () => {
+    await server.close();
+    server = await startTestServer({ autoPong: false });
+    start({ heartbeatMs: 30 });
+    await acceptClient(server);
+    await log.waitFor(/no answer from the coordinator for 30 ms/);
+    await acceptClient(server);
+  });
+});
+
+describe('garbage from the coordinator', () => {
+  const garbage: [string, (send: (d: Uint8Array | string) => void) => void][] = [
+    ['random bytes', (send) => send(Uint8Array.from([0xc1, 0xff, 0x00, 0x13, 0x37]))],
+    ['a text frame', (send) => send('{"type":"Welcome"}')],
+    ['an empty frame', (send) => send(new Uint8Array(0))],
+    ['MessagePack that is not an envelope', (send) => send(pack([1, 2, 3]))],
+    ['an envelope with an unknown type', (send) => send(pack({ v: 1, type: 'Bogus', body: {} }))],
+    ['a Welcome with a bad field', (send) => send(pack({ v: 1, type: 'Welcome', body: { clientId: -1, taskId: 'x' } }))],
+  ];
+
+  it.each(garbage)('logs %s, closes the connection and reconnects', async (_name, sendGarbage) => {
+    const n = start();
+    const { conn } = await acceptClient(server);
+    sendGarbage((d) => conn.sendRaw(d));
+    const { code } = await conn.closed;
+    expect([1002, 1003]).toContain(code);
+    await log.waitFor(/the coordinator sent an invalid frame \(WIRE_/);
+    await acceptClient(server);
+    expect(n.stats().invalidFrames).toBe(1);
+    expect(n.stats().state).not.toBe('stopped');
+  });
+
+  it('refuses round messages before authentication', async () => {
+    start();
+    const conn = await server.connections.next();
+    await conn.expect('Hello');
+    await conn.expect('AuthResponse');
+    conn.send(offer());
+    expect((await conn.closed).code).toBe(CLOSE_CODES.WIRE_WRONG_STAGE);
+    await log.waitFor(/TaskOffer before authentication/);
+    await server.connections.next();
+  });
+
+  it('stops when the coordinator speaks another protocol version', async () => {
+    const n = start();
+    const { conn } = await acceptClient(server);
+    conn.sendRaw(pack({ v: 2, type: 'Welcome', body: {} }));
+    const result = await n.done;
+    expect(result.status).toBe('rejected');
+    expect(result.reason).toMatch(/another protocol version/);
+    expect((await conn.closed).code).toBe(CLOSE_CODES.WIRE_UNSUPPORTED_VERSION);
+  });
+});
+
+describe('close()', () => {
+  it('is idempotent, closes with 1000 and resolves done as closed', async () => {
+    const n = start();
+    const { conn } = await acceptClient(server);
+    await log.waitFor(/authenticated/);
+    const a = n.close();
+    const b = n.close();
+    await Promise.all([a, b]);
+    expect((await conn.closed).code).toBe(1000);
+    expect(await n.done).toMatchObject({ status: 'closed', rounds: 0 });
+    expect(n.stats().state).toBe('stopped');
+  });
+});
+
+// ---- helpers ------------------------------------------------------------------------------
+
+/** Offer round `round`, let the node accept, then run the secagg round with two in-memory peers. */
+async function playRound(conn: Awaited<ReturnType<typeof acceptClient>>['conn'], nodeKey: Uint8Array, round: number) {
+  const o = offer({ round });
+  conn.send(o);
+  const reply = await conn.expect('OfferReply');
+  expect(reply).toMatchObject({ accept: true, round });
+  const plan = planQuantization(o.quant, o.model.length);
+  const peerDeltas = [new Float32Array([1, -1, 0.5]), new Float32Array([-0.5, 0.25, 2])];
+  const peers = [
+    { id: 2, identity: generateIdentity(), input: encodeUpdate(plan, { delta: peerDeltas[0]!, weight: 10, metrics: [2] }).lanes },
+    { id: 3, identity: generateIdentity(), input: encodeUpdate(plan, { delta: peerDeltas[1]!, weight: 30, metrics: [3] }).lanes },
+  ];
+  const state = await runSecAggRound(conn, { session: o.session, round, nodeId: 1, nodeKey, peers, threshold: 2 });
+  return { state, peerDeltas };
+}
+
+/**
+ * A minimal MessagePack writer (fixmap, fixarray, fixstr, fixint) for hand-made
+ * malformed frames; msgpackr itself stays inside @tally/wire.
+ */
+type Plain = number | string | Plain[] | { [k: string]: Plain };
+function pack(v: Plain): Uint8Array {
+  const out: number[] = [];
+  const write = (x: Plain): void => {
+    if (typeof x === 'number') {
+      if (!Number.isInteger(x) || x < -32 || x > 127) throw new RangeError('pack: fixint only');
+      out.push(x & 0xff);
+    } else if (typeof x === 'string') {
+      const b = Buffer.from(x, 'utf8');
+      if (b.length > 31) throw new RangeError('pack: fixstr only');
+      out.push(0xa0 | b.length, ...b);
+    } else if (Array.isArray(x)) {
+      out.push(0x90 | x.length);
+      x.forEach(write);
+    } else {
+      const entries = Object.entries(x);
+      out.push(0x80 | entries.length);
+      for (const [k, val] of entries) {
+        write(k);
+        write(val);
+      }
+    }
+  };
+  write(v);
+  return Uint8Array.from(out);
+}

@@ -1,0 +1,160 @@
+/**
+ * The audit log, `<dataDir>/<taskId>/audit.jsonl`: append-only, one JSON object per
+ * line, one line per round attempt (committed or aborted), fsynced after each
+ * append. What it records (AuditRecord): who was offered the round, who accepted,
+ * who survived, who dropped where and why, whose secrets were reconstructed
+ * (selfMaskOf: survivors, whose input is in the sum; maskKeyOf: clients that dropped
+ * after sharing keys), and only aggregate numbers: clipped count, contributors,
+ * total weight and averaged metrics. Never a client's own update or weight.
+ *
+ * A crash mid-append can leave a torn last line (no newline). The reader skips it
+ * and says so; opening the log for appending cuts it off first, so the next record
+ * starts on a line of its own. A malformed line that is not the last is corruption
+ * and is refused.
+ */
+import { open, readFile, truncate } from 'node:fs/promises';
+import { isPlainObject } from './_assert.ts';
+
+export const AUDIT_FILE = 'audit.jsonl';
+export const AUDIT_VERSION = 1;
+
+export interface AuditDrop {
+  /** 'TaskOffer' or a secagg stage. */
+  readonly stage: string;
+  readonly reason: string;
+}
+
+export interface AuditRecord {
+  readonly v: typeof AUDIT_VERSION;
+  readonly taskId: string;
+  readonly round: number;
+  /** Session id, hex. */
+  readonly session: string;
+  readonly status: 'committed' | 'aborted';
+  readonly reason?: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  /** Clients offered the round. */
+  readonly cohort: readonly number[];
+  /** Clients that accepted (the secagg roster). */
+  readonly accepted: readonly number[];
+  /** Clients whose masked input is in the sum (U3). */
+  readonly survivors: readonly number[];
+  readonly threshold: number | null;
+  /** Neighbours per client in the communication graph. */
+  readonly degree: number | null;
+  readonly drops: Readonly<Record<string, AuditDrop>>;
+  readonly revealed: { readonly selfMaskOf: readonly number[]; readonly maskKeyOf: readonly number[] };
+  readonly clippedCount: number | null;
+  readonly contributors: number | null;
+  readonly totalWeight: number | null;
+  readonly metrics: Readonly<Record<string, number>> | null;
+  /** Milliseconds per stage: TaskOffer, the secagg stages, Aggregate (unmask + decode + strategy + checkpoint). */
+  readonly timings: Readonly<Record<string, number>>;
+}
+
+export interface AuditLogContents {
+  readonly records: AuditRecord[];
+  /** True when the last line was torn (cut off by a crash) and skipped. */
+  readonly torn: boolean;
+}
+
+function parseLine(line: string, lineNo: number, path: string): AuditRecord {
+  let u: unknown;
+  try {
+    u = JSON.parse(line);
+  } catch (err) {
+    throw new Error(`${path}:${lineNo}: not valid JSON (${(err as Error).message}); the audit log is corrupt before its last line`);
+  }
+  if (!isPlainObject(u) || typeof u['round'] !== 'number' || (u['status'] !== 'committed' && u['status'] !== 'aborted')) {
+    throw new Error(`${path}:${lineNo}: expected an audit record with round and status, got ${line.slice(0, 80)}`);
+  }
+  return u as unknown as AuditRecord;
+}
+
+/**
+ * Reads every record. Tolerates a torn last line (skipped, `torn: true`); a missing
+ * file is an empty log. Throws on a malformed line before the last.
+ */
+export async function readAuditLog(path: string): Promise<AuditLogContents> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], torn: false };
+    throw err;
+  }
+  const lines = text.split('\n');
+  // The text after the last newline is either '' (clean end) or a torn append.
+  const tail = lines.pop() ?? '';
+  const records = lines.filter((l) => l.trim() !== '').map((l, i) => parseLine(l, i + 1, path));
+  let torn = false;
+  if (tail.trim() !== '') {
+    // A complete record whose newline was lost is still a record; anything else is torn.
+    try {
+      records.push(parseLine(tail, lines.length + 1, path));
+    } catch {
+      torn = true;
+    }
+  }
+  return { records, torn };
+}
+
+/** Appends records with fsync; one at a time, in call order. */
+export class AuditLog {
+  readonly path: string;
+  private queue: Promise<void> = Promise.resolve();
+
+  private constructor(path: string) {
+    this.path = path;
+  }
+
+  /**
+   * Opens (creating if need be) the log at `path`, first cutting off a torn last
+   * line so that appends start on a fresh line. Returns the log and what it held.
+   */
+  static async open(path: string): Promise<{ log: AuditLog; contents: AuditLogContents }> {
+    const contents = await readAuditLog(path);
+    let text = '';
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (text !== '' && !text.endsWith('\n')) {
+      if (contents.torn) {
+        await truncate(path, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1), 'utf8'));
+      } else {
+        // The last record is whole but lacks its newline: add it.
+        const fh = await open(path, 'a');
+        try {
+          await fh.write('\n');
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      }
+    }
+    return { log: new AuditLog(path), contents };
+  }
+
+  append(record: AuditRecord): Promise<void> {
+    const line = `${JSON.stringify(record)}\n`;
+    const next = this.queue.then(async () => {
+      const fh = await open(this.path, 'a', 0o644);
+      try {
+        await fh.write(line);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    });
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Waits for pending appends. */
+  async close(): Promise<void> {
+    await this.queue;
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * startCoordinator: the composition of the pieces. Start-up order:
+ *   enrolment (must hold ≥ minClients) -> <dataDir>/<task.id>/ -> checkpoint or
+ *   initial model -> audit log (torn tail repaired; the last 50 attempts seed the
+ *   status history) -> unmask pool -> listen -> the round loop.
+ * Every start-up failure rejects with a message that names the field or file.
+ *
+ * close() is idempotent: it stops the round loop (a round in progress is aborted and
+ * audited), closes every client with 1001, stops listening and ends the worker pool.
+ */
+import { join } from 'node:path';
+import { createUnmaskPool, osRandom, type RandomSource, type UnmaskPool } from '@tally/secagg';
+import { ProtocolError, ProtocolErrorCode, type WireLimits } from '@tally/wire';
+import { ConfigError } from './_assert.ts';
+import { AuditLog, AUDIT_FILE } from './audit-log.ts';
+import { ensureDir, loadCheckpoint, readInitialModel } from './checkpoint.ts';
+import { ClientRegistry } from './clients.ts';
+import { FRAME_SLACK_BYTES, quantPlanOf, type CoordinatorConfig } from './config.ts';
+import { ClientConnection, type Peer } from './connection.ts';
+import { loadEnrolment, type Enrolment } from './enrolment.ts';
+import { Emitter, type CoordinatorListener, type TaskSummary } from './events.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { startTransport, type Transport } from './server.ts';
+import { History, summaryOf, type Status } from './status.ts';
+import { createStrategy } from './strategies.ts';
+import { MAX_SHARE_CIPHERTEXT, Task, type TaskStart } from './task.ts';
+
+/** Sent in Challenge.coordinatorVersion. */
+export const COORDINATOR_VERSION = 'tally-coordinator/0.1.0';
+
+/** Per encrypted share in a ShareKeys or UnmaskShares list: ciphertext or share plus msgpack framing. */
+const PER_PEER_BYTES = MAX_SHARE_CIPHERTEXT + 32;
+
+/**
+ * ws `maxPayload` for a task: the largest frame an honest client sends. That is
+ * MaskedInput (4 bytes per lane of the vector) or ShareKeys (one ciphertext per
+ * neighbour, at most cohortSize - 1), plus 64 KiB for the envelope and small fields.
+ */
+export function maxPayloadFor(vectorLength: number, cohortSize: number): number {
+  return 4 * vectorLength + cohortSize * PER_PEER_BYTES + FRAME_SLACK_BYTES;
+}
+
+export interface CoordinatorOptions {
+  readonly config: CoordinatorConfig;
+  /** Default: formatted lines on standard error. */
+  readonly logger?: Logger;
+  /** Randomness for nonces, sessions, cohorts and graphs. Default: the OS CSPRNG. Tests only may pass another. */
+  readonly random?: RandomSource;
+  /** Enrolment to use instead of reading config.enrolment (tests, embedders). */
+  readonly enrolment?: Enrolment;
+  /** Unmasking worker threads (default: available parallelism, at most 8). */
+  readonly unmaskThreads?: number;
+}
+
+export interface Coordinator {
+  /** ws:// or wss:// URL clients connect to. */
+  readonly url: string;
+  readonly port: number;
+  status(): Status;
+  /** Resolves when the task has run its last round (finished) or the coordinator closed (not finished); rejects on a fatal I/O error. */
+  readonly done: Promise<TaskSummary>;
+  /** Idempotent. */
+  close(): Promise<void>;
+  /** Adds an event listener; returns the function that removes it. */
+  on(listener: CoordinatorListener): () => void;
+}
+
+export async function startCoordinator(options: CoordinatorOptions): Promise<Coordinator> {
+  const { config } = options;
+  const { task, limits } = config;
+  const logger = options.logger ?? createLogger();
+  const random = options.random ?? osRandom;
+  const emitter = new Emitter(logger);
+
+  const enrolment = options.enrolment ?? (await loadEnrolment(config.enrolment));
+  if (enrolment.clients.length < task.minClients) {
+    throw new ConfigError('task.minClients', `the enrolment lists ${enrolment.clients.length} clients, fewer than task.minClients (${task.minClients}); enrol more clients or lower minClients`);
+  }
+  const plan = quantPlanOf(task);
+  const strategy = createStrategy(task.strategy);
+  const taskDir = join(config.dataDir, task.id);
+  await ensureDir(taskDir);
+
+  // -- where to start
+  const cp = await loadCheckpoint(taskDir, { taskId: task.id, modelLength: task.modelLength });
+  let start: TaskStart;
+  if (cp) {
+    if (cp.strategy.strategy !== strategy.name) {
+      throw new ConfigError(
+        'task.strategy.name',
+        `the checkpoint of round ${cp.round} was made with ${JSON.stringify(cp.strategy.strategy)}, the config says ${JSON.stringify(strategy.name)}; a strategy cannot change mid-task: restore the old name or start a new task id`,
+      );
+    }
+    if (JSON.stringify(cp.strategyConfig) !== JSON.stringify(strategy.config)) {
+      logger.warn(`task.strategy hyperparameters differ from the checkpoint's (${JSON.stringify(cp.strategyConfig)}); continuing with the config's`);
+    }
+    start = { round: cp.round + 1, model: cp.weights, state: cp.strategy, resumedFrom: cp.round };
+    logger.info(
+      cp.round >= task.rounds
+        ? `task ${task.id}: the checkpoint of round ${cp.round} (${cp.createdAt}) completes all ${task.rounds} rounds; nothing to do`
+        : `task ${task.id}: resuming at round ${cp.round + 1} of ${task.rounds} from the checkpoint of ${cp.createdAt}`,
+    );
+  } else {
+    start = { round: 1, model: await readInitialModel(task.initialModel, task.modelLength), state: strategy.initState(task.modelLength), resumedFrom: null };
+    logger.info(`task ${task.id}: starting at round 1 of ${task.rounds} from ${task.initialModel ?? 'an all-zero model'}`);
+  }
+
+  const { log: audit, contents } = await AuditLog.open(join(taskDir, AUDIT_FILE));
+  if (contents.torn) logger.warn(`${audit.path}: the last line was torn (an interrupted write) and has been cut off`);
+  const history = new History();
+  for (const r of contents.records.slice(-50)) history.push(summaryOf(r));
+
+  const pool: UnmaskPool = createUnmaskPool(options.unmaskThreads === undefined ? {} : { threads: options.unmaskThreads });
+  const clients = new ClientRegistry<ClientConnection>();
+  const taskRun = new Task({
+    config,
+    plan,
+    enrolment,
+    clients: clients as ClientRegistry<Peer>,
+    strategy,
+    pool,
+    audit,
+    taskDir,
+    history,
+    logger,
+    random,
+    emit: (e) => emitter.emit(e),
+    start,
+  });
+
+  const wireLimits: Partial<WireLimits> = {
+    maxCohort: task.cohortSize,
+    maxVectorLength: plan.vectorLength,
+    expectedVectorLength: plan.vectorLength,
+    maxCiphertextBytes: MAX_SHARE_CIPHERTEXT,
+  };
+
+  const status = (): Status => ({
+    task: { id: task.id, rounds: task.rounds, modelLength: task.modelLength, metrics: task.metrics, strategy: strategy.name },
+    round: taskRun.round,
+    stage: taskRun.stage,
+    finished: taskRun.finished,
+    connectedClients: clients.peers().map((c) => ({ id: c.id, name: c.name })),
+    history: history.list(),
+  });
+
+  let transport: Transport;
+  try {
+    transport = await startTransport({
+      listen: config.listen,
+      limits,
+      maxPayload: maxPayloadFor(plan.vectorLength, task.cohortSize),
+      status,
+      logger,
+      accept: (ws, remote) => {
+        const conn = new ClientConnection(
+          ws,
+          remote,
+          {
+            enrolment,
+            limits: wireLimits,
+            logger,
+            authenticated: (c) => {
+              if (!clients.add(c)) {
+                return new ProtocolError(ProtocolErrorCode.Duplicate, `client ${c.id} is already connected; close the other connection or wait for it to time out`);
+              }
+              logger.info(`client ${c.label} connected from ${c.remote} (${clients.size} connected)`);
+              emitter.emit({ type: 'client-connected', id: c.id, name: c.name });
+              return null;
+            },
+            message: (c, msg) => taskRun.handleMessage(c, msg),
+            closed: (c, code, reason) => {
+              if (!clients.remove(c)) return;
+              const why = `disconnected (close code ${code}${reason ? `: ${reason}` : ''})`;
+              logger.info(`client ${c.label} ${why} (${clients.size} connected)`);
+              taskRun.handleDisconnect(c, 'disconnected');
+              emitter.emit({ type: 'client-disconnected', id: c.id, name: c.name, code, reason });
+            },
+          },
+          { taskId: task.id, coordinatorVersion: COORDINATOR_VERSION, authTimeoutMs: limits.authTimeoutMs, maxBufferedBytes: limits.maxBufferedBytes, random },
+        );
+        // After the last round nobody has anything to do here: same close as everyone got.
+        if (taskRun.finished) conn.close(1000, 'task complete');
+        return conn;
+      },
+    });
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
+  logger.info(`listening on ${transport.url} (GET /status for progress), maxPayload ${maxPayloadFor(plan.vectorLength, task.cohortSize)} bytes`);
+
+  let closing: Promise<void> | undefined;
+  const shutdown = async (code: number, reason: string): Promise<void> => {
+    taskRun.stop();
+    await loop.catch(() => undefined);
+    await transport.close(code, reason);
+    await pool.close();
+    await audit.close();
+  };
+
+  const loop = taskRun.run();
+  const done = loop.then(
+    async (summary) => {
+      if (summary.finished) {
+        logger.info(`task ${task.id} complete: round ${summary.lastRound} of ${task.rounds} committed; closing client connections`);
+        // Clients are done; the server keeps answering GET /status until close().
+        for (const c of clients.peers()) c.close(1000, 'task complete');
+      }
+      emitter.emit({ type: 'done', summary });
+      return summary;
+    },
+    async (err: unknown) => {
+      logger.error(`task ${task.id} stopped: ${(err as Error).message}; fix the cause (disk full? permissions on ${taskDir}?) and restart: the coordinator resumes from the last checkpoint`);
+      closing ??= shutdown(1011, 'coordinator failure');
+      await closing;
+      throw err;
+    },
+  );
+
+  return {
+    url: transport.url,
+    port: transport.port,
+    status,
+    done,
+    close() {
+      closing ??= shutdown(1001, 'coordinator shutting down');
+      return closing;
+    },
+    on: (listener) => emitter.on(listener),
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * @tally/example-demand-forecast: several shops, one shared next-day demand model.
+ * Synthetic data (data.ts) → per-shop features (features.ts) → model (model.ts) →
+ * FedAvg reference loop (federated.ts) and baselines (baselines.ts) → evaluation
+ * (evaluate.ts) → report and charts (report.ts, plot.ts). `prepareShops` is the entry
+ * point for `tally simulate`.
+ */
+export { DEFAULT_CONFIG, DEFAULT_TRAINING, resolveConfig } from './config.ts';
+export type { DemandConfig, DemandConfigInput, TrainingConfig } from './config.ts';
+export { DEFAULT_GENERATOR, EVE_EFFECT, HOLIDAYS, HOLIDAY_EFFECT, NO_RECORD, generateSales, isHolidayEve, validateGeneratorConfig } from './data.ts';
+export type { GeneratorConfig, ProductInfo, SalesData, ShopSeries } from './data.ts';
+export { BASE_FEATURES, DEFAULT_FEATURES, LAG_WINDOW, MIN_SCALE, buildShopDataset, concatSplits, featureNames } from './features.ts';
+export type { FeatureConfig, ShopDataset, Split } from './features.ts';
+export { DEFAULT_MODEL, createDemandModel, initialWeights } from './model.ts';
+export type { ModelConfig } from './model.ts';
+export { prepareShops } from './prepare.ts';
+export type { PrepareOptions, PreparedShops } from './prepare.ts';
+export { TASK_ID, globalTrainingLoss, pooledTestWape, runFedAvg } from './federated.ts';
+export type { FedAvgOptions, FedAvgResult, RoundRecord } from './federated.ts';
+export { DEFAULT_EARLY_STOPPING, holdOut, trainCentralised, trainLocalOnly } from './baselines.ts';
+export type { BaselineOptions, BaselineResult, EarlyStopping } from './baselines.ts';
+export { METHODS, denormalise, errorMetrics, evaluateAll, mae, median, summarise, wape } from './evaluate.ts';
+export type { ErrorMetrics, EvaluationReport, EvaluationSummary, Method, ModelWeights, ShopEvaluation } from './evaluate.ts';
+export { runExperiment } from './experiment.ts';
+export type { ExperimentOptions, ExperimentResult, ExperimentTimings } from './experiment.ts';
+export { REPORT_FILES, pickShop, writeReport } from './report.ts';
+export type { ReportInput } from './report.ts';
+export { forecastChartSvg, lineChartSvg, lossChartSvg } from './plot.ts';
+export type { Band, LineChart, Series } from './plot.ts';
+export { createRng, mixSeed } from './rng.ts';
+export type { Rng } from './rng.ts';

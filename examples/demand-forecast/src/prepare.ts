@@ -1,0 +1,89 @@
+/**
+ * `prepareShops`: everything a run needs, from one config: the synthetic data, each
+ * shop's features (built from that shop's data only, as a shop would), the model
+ * factory, the round-0 weights and one `TfjsTrainer` per shop. The in-process FedAvg
+ * loop (federated.ts) and `tally simulate` (one client node per shop) both start here.
+ */
+import { TfjsTrainer, countWeights, initBackend, type BackendChoice, type LayersModel, type MlLogger } from '@tally/ml';
+import { resolveConfig, type DemandConfig, type DemandConfigInput } from './config.ts';
+import { generateSales, type SalesData } from './data.ts';
+import { buildShopDataset, type ShopDataset } from './features.ts';
+import { createDemandModel, initialWeights } from './model.ts';
+import { mixSeed } from './rng.ts';
+
+export interface PreparedShops {
+  readonly config: DemandConfig;
+  readonly backend: BackendChoice;
+  readonly data: SalesData;
+  readonly shops: readonly ShopDataset[];
+  /** Model inputs (feature columns). */
+  readonly inputs: number;
+  /** Length of the flat weight vector. */
+  readonly weightCount: number;
+  readonly createModel: () => LayersModel;
+  /** The round-0 global model. */
+  readonly initialWeights: Float32Array;
+  /** One trainer per shop, in shop order, with the federated round settings. */
+  readonly trainers: readonly TfjsTrainer[];
+  /** Frees the trainers' tensors. */
+  dispose(): void;
+}
+
+export interface PrepareOptions {
+  readonly logger?: MlLogger;
+}
+
+export async function prepareShops(input: DemandConfigInput = {}, options: PrepareOptions = {}): Promise<PreparedShops> {
+  const config = resolveConfig(input);
+  const backend = await initBackend({ prefer: config.backend, ...(options.logger ? { logger: options.logger } : {}) });
+  const data = generateSales(config.data);
+  const shops = data.shops.map((_, i) => buildShopDataset(data, i, config.features));
+  const inputs = shops[0]?.inputs ?? 0;
+  const createModel = (): LayersModel => createDemandModel(inputs, config.model);
+  const t = config.training;
+  const trainers: TfjsTrainer[] = [];
+  try {
+    for (const shop of shops) {
+      trainers.push(
+        new TfjsTrainer({
+          createModel,
+          data: shop.train,
+          epochs: t.epochsPerRound,
+          batchSize: t.batchSize,
+          learningRate: t.learningRate,
+          optimizer: t.optimizer,
+          proximalMu: t.proximalMu,
+          seed: mixSeed(t.seed, shop.shopIndex),
+        }),
+      );
+    }
+  } catch (err) {
+    for (const tr of trainers) tr.dispose();
+    throw err;
+  }
+  const first = trainers[0];
+  const weightCount = first?.weightCount ?? countWeightsOf(createModel);
+  return {
+    config,
+    backend,
+    data,
+    shops,
+    inputs,
+    weightCount,
+    createModel,
+    initialWeights: initialWeights(inputs, config.model),
+    trainers,
+    dispose: () => {
+      for (const tr of trainers) tr.dispose();
+    },
+  };
+}
+
+function countWeightsOf(createModel: () => LayersModel): number {
+  const m = createModel();
+  try {
+    return countWeights(m);
+  } finally {
+    m.dispose();
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * `writeReport`: the run's results as files in one folder:
+ *
+ * | file | what |
+ * | --- | --- |
+ * | report.json | config, backend, per-shop metrics, summary, round history, timings |
+ * | report.md | the same as tables, for people |
+ * | loss.svg | training loss per federated round (+ test WAPE where recorded) |
+ * | forecast.svg | one shop's forecast vs actual over the test weeks |
+ * | model/ | the federated model (model.json + weights.bin), when its weights are given |
+ *
+ * Each file is written to a temp name and renamed, so a reader never sees half a file.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { saveModel, setFlatWeights } from '@tally/ml';
+import { METHODS, type EvaluationReport, type Method, type ShopEvaluation } from './evaluate.ts';
+import type { RoundRecord } from './federated.ts';
+import { forecastChartSvg, lossChartSvg } from './plot.ts';
+import type { PreparedShops } from './prepare.ts';
+
+export interface ReportInput {
+  readonly prepared: PreparedShops;
+  readonly evaluation: EvaluationReport;
+  /** Federated rounds (from runFedAvg, or built from a secure run's round results). */
+  readonly history: readonly RoundRecord[];
+  /** The federated model's weights: saved under model/ when given. */
+  readonly federatedWeights?: Float32Array;
+  /** Shop to plot (index or id). Default: the shop with the median history length. */
+  readonly forecastShop?: number | string;
+  /** How the federated model was trained, for the report's header. */
+  readonly federatedBy?: string;
+  /** Extra facts for report.json (timings, epochs chosen, …). */
+  readonly extra?: Readonly<Record<string, unknown>>;
+}
+
+export const REPORT_FILES = ['report.json', 'report.md', 'loss.svg', 'forecast.svg'] as const;
+
+export async function writeReport(dir: string, input: ReportInput): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const shop = pickShop(input.evaluation.shops, input.forecastShop);
+  const written: string[] = [];
+  const put = async (name: string, text: string): Promise<void> => {
+    await writeAtomic(path.join(dir, name), text);
+    written.push(name);
+  };
+  await put('report.json', JSON.stringify(reportJson(input, shop.shopId), null, 2) + '\n');
+  await put('report.md', reportMarkdown(input, shop.shopId));
+  if (input.history.length > 0) await put('loss.svg', lossChartSvg(input.history));
+  await put('forecast.svg', forecastChartSvg(input.prepared.data, shop));
+  if (input.federatedWeights !== undefined) {
+    const model = input.prepared.createModel();
+    try {
+      setFlatWeights(model, input.federatedWeights);
+      await saveModel(model, path.join(dir, 'model'));
+      written.push('model/');
+    } finally {
+      model.dispose();
+    }
+  }
+  return written;
+}
+
+export function pickShop(shops: readonly ShopEvaluation[], which?: number | string): ShopEvaluation {
+  if (shops.length === 0) throw new RangeError('writeReport: no shops evaluated');
+  if (typeof which === 'number') {
+    const s = shops[which];
+    if (s === undefined) throw new RangeError(`writeReport: no shop ${which} (have ${shops.length})`);
+    return s;
+  }
+  if (typeof which === 'string') {
+    const s = shops.find((x) => x.shopId === which);
+    if (s === undefined) throw new RangeError(`writeReport: no shop ${which}`);
+    return s;
+  }
+  const sorted = [...shops].sort((a, b) => a.historyDays - b.historyDays || a.shopId.localeCompare(b.shopId));
+  return sorted[(sorted.length - 1) >> 1] as ShopEvaluation;
+}
+
+function reportJson(input: ReportInput, plotted: string): unknown {
+  const { prepared, evaluation } = input;
+  return {
+    generatedBy: '@tally/example-demand-forecast',
+    federatedBy: input.federatedBy ?? 'in-process FedAvg reference loop',
+    backend: prepared.backend,
+    config: prepared.config,
+    weights: prepared.weightCount,
+    summary: evaluation.summary,
+    shops: evaluation.shops.map((s) => ({
+      shopId: s.shopId,
+      historyDays: s.historyDays,
+      trainRows: s.trainRows,
+      testUnitsPerDay: s.testUnitsPerDay,
+      metrics: s.metrics,
+    })),
+    history: input.history,
+    forecastShop: plotted,
+    ...input.extra,
+  };
+}
+
+const LABEL: Readonly<Record<Method, string>> = {
+  federated: 'federated',
+  local: 'local only',
+  naive: 'seasonal naive',
+  centralised: 'centralised',
+};
+
+function reportMarkdown(input: ReportInput, plotted: string): string {
+  const { prepared, evaluation } = input;
+  const methods = METHODS.filter((m) => evaluation.summary.methods.includes(m));
+  const d = prepared.data;
+  const lines: string[] = [];
+  lines.push('# Demand forecast: federated vs local-only vs seasonal naive vs centralised', '');
+  lines.push(
+    `${d.shops.length} shops × ${d.products.length} products, ${d.dates[0]} to ${d.dates.at(-1)}; ` +
+      `test: the last ${prepared.config.features.testDays} days. Backend: ${prepared.backend.backend}. ` +
+      `Federated model: ${input.federatedBy ?? 'in-process FedAvg reference loop'}, ${input.history.length} rounds.`,
+    '',
+  );
+  lines.push('## Summary', '');
+  lines.push(`| | ${methods.map((m) => LABEL[m]).join(' | ')} |`);
+  lines.push(`| --- | ${methods.map(() => '---:').join(' | ')} |`);
+  const s = evaluation.summary;
+  lines.push(`| median shop WAPE | ${methods.map((m) => pct(s.medianWape[m])).join(' | ')} |`);
+  lines.push(`| median shop MAE (units) | ${methods.map((m) => num(s.medianMae[m])).join(' | ')} |`);
+  lines.push(`| pooled WAPE (all shops' units) | ${methods.map((m) => pct(s.pooledWape[m])).join(' | ')} |`);
+  lines.push('');
+  if (s.federatedBeatsLocal !== undefined) {
+    lines.push(`Federated beats local-only in ${s.federatedBeatsLocal} of ${evaluation.shops.length} shops.`);
+  }
+  if (s.federatedBeatsNaive !== undefined) {
+    lines.push(`Federated beats seasonal naive in ${s.federatedBeatsNaive} of ${evaluation.shops.length} shops.`);
+  }
+  lines.push('', '## Per shop (WAPE, MAE in units per product-day)', '');
+  lines.push(`| shop | history (days) | training rows | units/day | ${methods.map((m) => LABEL[m]).join(' | ')} |`);
+  lines.push(`| --- | ---: | ---: | ---: | ${methods.map(() => '---:').join(' | ')} |`);
+  for (const e of evaluation.shops) {
+    const cells = methods.map((m) => {
+      const met = e.metrics[m];
+      return met === undefined ? 'n/a' : `${pct(met.wape)} (${num(met.mae)})`;
+    });
+    lines.push(`| ${e.shopId} | ${e.historyDays} | ${e.trainRows} | ${e.testUnitsPerDay.toFixed(1)} | ${cells.join(' | ')} |`);
+  }
+  if (input.history.length > 0) {
+    lines.push('', '## Rounds', '', '| round | loss before | loss after | test WAPE | seconds |', '| ---: | ---: | ---: | ---: | ---: |');
+    for (const r of input.history) {
+      lines.push(
+        `| ${r.round} | ${r.lossBefore.toFixed(4)} | ${r.lossAfter.toFixed(4)} | ${r.testWape === undefined ? 'n/a' : pct(r.testWape)} | ${r.seconds.toFixed(2)} |`,
+      );
+    }
+    lines.push('', '![loss per round](loss.svg)');
+  }
+  lines.push('', `![forecast vs actual for ${plotted}](forecast.svg)`, '');
+  return lines.join('\n');
+}
+
+function pct(v: number | undefined): string {
+  return v === undefined || !Number.isFinite(v) ? 'n/a' : `${(v * 100).toFixed(1)}%`;
+}
+
+function num(v: number | undefined): string {
+  return v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(2);
+}
+
+async function writeAtomic(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  try {
+    await writeFile(tmp, text);
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}

@@ -150,7 +150,7 @@ describe('coordinator and client nodes over loopback WebSockets', () => {
     expect(summary).toMatchObject({ finished: true, lastRound: 2, committed: 2, aborted: 0 });
     const rounds = h.events.filter(isRound);
     expect(rounds.map((e) => e.summary.status)).toEqual(['committed', 'committed']);
-    let model = new Float32Array(MODEL);
+    let model: Float32Array = new Float32Array(MODEL);
     for (const e of rounds) {
       expect(e.summary.contributors).toBe(5);
       expect(e.summary.totalWeight).toBe(150); // 10 + 20 + ... + 50, an exact integer lane

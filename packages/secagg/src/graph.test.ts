@@ -1,25 +1,11 @@
-import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SecAggError, SecAggErrorCode } from './errors.ts';
 import { _hararyAdjacency, completeGraph, degreeOf, hararyGraph, isSymmetric } from './graph.ts';
 import type { Graph } from './graph.ts';
+import { seededRandom } from './_test-random.ts';
 import type { RandomSource } from './random.ts';
 
-/** Deterministic RandomSource for tests only: SHA-256(seed || counter) blocks. */
-function seededRandom(seed: string): RandomSource {
-  let counter = 0;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let off = 0; off < n; off += 32) {
-      const ctr = Buffer.alloc(8);
-      ctr.writeBigUInt64BE(BigInt(counter++));
-      const block = createHash('sha256').update(seed).update(ctr).digest();
-      out.set(block.subarray(0, Math.min(32, n - off)), off);
-    }
-    return out;
-  };
-}
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 

@@ -1,25 +1,10 @@
-import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SecAggError, SecAggErrorCode } from './errors.ts';
 import { _clipScale, _stochasticRound, decodeSum, encodeUpdate, planQuantization } from './quantize.ts';
 import type { QuantConfig, Update } from './quantize.ts';
-import type { RandomSource } from './random.ts';
+import { seededRandom } from './_test-random.ts';
 
-/** Deterministic RandomSource for tests only: SHA-256(seed || counter) blocks. */
-function seededRandom(seed: string): RandomSource {
-  let counter = 0;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let off = 0; off < n; off += 32) {
-      const ctr = Buffer.alloc(8);
-      ctr.writeBigUInt64BE(BigInt(counter++));
-      const block = createHash('sha256').update(seed).update(ctr).digest();
-      out.set(block.subarray(0, Math.min(32, n - off)), off);
-    }
-    return out;
-  };
-}
 
 /** Uniform floats in [lo, hi) from a seeded source (test data only). */
 function seededFloats(seed: string, count: number, lo: number, hi: number): number[] {

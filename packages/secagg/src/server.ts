@@ -437,12 +437,12 @@ export function buildUnmaskPlan(p: PlanInput): UnmaskPlan {
   const selfSeeds = p.survivors.map((u) => {
     const shares = p.selfMaskShares.get(u) ?? [];
     if (shares.length < t) fail(E.BelowThreshold, `only ${shares.length} shares of the self-mask of id ${u} were revealed, threshold is ${t}`);
-    return { owner: u, seed: combineShares(shares, t) };
+    return { owner: u, seed: combineShares(lowestFirst(shares), t) };
   });
   const droppedKeys = p.dropped.map((u) => {
     const shares = p.keyShares.get(u) ?? [];
     if (shares.length < t) fail(E.BelowThreshold, `only ${shares.length} shares of the mask key of id ${u} were revealed, threshold is ${t}`);
-    const secretKey = combineShares(shares, t);
+    const secretKey = combineShares(lowestFirst(shares), t);
     // The reconstructed key must match the advertised one; else shares were forged.
     if (!equalBytes(x25519PublicKey(secretKey), p.maskPublicKeys.get(u)!)) {
       fail(E.BadShares, `reconstructed mask key of id ${u} does not match its advertised public key`);
@@ -458,6 +458,15 @@ export function buildUnmaskPlan(p: PlanInput): UnmaskPlan {
 }
 
 // ---- helpers ----------------------------------------------------------------
+
+/**
+ * Shares sorted by evaluation point. combineShares uses the first t, so picking the
+ * t lowest ids makes most secrets of a round use the same point set (on the complete
+ * graph at most t+1 distinct sets), and its Lagrange-coefficient cache then hits.
+ */
+function lowestFirst(shares: readonly Share[]): Share[] {
+  return [...shares].sort((a, b) => a.x - b.x);
+}
 
 /** Neighbours of `id` that are keys of `present` (a stage's responders). */
 function neighboursIn(state: ServerState, id: ClientId, present: ReadonlyMap<ClientId, unknown>): Set<ClientId> {

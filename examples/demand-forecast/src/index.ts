@@ -3,7 +3,7 @@
  * Synthetic data (data.ts) → per-shop features (features.ts) → model (model.ts) →
  * FedAvg reference loop (federated.ts) and baselines (baselines.ts) → evaluation
  * (evaluate.ts) → report and charts (report.ts, plot.ts). `prepareShops` is the entry
- * point for `tally simulate`.
+ * point for `tally simulate`, whose orchestration is `simulate` (simulate.ts).
  */
 export { DEFAULT_CONFIG, DEFAULT_TRAINING, resolveConfig } from './config.ts';
 export type { DemandConfig, DemandConfigInput, TrainingConfig } from './config.ts';
@@ -29,3 +29,10 @@ export { forecastChartSvg, lineChartSvg, lossChartSvg } from './plot.ts';
 export type { Band, LineChart, Series } from './plot.ts';
 export { createRng, mixSeed } from './rng.ts';
 export type { Rng } from './rng.ts';
+export { DROPOUT_STAGES, MAX_ABORTS_PER_ROUND, MAX_ROUNDS, MAX_SHOPS, SIMULATE_DEFAULTS, SIMULATION_DEADLINES, SIMULATION_QUANT, SimulateOptionError, progressLine, resolveSimulateOptions, roundJson, simulate, simulationJson } from './simulate.ts';
+export type { DropoutStage, SimulateHooks, SimulateOptions, SimulateResult, SimulateTaskOverrides, SimulatedDrop, SimulatedRound, SimulationTimings } from './simulate.ts';
+export { UpdateRecorder, checkAggregate } from './secure-check.ts';
+export type { AggregateCheck, AggregateCheckInput, CheckPlan, RecordedUpdate } from './secure-check.ts';
+export { CENTRALISED_TOLERANCE, TARGETS, checkTargets } from './targets.ts';
+export type { TargetName, TargetResult } from './targets.ts';
+export { summaryLines } from './simulate-summary.ts';

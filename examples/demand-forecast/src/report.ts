@@ -33,6 +33,8 @@ export interface ReportInput {
   readonly federatedBy?: string;
   /** Extra facts for report.json (timings, epochs chosen, …). */
   readonly extra?: Readonly<Record<string, unknown>>;
+  /** A section of report.md after the summary (e.g. the targets and the secure-aggregation check), one bullet per line. */
+  readonly notes?: { readonly title: string; readonly lines: readonly string[] };
 }
 
 export const REPORT_FILES = ['report.json', 'report.md', 'loss.svg', 'forecast.svg'] as const;
@@ -132,6 +134,9 @@ function reportMarkdown(input: ReportInput, plotted: string): string {
   }
   if (s.federatedBeatsNaive !== undefined) {
     lines.push(`Federated beats seasonal naive in ${s.federatedBeatsNaive} of ${evaluation.shops.length} shops.`);
+  }
+  if (input.notes !== undefined) {
+    lines.push('', `## ${input.notes.title}`, '', ...input.notes.lines.map((l) => `- ${l}`));
   }
   lines.push('', '## Per shop (WAPE, MAE in units per product-day)', '');
   lines.push(`| shop | history (days) | training rows | units/day | ${methods.map((m) => LABEL[m]).join(' | ')} |`);

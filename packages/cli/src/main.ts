@@ -7,8 +7,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { client } from './commands/client.ts';
 import { coordinator } from './commands/coordinator.ts';
 import { keygen } from './commands/keygen.ts';
+import { DEFAULT_SIMULATE_OUT, simulateCommand } from './commands/simulate.ts';
 import { EXIT, RuntimeError, UsageError, errText, type ExitCode } from './exit-codes.ts';
-import { CLIENT_HELP, COORDINATOR_HELP, KEYGEN_HELP, MAIN_HELP, VERSION } from './help.ts';
+import { CLIENT_HELP, COORDINATOR_HELP, KEYGEN_HELP, MAIN_HELP, SIMULATE_HELP, VERSION } from './help.ts';
 import type { Io } from './io.ts';
 
 const COMMANDS = {
@@ -51,6 +52,36 @@ const COMMANDS = {
     },
     run: (v: Values, io: Io) => client({ config: required(v, 'config', 'FILE', 'tally client --config shop-a.json'), verbose: v['verbose'] === true }, io),
   },
+  simulate: {
+    help: SIMULATE_HELP,
+    options: {
+      shops: { type: 'string' },
+      rounds: { type: 'string' },
+      graph: { type: 'string' },
+      dropout: { type: 'string' },
+      'dropout-stage': { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string', short: 'o', default: DEFAULT_SIMULATE_OUT },
+      json: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', short: 'v', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    run: (v: Values, io: Io) =>
+      simulateCommand(
+        {
+          ...optional(v, 'shops', 'shops'),
+          ...optional(v, 'rounds', 'rounds'),
+          ...optional(v, 'graph', 'graph'),
+          ...optional(v, 'dropout', 'dropout'),
+          ...optional(v, 'dropout-stage', 'dropoutStage'),
+          ...optional(v, 'seed', 'seed'),
+          out: typeof v['out'] === 'string' ? v['out'] : DEFAULT_SIMULATE_OUT,
+          json: v['json'] === true,
+          verbose: v['verbose'] === true,
+        },
+        io,
+      ),
+  },
 } as const satisfies Record<string, { help: string; options: ParseArgsConfig['options']; run: (v: Values, io: Io) => Promise<ExitCode> }>;
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -58,6 +89,12 @@ type CommandName = keyof typeof COMMANDS;
 
 function isCommand(s: string): s is CommandName {
   return Object.hasOwn(COMMANDS, s);
+}
+
+/** `{ [key]: value }` when the flag was given, else `{}`. */
+function optional<K extends string>(v: Values, flag: string, key: K): { [P in K]?: string } {
+  const s = v[flag];
+  return typeof s === 'string' ? ({ [key]: s } as { [P in K]?: string }) : {};
 }
 
 function required(v: Values, name: string, metavar: string, example: string): string {

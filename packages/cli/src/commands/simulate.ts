@@ -1,0 +1,123 @@
+/**
+ * `tally simulate`: the demand-forecast demo end to end on this machine. A thin
+ * wrapper: the flags become `SimulateOptions` and the run is the example's
+ * `simulate` (examples/demand-forecast/src/simulate.ts). The example (and with it
+ * TensorFlow.js) is imported only when this command runs, so the other commands
+ * start as fast as before.
+ *
+ * Output: progress (one line per round attempt) and the final table on stdout; with
+ * --json, stdout carries JSON lines instead (one `{"type":"round",…}` per attempt,
+ * then one `{"type":"summary",…}`) and every log line goes to stderr.
+ */
+import type { SimulateOptions } from '@tally/example-demand-forecast';
+import { EXIT, RuntimeError, UsageError, errText, type ExitCode } from '../exit-codes.ts';
+import type { Io } from '../io.ts';
+import { createCliLogger } from '../log.ts';
+
+export interface SimulateArgs {
+  readonly shops?: string;
+  readonly rounds?: string;
+  readonly graph?: string;
+  readonly dropout?: string;
+  readonly dropoutStage?: string;
+  readonly seed?: string;
+  readonly out: string;
+  readonly json: boolean;
+  readonly verbose: boolean;
+}
+
+/** The default of --out (relative to the working directory). */
+export const DEFAULT_SIMULATE_OUT = 'results/demand-forecast';
+
+/** Flag of each option, for messages. */
+const FLAG: Readonly<Record<string, string>> = {
+  shops: '--shops',
+  rounds: '--rounds',
+  graph: '--graph',
+  dropout: '--dropout',
+  dropoutStage: '--dropout-stage',
+  seed: '--seed',
+};
+
+/** The flags' syntax (ranges are checked by the example's resolveSimulateOptions). Throws UsageError. */
+export function parseSimulateArgs(a: SimulateArgs): SimulateOptions {
+  const int = (flag: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    if (!/^\d{1,10}$/.test(v)) throw new UsageError(`${flag}: expected a non-negative integer, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+  let dropout: number | undefined;
+  if (a.dropout !== undefined) {
+    dropout = /^(\d+\.?\d*|\.\d+)$/.test(a.dropout) ? Number(a.dropout) : Number.NaN;
+    if (!(dropout >= 0 && dropout < 1)) throw new UsageError(`--dropout: expected a probability P with 0 ≤ P < 1 (e.g. 0.1), got ${JSON.stringify(a.dropout)}`);
+  }
+  if (a.dropoutStage !== undefined && !(dropout !== undefined && dropout > 0)) {
+    throw new UsageError('--dropout-stage: only applies with --dropout P > 0 (e.g. --dropout 0.1 --dropout-stage ShareKeys)');
+  }
+  if (a.out === '') throw new UsageError('--out: expected a folder, got an empty string');
+  const shops = int('--shops', a.shops);
+  const rounds = int('--rounds', a.rounds);
+  const seed = int('--seed', a.seed);
+  return {
+    ...(shops !== undefined ? { shops } : {}),
+    ...(rounds !== undefined ? { rounds } : {}),
+    ...(a.graph !== undefined ? { graph: a.graph as NonNullable<SimulateOptions['graph']> } : {}),
+    ...(dropout !== undefined ? { dropout } : {}),
+    ...(a.dropoutStage !== undefined ? { dropoutStage: a.dropoutStage as NonNullable<SimulateOptions['dropoutStage']> } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    out: a.out,
+  };
+}
+
+export async function simulateCommand(args: SimulateArgs, io: Io): Promise<ExitCode> {
+  const options = parseSimulateArgs(args);
+  const ex = await import('@tally/example-demand-forecast');
+  const asUsage = (err: unknown): never => {
+    if (err instanceof ex.SimulateOptionError) {
+      throw new UsageError(`${FLAG[err.option] ?? err.option}: ${err.message.slice(err.option.length + 2)}`);
+    }
+    throw err;
+  };
+  try {
+    ex.resolveSimulateOptions(options);
+  } catch (err) {
+    asUsage(err);
+  }
+
+  // Progress and summary: stdout, or stderr when stdout carries JSON.
+  const say = args.json ? (line: string) => io.err(line) : (line: string) => io.out(line);
+  const logger = { info: say, warn: (line: string) => io.err(`warning: ${line}`) };
+  const verbose = args.verbose
+    ? {
+        coordinatorLogger: createCliLogger((line) => io.err(line), 'coordinator', 'info'),
+        clientLogger: (shopId: string) => createCliLogger((line) => io.err(line), shopId, 'info'),
+      }
+    : {};
+  const abort = new AbortController();
+  const unsubscribe = io.onInterrupt(() => {
+    io.err('interrupted: closing the coordinator and the client nodes');
+    abort.abort(new Error('interrupted'));
+  });
+  let result;
+  try {
+    result = await ex.simulate(options, {
+      logger,
+      signal: abort.signal,
+      ...verbose,
+      ...(args.json ? { onRound: (r) => io.out(JSON.stringify({ type: 'round', ...ex.roundJson(r) })) } : {}),
+    });
+  } catch (err) {
+    if (abort.signal.aborted) return EXIT.interrupted;
+    if (err instanceof ex.SimulateOptionError) asUsage(err);
+    throw new RuntimeError(errText(err));
+  } finally {
+    unsubscribe();
+  }
+  if (args.json) {
+    io.out(JSON.stringify({ type: 'summary', ...ex.simulationJson(result) }));
+  } else {
+    for (const line of ex.summaryLines(result)) io.out(line);
+  }
+  say(`wrote ${result.written.join(', ')} to ${args.out}`);
+  return EXIT.ok;
+}

@@ -111,6 +111,8 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   for (const r of contents.records.slice(-50)) history.push(summaryOf(r));
 
   const pool: UnmaskPool = createUnmaskPool(options.unmaskThreads === undefined ? {} : { threads: options.unmaskThreads });
+  // Start the unmasking threads while clients connect, not during the first round.
+  pool.warm().catch((err: unknown) => logger.warn(`unmask threads failed to start early (${err instanceof Error ? err.message : String(err)}); they will be retried on first use`));
   const clients = new ClientRegistry<ClientConnection>();
   const taskRun = new Task({
     config,

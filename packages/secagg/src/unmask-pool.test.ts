@@ -27,6 +27,15 @@ describe('unmask pool (worker threads)', () => {
     expect(r.outcome.plan.masked).not.toEqual(r.plainSum);
   });
 
+  it('warm() starts the threads and a warmed pool still gives the exact sum', async () => {
+    const p = createUnmaskPool({ threads: 2 });
+    await p.warm();
+    const r = simulateRound({ inputs: [5, 6, 7, 8].map((x) => new Uint32Array(40).fill(x)), threshold: 3, skipUnmask: true });
+    if (r.outcome.kind !== 'ready') throw new Error('round failed');
+    expect(await p.unmask(r.outcome.plan)).toEqual(r.plainSum);
+    await p.close();
+  });
+
   it('close is idempotent and a closed pool refuses work', async () => {
     const p = createUnmaskPool({ threads: 2 });
     await p.close();

@@ -1,0 +1,127 @@
+/**
+ * A worker thread of `bench/round.ts` that hosts a share of the round's clients,
+ * so that the coordinator (or the plaintext server) has the main thread to itself.
+ *
+ * workerData is a WorkerJob. The worker opens the clients (real `startClientNode`s for the secure round, the
+ * baseline's `runPlainClient`s for the plaintext one), waits until every socket
+ * has closed and posts one WorkerReport with each client's byte counts.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { startClientNode, type Logger, type Policy } from '@tally/client';
+import type { KeyPair } from '@tally/secagg';
+import { threadCpuMs } from './round-cpu.ts';
+import { ClientBytes, SocketMeter, roundBytes, type RoundBytes } from './round-bytes.ts';
+import { runPlainClient } from './round-plain.ts';
+import { FixedDeltaTrainer } from './round-trainer.ts';
+import { warmUp } from './round-warmup.ts';
+
+export interface WorkerClient {
+  /** 1-based, as enrolled. */
+  readonly id: number;
+  /** The enrolled identity (secure round only). */
+  readonly identity: KeyPair | null;
+  readonly weight: number;
+  /** This client's fixed update (in a SharedArrayBuffer: the secure and the plaintext round share it). */
+  readonly delta: Float32Array;
+}
+
+export interface WorkerJob {
+  readonly mode: 'secure' | 'plain';
+  readonly url: string;
+  readonly taskId: string;
+  readonly m: number;
+  readonly clients: readonly WorkerClient[];
+  /** The whole enrolment as [id, identity public key] (secure round): every node's peer list. */
+  readonly enrolled: readonly (readonly [number, Uint8Array])[];
+  /** The model frame on the wire (TaskOffer or plaintext model), WebSocket header included. */
+  readonly modelFrameBytes: number;
+}
+
+export interface ClientReport {
+  readonly id: number;
+  readonly sockets: number;
+  readonly trained: boolean;
+  /** Secure: RoundResult committed received; plain: result frame received. */
+  readonly committed: boolean;
+  readonly outcome: string;
+  readonly bytes: RoundBytes | null;
+}
+
+export interface WorkerReport {
+  readonly clients: readonly ClientReport[];
+  /** CPU time of this thread from its first client's model frame to its last socket's close (null off Linux). */
+  readonly cpuMs: number | null;
+  readonly orphanSockets: number;
+  readonly problems: readonly string[];
+}
+
+const job = workerData as WorkerJob;
+const port = parentPort;
+if (port === null) throw new Error('round-worker.ts runs as a worker thread of bench/round.ts');
+
+const problems: string[] = [];
+const logger = (id: number): Logger => ({
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (msg) => problems.push(`client ${id}: ${msg}`),
+  error: (msg) => problems.push(`client ${id}: ERROR ${msg}`),
+});
+
+// Same for every client: the round must not fail on the client's own policy.
+const policy: Policy = { tasks: [job.taskId], minCohort: 2, minThreshold: 1, maxRounds: 1_000 };
+
+if (job.mode === 'secure') warmUp();
+const meter = new SocketMeter();
+let cpuAtStart: number | null = null;
+const clients = job.clients.map((c) => {
+  const bytes = new ClientBytes();
+  const trainer = new FixedDeltaTrainer(c.delta, c.weight, 0.5, () => {
+    cpuAtStart ??= threadCpuMs();
+    bytes.markRoundStart();
+  });
+  return { ...c, bytes, trainer };
+});
+
+let outcomes: { trained: boolean; committed: boolean; outcome: string }[];
+if (job.mode === 'secure') {
+  const enrolled = new Map(job.enrolled);
+  const nodes = clients.map((c) =>
+    meter.claim(c.bytes, () =>
+      startClientNode({
+        url: job.url,
+        identity: c.identity!,
+        trainer: c.trainer,
+        policy,
+        enrolled, // as a real node is configured: each RoundStart roster is checked against it
+        logger: logger(c.id),
+        heartbeatMs: 0, // the bench's event loops are busy for seconds; liveness is not what it measures
+        reconnect: { initialMs: 100, maxMs: 1_000 },
+      }),
+    ),
+  );
+  const results = await Promise.all(nodes.map((n) => n.done));
+  outcomes = nodes.map((n, i) => {
+    const s = n.stats();
+    return { trained: s.offersAccepted > 0, committed: s.roundsCommitted > 0, outcome: `${results[i]!.status}: ${results[i]!.reason}` };
+  });
+} else {
+  const results = await Promise.all(
+    clients.map((c) => meter.claim(c.bytes, () => runPlainClient({ url: job.url, taskId: job.taskId, trainer: c.trainer, m: job.m }))),
+  );
+  outcomes = results.map((r) => ({ trained: r.trained, committed: r.committed, outcome: `close ${r.closeCode}` }));
+}
+await meter.allClosed();
+meter.dispose();
+const cpuAtEnd = threadCpuMs();
+
+port.postMessage({
+  clients: clients.map((c, i) => ({
+    id: c.id,
+    sockets: c.bytes.sockets.length,
+    ...outcomes[i]!,
+    bytes: roundBytes(c.bytes, job.modelFrameBytes),
+  })),
+  cpuMs: cpuAtStart === null || cpuAtEnd === null ? null : cpuAtEnd - cpuAtStart,
+  orphanSockets: meter.orphans.length,
+  problems,
+} satisfies WorkerReport);

@@ -270,6 +270,13 @@ export class HostileRound {
     else this.#peers.get(to)!.send(msg);
   }
 
+  /** Delivers what is pending without waiting for the real nodes (for a stage they are expected to refuse). */
+  deliverPending(): void {
+    const out = this.pending;
+    this.pending = [];
+    for (const { to, msg } of out) this.deliver(to, msg);
+  }
+
   /** Runs one stage: deliver what is pending, then collect the real nodes' answers. */
   async stage(tamper?: (to: number, msg: ServerMessage) => ServerMessage | null): Promise<void> {
     const out = this.pending;

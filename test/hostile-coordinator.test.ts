@@ -6,6 +6,10 @@
  * (Bonawitz et al., CCS 2017, §4 and Fig. 4: a client reveals, for each neighbour,
  * either the self-mask share (the neighbour survived) or the mask-key share (it
  * dropped), never both; active mode signs the adverts and the survivor list.)
+ *
+ * Nodes run with the client policy's defaults: active mode required (passive cases
+ * opt in with policy.allowPassive), and no peer list unless a case gives one
+ * (`peers: true`, the enrolled ids and keys, as the config's `peers` file would).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { clientStep, completeGraph, generateIdentity, type ClientState, type KeyPair, type ServerMessage } from '@tally/secagg';
@@ -23,11 +27,22 @@ const newSession = (): Uint8Array => new Uint8Array(16).fill(++sessions);
 type UnmaskRequest = Extract<ServerMessage, { type: 'UnmaskRequest' }>;
 type KeyList = Extract<ServerMessage, { type: 'KeyList' }>;
 
+interface SetupOptions {
+  /** Give each node the peer list of the enrolled clients (ids 1..n, plus `alsoEnrolled`). */
+  readonly peers?: boolean;
+  /** Enrolled clients that never connect (e.g. a shop that is offline), by id. */
+  readonly alsoEnrolled?: ReadonlyMap<number, Uint8Array>;
+  /** policy.allowPassive for every node. */
+  readonly allowPassive?: boolean;
+}
+
 /** `n` real client nodes (ids 1..n) connected to a fresh hostile coordinator. */
-async function setup(n: number): Promise<{ peers: HostilePeer[]; logs: Lines[]; identities: KeyPair[] }> {
+async function setup(n: number, opts: SetupOptions = {}): Promise<{ peers: HostilePeer[]; logs: Lines[]; identities: KeyPair[] }> {
   const identities = Array.from({ length: n }, () => generateIdentity());
-  const hostile = await startHostile(new Map(identities.map((k, i) => [i + 1, k.publicKey])));
-  const logs = identities.map((k) => startNode(hostile.url, k, { policy: POLICY }).log);
+  const enrolled = new Map([...identities.map((k, i): [number, Uint8Array] => [i + 1, k.publicKey]), ...(opts.alsoEnrolled ?? [])]);
+  const hostile = await startHostile(enrolled);
+  const policy: Policy = { ...POLICY, ...(opts.allowPassive === true ? { allowPassive: true } : {}) };
+  const logs = identities.map((k) => startNode(hostile.url, k, { policy, ...(opts.peers === true ? { enrolled } : {}) }).log);
   const peers = await Promise.all(identities.map((_, i) => hostile.peer(i + 1)));
   return { peers, logs, identities };
 }
@@ -75,8 +90,8 @@ describe('(a) asking for both shares of one peer', () => {
     }
   });
 
-  it('passive mode: a changed survivor list in a second UnmaskRequest is refused', async () => {
-    const { peers, logs } = await setup(4);
+  it('passive mode (allowed by policy.allowPassive): a changed survivor list in a second UnmaskRequest is refused', async () => {
+    const { peers, logs } = await setup(4, { allowPassive: true });
     const ids = [1, 2, 3, 4];
     const session = newSession();
     await offerAll(peers, taskOffer(session, 1, 4, 3));
@@ -199,11 +214,52 @@ describe('(c) keys replayed from an earlier round', () => {
 describe('(d) a cohort inflated with keys that are not enrolled', () => {
   const rogueIds = [7, 8, 9];
 
-  it('rogue roster entries cannot bring the threshold below the policy minimum or to half the neighbourhood', async () => {
+  /** Nothing went out for `session`: no key advert, no share, no unmask answer. */
+  async function expectSilent(peers: readonly HostilePeer[], session: Uint8Array): Promise<void> {
+    await settled(peers);
+    for (const p of peers) {
+      expect(p.sentOf('AdvertiseKeys', session)).toEqual([]);
+      expect(p.sentOf('ShareKeys', session)).toEqual([]);
+      expect(revealedBy(p, session).messages).toBe(0);
+    }
+  }
+
+  it('with a peer list, a node refuses a roster holding ids that are not enrolled, and sends nothing for the round', async () => {
+    const { peers, logs } = await setup(3, { peers: true });
+    const rogues = [8, 9].map((id) => ({ id, identity: generateIdentity() }));
+    const session = newSession();
+    await offerAll(peers, taskOffer(session, 1, 5, 3)); // the offer already counts the rogues in
+    const r = new HostileRound({ session, round: 1, peers, rogues, graph: completeGraph([1, 2, 3, 8, 9]), threshold: 3, activeAdversary: true });
+    r.deliverPending(); // RoundStart; the rogues answer in memory
+    for (const log of logs) {
+      await log.waitFor(/^WARN round 1: leaving the round: roster entry id 8 is not an enrolled client in this client's peer list \(policy\.peers\)/);
+    }
+    // The coordinator pushes on with the next stage anyway: the nodes left, so nothing comes of it.
+    for (const p of peers) p.send({ type: 'KeyList', session, round: 1, adverts: [] });
+    for (const log of logs) await log.waitFor(/^DEBUG round 1: ignored KeyList: this client left the round/);
+    await expectSilent(peers, session);
+  });
+
+  it("with a peer list, a node refuses the coordinator's own key under an enrolled id (a shop that is offline)", async () => {
+    const offline = generateIdentity();
+    const { peers, logs } = await setup(3, { peers: true, alsoEnrolled: new Map([[4, offline.publicKey]]) });
+    const session = newSession();
+    await offerAll(peers, taskOffer(session, 1, 4, 3));
+    // Id 4 is enrolled; the coordinator plays it with a key of its own.
+    const rogues = [{ id: 4, identity: generateIdentity() }];
+    const r = new HostileRound({ session, round: 1, peers, rogues, graph: completeGraph([1, 2, 3, 4]), threshold: 3, activeAdversary: true });
+    r.deliverPending(); // RoundStart; the rogues answer in memory
+    for (const log of logs) {
+      await log.waitFor(/^WARN round 1: leaving the round: roster entry id 4 carries another identity key than the one enrolled for it .* \(policy\.peers\)/);
+    }
+    await expectSilent(peers, session);
+  });
+
+  it('without a peer list: rogue roster entries cannot bring the threshold below the policy minimum or to half the neighbourhood', async () => {
     const { peers, logs } = await setup(2);
     const rogues = rogueIds.map((id) => ({ id, identityKey: generateIdentity().publicKey }));
     const session = newSession();
-    await offerAll(peers, taskOffer(session, 1, 5, 3));
+    await offerAll(peers, taskOffer(session, 1, 5, 2));
     const roster = [...peers.map((p) => ({ id: p.id, identityKey: p.identityKey })), ...rogues];
     const start = (you: number, threshold: number): ServerMessage => ({
       type: 'RoundStart',
@@ -217,14 +273,38 @@ describe('(d) a cohort inflated with keys that are not enrolled', () => {
       activeAdversary: true,
     });
     peers[0]!.send(start(1, 1)); // five "clients", threshold 1
-    peers[1]!.send(start(2, 2)); // policy allows 2, but 2 of 4 neighbours could be two disjoint halves
+    peers[1]!.send(start(2, 2)); // policy and offer allow 2, but 2 of 4 neighbours could be two disjoint halves
     await logs[0]!.waitFor(/^WARN round 1: leaving the round: round threshold 1 is below this client's minimum of 2 \(policy\.minThreshold\)/);
     await logs[1]!.waitFor(/^WARN round 1: leaving the round on RoundStart: SECAGG_PRIVACY_VIOLATION: RoundStart\.threshold: t=2 is not more than half of 4 neighbours; refusing/);
     await settled(peers);
     for (const p of peers) expect(p.sentOf('AdvertiseKeys', session)).toEqual([]);
   });
 
-  it('with rogue peers that sign whatever the coordinator wants, each node still reveals one share per peer', async () => {
+  it('without a peer list: a roster larger than the offered cohort, or a threshold below the offered one, is refused', async () => {
+    const { peers, logs } = await setup(3);
+    const session = newSession();
+    await offerAll(peers, taskOffer(session, 1, 3, 3)); // three clients, threshold 3
+    const roster = [...peers.map((p) => ({ id: p.id, identityKey: p.identityKey })), ...rogueIds.map((id) => ({ id, identityKey: generateIdentity().publicKey }))];
+    const start = (you: number, ids: readonly number[], threshold: number): ServerMessage => ({
+      type: 'RoundStart',
+      session,
+      round: 1,
+      you,
+      roster: roster.filter((e) => ids.includes(e.id)),
+      neighbours: others(ids, you),
+      threshold,
+      vectorLength: VECTOR_LENGTH,
+      activeAdversary: true,
+    });
+    peers[0]!.send(start(1, [1, 2, 3, 7, 8, 9], 4)); // three rogues more than offered; t = 4 of 5 neighbours passes secagg
+    peers[1]!.send(start(2, [1, 2, 3], 2)); // as offered, but t lowered from 3 to 2
+    await logs[0]!.waitFor(/^WARN round 1: leaving the round: round roster of 6 is larger than the offered cohort of 3 \(policy\.matchesOffer\)/);
+    await logs[1]!.waitFor(/^WARN round 1: leaving the round: round threshold 2 is below the offered threshold 3 \(policy\.matchesOffer\)/);
+    await settled(peers);
+    for (const p of peers.slice(0, 2)) expect(p.sentOf('AdvertiseKeys', session)).toEqual([]);
+  });
+
+  it('without a peer list: with rogue peers that sign whatever the coordinator wants, each node still reveals one share per peer', async () => {
     const { peers, logs } = await setup(3);
     const rogues = [8, 9].map((id) => ({ id, identity: generateIdentity() }));
     const ids = [1, 2, 3, 8, 9];
@@ -233,8 +313,9 @@ describe('(d) a cohort inflated with keys that are not enrolled', () => {
     const r = new HostileRound({ session, round: 1, peers, rogues, graph: completeGraph(ids), threshold: 3, activeAdversary: true });
     await r.stage(); // AdvertiseKeys: the rogues' adverts are signed with their own (unenrolled) keys
     await r.stage(); // ShareKeys
-    // FINDING (not enforceable by the node today): it knows only the roster the coordinator sent,
-    // so it accepted the rogue adverts and encrypted shares of its secrets to keys the coordinator holds.
+    // The stated limit of a node WITHOUT a peer list (see the cases above for one with it): it
+    // knows only the roster the coordinator sent, so it accepted the rogue adverts and encrypted
+    // shares of its secrets to keys the coordinator holds.
     for (const p of peers) expect(p.sentOf('ShareKeys', session)[0]!.shares.map((s) => s.peer)).toEqual(expect.arrayContaining([8, 9]));
     await r.stage(); // MaskedInput
 
@@ -272,5 +353,38 @@ describe('(d) a cohort inflated with keys that are not enrolled', () => {
     // What each node did with the list it was shown: one share per peer, the kind its list implies.
     expect(revealedBy(peers[1]!, session)).toMatchObject({ selfMaskOf: [1, 3, 8, 9], keyOf: [] });
     expect(revealedBy(peers[2]!, session)).toMatchObject({ selfMaskOf: [2, 8, 9], keyOf: [1] });
+  });
+});
+
+describe('(e) a coordinator that switches the active mode off', () => {
+  it('a node whose policy does not allow passive mode refuses the round and advertises nothing', async () => {
+    const { peers, logs } = await setup(3, { peers: true });
+    const session = newSession();
+    await offerAll(peers, taskOffer(session, 1, 3, 2));
+    const r = new HostileRound({ session, round: 1, peers, graph: completeGraph([1, 2, 3]), threshold: 2, activeAdversary: false });
+    r.deliverPending();
+    for (const log of logs) {
+      await log.waitFor(/^WARN round 1: leaving the round: the round runs in honest-but-curious mode .* \(policy\.activeAdversary\): set policy\.allowPassive/);
+    }
+    await settled(peers);
+    for (const p of peers) expect(p.sentOf('AdvertiseKeys', session)).toEqual([]);
+  });
+});
+
+describe('(f) a session and round offered again', () => {
+  it('after the round ran, a node refuses an offer for the same (session, round), and the next fresh one is accepted', async () => {
+    const { peers, logs } = await setup(3, { peers: true });
+    const session = newSession();
+    await offerAll(peers, taskOffer(session, 1, 3, 2));
+    const r = new HostileRound({ session, round: 1, peers, graph: completeGraph([1, 2, 3]), threshold: 2, activeAdversary: true });
+    for (let i = 0; i < 5; i++) await r.stage();
+    expect(r.state.outcome.kind).toBe('ready');
+    for (const p of peers) p.send({ type: 'RoundResult', session, round: 1, status: 'committed', survivors: 3 });
+
+    for (const p of peers) p.send(taskOffer(session, 1, 3, 2));
+    for (const p of peers) expect(await p.next('OfferReply')).toMatchObject({ accept: false, reason: expect.stringMatching(/already took part in this session and round/) });
+    for (const log of logs) await log.waitFor(/^WARN refused round 1 of task .*\(policy\.freshSession\)/);
+    await offerAll(peers, taskOffer(newSession(), 1, 3, 2)); // a retry with a new session is fine
+    for (const p of peers) expect(p.sentOf('AdvertiseKeys', session)).toHaveLength(1);
   });
 });

@@ -631,6 +631,8 @@ class Simulation {
       logger: this.hooks.clientLogger?.(shopId) ?? silentClientLogger,
       reconnect: { initialMs: 50, maxMs: 2000 },
       heartbeatMs: SIMULATION_DEADLINES.heartbeatMs,
+      // As a real shop is configured (`peers`): every roster must be enrolled shops.
+      enrolled: new Map(this.identities.map((k, i) => [i + 1, k.publicKey])),
     });
     this.nodes.set(id, node);
     void node.done.then((r) => {

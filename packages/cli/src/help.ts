@@ -109,11 +109,14 @@ Example config:
   {
     "coordinator": "ws://127.0.0.1:7800",        // ws:// or wss:// ("ca": "ca.pem" to trust a private CA)
     "keyFile": "keys/shop-a.json",               // from tally keygen
+    "peers": "enrolment.json",                   // the operator's enrolment list: every round's roster
+                                                 //   must be enrolled shops with their keys (SECURITY.md)
     "policy": {                                  // this shop's consent; offers outside it are refused
       "tasks": ["demand-quickstart"],            //   task ids it trains for
       "minCohort": 3,                            //   smallest cohort it hides in
       "minThreshold": 2,                         //   smallest Shamir threshold
-      "maxRounds": 100                           //   most rounds it contributes to
+      "maxRounds": 100,                          //   most rounds it contributes to
+      "allowPassive": false                      //   refuse rounds without signatures/consistency check
     },
     "reconnect": { "initialMs": 500, "maxMs": 30000 },   // optional; these are the defaults
     "trainer": {

@@ -8,14 +8,19 @@
  *     "coordinator": "ws://127.0.0.1:7800",        ws:// or wss:// URL
  *     "keyFile": "keys/shop-a.json",               from `tally keygen`; relative to the config file
  *     "ca": "coordinator-ca.pem",                  optional: PEM CA for a wss:// coordinator
- *     "policy": { "tasks": ["demand"], "minCohort": 3, "minThreshold": 2, "maxRounds": 100 },
+ *     "peers": "enrolment.json",                   optional (strongly advised): the enrolment list the
+ *                                                  operator published; relative to the config file
+ *     "policy": { "tasks": ["demand"], "minCohort": 3, "minThreshold": 2, "maxRounds": 100,
+ *                 "allowPassive": false },         allowPassive optional (default false)
  *     "reconnect": { "initialMs": 500, "maxMs": 30000 },   optional (these are the defaults)
  *     "trainer": { ... }                           optional here; passed through to the CLI
  *   }
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TASK_ID_PATTERN } from '@tally/wire';
 import { DEFAULT_RECONNECT, type ReconnectOptions } from './backoff.ts';
+import { PeerListError, parsePeerList } from './peers.ts';
 import type { Policy } from './policy.ts';
 
 /** A configuration file is wrong; `field` is the dotted path of the offending field. */
@@ -34,10 +39,24 @@ export interface ClientConfig {
   readonly keyFile: string;
   /** Absolute path of a PEM CA bundle for wss://, when set. */
   readonly ca?: string;
+  /** The peer list (`peers`), read and validated; absent when the config names none. */
+  readonly peers?: PeerList;
   readonly policy: Policy;
   readonly reconnect: ReconnectOptions;
   /** The `trainer` section, unvalidated: the composition root knows the trainer kinds. */
   readonly trainer?: Readonly<Record<string, unknown>>;
+}
+
+export interface PeerList {
+  /** Absolute path of the file it was read from. */
+  readonly file: string;
+  /** Enrolled client id -> identity public key (ClientNodeOptions.enrolled). */
+  readonly enrolled: ReadonlyMap<number, Uint8Array>;
+}
+
+export interface ParseClientConfigOptions {
+  /** Reads a file named by the config (the peer list) as UTF-8. Default: readFileSync. */
+  readonly readFile?: (path: string) => string;
 }
 
 /** Largest policy.maxRounds and reconnect delay accepted (sanity bounds, not tuning). */
@@ -46,10 +65,11 @@ const MAX_DELAY_MS = 24 * 3600 * 1000;
 
 /**
  * Validates a parsed JSON client config. Relative paths resolve against `baseDir`
- * (the config file's directory). Throws ConfigError.
+ * (the config file's directory). The peer list, when named, is read and validated
+ * here too, so that a bad one stops the client before it connects. Throws ConfigError.
  */
-export function parseClientConfig(json: unknown, baseDir: string): ClientConfig {
-  const root = object(json, '', ['coordinator', 'keyFile', 'policy'], ['ca', 'reconnect', 'trainer']);
+export function parseClientConfig(json: unknown, baseDir: string, options: ParseClientConfigOptions = {}): ClientConfig {
+  const root = object(json, '', ['coordinator', 'keyFile', 'policy'], ['ca', 'peers', 'reconnect', 'trainer']);
   const coordinator = wsUrl(root['coordinator'], 'coordinator');
   const keyFile = resolve(baseDir, path(root['keyFile'], 'keyFile'));
   const ca = root['ca'] === undefined ? undefined : resolve(baseDir, path(root['ca'], 'ca'));
@@ -59,11 +79,53 @@ export function parseClientConfig(json: unknown, baseDir: string): ClientConfig 
   const policy = parsePolicy(root['policy'], 'policy');
   const reconnect = root['reconnect'] === undefined ? DEFAULT_RECONNECT : parseReconnect(root['reconnect'], 'reconnect');
   const trainer = root['trainer'] === undefined ? undefined : object(root['trainer'], 'trainer');
-  return { coordinator, keyFile, ...(ca === undefined ? {} : { ca }), policy, reconnect, ...(trainer === undefined ? {} : { trainer }) };
+  // Last: the only check that reads a file.
+  const peers = root['peers'] === undefined ? undefined : readPeers(resolve(baseDir, path(root['peers'], 'peers')), options.readFile ?? readUtf8);
+  return {
+    coordinator,
+    keyFile,
+    ...(ca === undefined ? {} : { ca }),
+    ...(peers === undefined ? {} : { peers }),
+    policy,
+    reconnect,
+    ...(trainer === undefined ? {} : { trainer }),
+  };
+}
+
+function readUtf8(file: string): string {
+  return readFileSync(file, 'utf8');
+}
+
+/** Reads and validates the peer list at `file`; every error is a ConfigError on `peers` naming the file. */
+function readPeers(file: string, read: (path: string) => string): PeerList {
+  let text: string;
+  try {
+    text = read(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint = code === 'ENOENT' ? 'no such file (ask the coordinator operator for the enrolment list; the path is relative to the config file)' : errText(err);
+    throw new ConfigError('peers', `cannot read the peer list ${file}: ${hint}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('peers', `the peer list ${file} is not valid JSON: ${errText(err)}`);
+  }
+  try {
+    return { file, enrolled: parsePeerList(json) };
+  } catch (err) {
+    if (err instanceof PeerListError) throw new ConfigError('peers', `${file}: ${err.message}`);
+    throw err;
+  }
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 export function parsePolicy(u: unknown, field: string): Policy {
-  const m = object(u, field, ['tasks', 'minCohort', 'minThreshold', 'maxRounds'], []);
+  const m = object(u, field, ['tasks', 'minCohort', 'minThreshold', 'maxRounds'], ['allowPassive']);
   const tasksField = `${field}.tasks`;
   const tasks = m['tasks'];
   if (!Array.isArray(tasks) || tasks.length === 0) {
@@ -79,6 +141,7 @@ export function parsePolicy(u: unknown, field: string): Policy {
     minCohort: integer(m['minCohort'], `${field}.minCohort`, 2, 1000, 'a cohort of 1 would hand the coordinator your update in the clear'),
     minThreshold: integer(m['minThreshold'], `${field}.minThreshold`, 1, 1000),
     maxRounds: integer(m['maxRounds'], `${field}.maxRounds`, 1, MAX_ROUNDS),
+    allowPassive: m['allowPassive'] === undefined ? false : boolean(m['allowPassive'], `${field}.allowPassive`),
   };
 }
 
@@ -124,6 +187,11 @@ export function integer(u: unknown, field: string, min: number, max: number, why
   if (typeof u !== 'number' || !Number.isInteger(u) || u < min || u > max) {
     throw new ConfigError(field, `expected an integer in [${min}, ${max}], got ${describe(u)}${why === undefined ? '' : ` (${why})`}`);
   }
+  return u;
+}
+
+export function boolean(u: unknown, field: string): boolean {
+  if (typeof u !== 'boolean') throw new ConfigError(field, `expected true or false, got ${describe(u)}`);
   return u;
 }
 

@@ -4,9 +4,11 @@ export { startClientNode, CLIENT_VERSION, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_
 export type { ClientNode, ClientNodeOptions, ClientNodeStats, ConnectionState, NodeResult, NodeStatus } from './node.ts';
 export type { Trainer, TrainInput, TrainOutput } from './trainer.ts';
 export { POLICY_RULES, checkOffer, checkRoundStart } from './policy.ts';
-export type { Policy, PolicyRule, Refusal } from './policy.ts';
+export type { OfferHistory, Policy, PolicyRule, Refusal, RoundStartContext } from './policy.ts';
 export { ConfigError, parseClientConfig, parsePolicy } from './config.ts';
-export type { ClientConfig } from './config.ts';
+export type { ClientConfig, ParseClientConfigOptions, PeerList } from './config.ts';
+export { MAX_PEERS, PeerListError, parsePeerList } from './peers.ts';
+export { MAX_REMEMBERED_ROUNDS } from './round.ts';
 export { DEFAULT_RECONNECT, backoffDelay } from './backoff.ts';
 export type { ReconnectOptions } from './backoff.ts';
 export { silentLogger } from './logger.ts';

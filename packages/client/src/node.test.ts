@@ -160,6 +160,77 @@ describe('policy', () => {
   });
 });
 
+describe('peer list (enrolled)', () => {
+  const NO_PEERS = /^warn no peer list \(peers\): without it this client cannot tell enrolled shops from keys the coordinator adds; see SECURITY\.md$/;
+
+  it('without one, warns once at start (not again on reconnect)', async () => {
+    start();
+    const first = await acceptClient(server);
+    await log.waitFor(/authenticated/);
+    first.conn.ws.terminate();
+    await acceptClient(server);
+    await log.waitForCount(/authenticated/, 2);
+    expect(log.lines.filter((l) => NO_PEERS.test(l))).toHaveLength(1);
+    expect(log.lines[0]).toMatch(NO_PEERS);
+  });
+
+  it('with one that enrols this client, says nothing at warn level', async () => {
+    start({ enrolled: new Map([[4, identity.publicKey]]) });
+    await acceptClient(server, { clientId: 4, taskId: 'demand' });
+    await log.waitFor(/authenticated/);
+    expect(log.lines.filter((l) => l.startsWith('warn '))).toEqual([]);
+    expect(log.lines).toContainEqual(expect.stringMatching(/^debug peer list: 1 enrolled clients, this one as id 4/));
+  });
+
+  it('warns at start when its own key is not in the list', async () => {
+    start({ enrolled: new Map([[1, generateIdentity().publicKey]]) });
+    await log.waitFor(/^warn this client's public key [0-9a-f]{64} is not in its peer list of 1: every round will be refused \(policy\.peers\)/);
+  });
+
+  it('warns when the coordinator welcomes it under another id than the list enrols its key as', async () => {
+    start({ enrolled: new Map([[2, identity.publicKey]]) });
+    await acceptClient(server, { clientId: 1, taskId: 'demand' });
+    await log.waitFor(/^warn the coordinator calls this client 1, but the peer list enrols its key as 2: every round will be refused/);
+  });
+
+  it('leaves a round whose roster holds a key the list does not enrol, and sends nothing for it', async () => {
+    const peer = generateIdentity();
+    start({ enrolled: new Map([[1, identity.publicKey], [2, peer.publicKey], [3, generateIdentity().publicKey]]) });
+    const { conn, identityKey } = await acceptClient(server);
+    const o = offer();
+    conn.send(o);
+    expect(await conn.expect('OfferReply')).toMatchObject({ accept: true });
+    conn.send({
+      type: 'RoundStart',
+      session: o.session,
+      round: o.round,
+      you: 1,
+      roster: [
+        { id: 1, identityKey },
+        { id: 2, identityKey: peer.publicKey },
+        { id: 3, identityKey: generateIdentity().publicKey }, // the coordinator's own key under an enrolled id
+      ],
+      neighbours: [2, 3],
+      threshold: 2,
+      vectorLength: o.model.length + 3 + 1,
+      activeAdversary: true,
+    });
+    await log.waitFor(/^warn round 0: leaving the round: roster entry id 3 carries another identity key .* \(policy\.peers\)/);
+    // In-order handling: had it advertised keys, AdvertiseKeys would come before this reply.
+    conn.send(offer({ round: 1, taskId: 'pricing' }));
+    expect(await conn.expect('OfferReply')).toMatchObject({ accept: false, round: 1 });
+  });
+
+  it.each([
+    ['a key of the wrong size', new Map([[1, new Uint8Array(31)]]), RangeError, /enrolled: id 1: expected a 32-byte identity key, got 31 bytes/],
+    ['an id that is not a positive integer', new Map([[0, new Uint8Array(32)]]), RangeError, /enrolled: expected positive integer ids, got 0/],
+    ['a key that is not bytes', new Map([[1, 'ab' as unknown as Uint8Array]]), TypeError, /enrolled: id 1: expected a Uint8Array/],
+  ])('refuses %s in the enrolled option', (_what, enrolled, type, message) => {
+    expect(() => start({ enrolled })).toThrow(type);
+    expect(() => start({ enrolled })).toThrow(message);
+  });
+});
+
 describe('rounds', () => {
   it('runs a whole secure-aggregation round with the real server machine, and the sum decodes', async () => {
     const n = start();

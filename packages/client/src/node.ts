@@ -36,6 +36,7 @@ import {
 import { backoffDelay, resolveReconnect, type ReconnectOptions } from './backoff.ts';
 import { EventQueue } from './event-queue.ts';
 import { silentLogger, type Logger } from './logger.ts';
+import { peerIdOf } from './peers.ts';
 import type { Policy } from './policy.ts';
 import { RoundRunner, type RoundMessage } from './round.ts';
 import type { Trainer } from './trainer.ts';
@@ -61,6 +62,13 @@ export interface ClientNodeOptions {
   readonly identity: KeyPair;
   readonly trainer: Trainer;
   readonly policy: Policy;
+  /**
+   * The shop's copy of the enrolment list: enrolled client id -> identity public key
+   * (the config's `peers`). Every RoundStart roster entry must be in it with the same
+   * key, or the node leaves the round (policy rule peers). Without it the node cannot
+   * tell enrolled shops from keys the coordinator adds, and says so once at start.
+   */
+  readonly enrolled?: ReadonlyMap<number, Uint8Array>;
   readonly logger?: Logger;
   /** Reconnect delays; default { initialMs: 500, maxMs: 30000 }. */
   readonly reconnect?: Partial<ReconnectOptions>;
@@ -174,6 +182,7 @@ class Node implements ClientNode {
   readonly #queue: EventQueue<NodeEvent>;
   readonly #rounds: RoundRunner;
   readonly #publicKeyHex: string;
+  readonly #enrolled: ReadonlyMap<number, Uint8Array> | undefined;
   #resolveDone!: (r: NodeResult) => void;
   #conn: Connection | null = null;
   #state: ConnectionState = 'connecting';
@@ -188,6 +197,7 @@ class Node implements ClientNode {
 
   constructor(o: ClientNodeOptions) {
     checkIdentity(o.identity);
+    this.#enrolled = o.enrolled === undefined ? undefined : checkEnrolled(o.enrolled);
     this.#url = o.url;
     this.#identity = o.identity;
     this.#log = o.logger ?? silentLogger;
@@ -202,9 +212,11 @@ class Node implements ClientNode {
       identity: o.identity,
       trainer: o.trainer,
       policy: o.policy,
+      ...(this.#enrolled === undefined ? {} : { enrolled: this.#enrolled }),
       random: this.#random,
       log: this.#log,
     });
+    this.#checkPeerList();
     this.#queue = new EventQueue<NodeEvent>(
       (ev) => this.#handle(ev),
       (err) => this.#log.error(`internal error while handling an event (a bug; please report it): ${errText(err)}`),
@@ -214,6 +226,23 @@ class Node implements ClientNode {
       this.#resolveDone = resolve;
     });
     this.#connect();
+  }
+
+  /** Says once, at start, what the peer list (or its absence) means for this node. */
+  #checkPeerList(): void {
+    const enrolled = this.#enrolled;
+    if (enrolled === undefined) {
+      this.#log.warn('no peer list (peers): without it this client cannot tell enrolled shops from keys the coordinator adds; see SECURITY.md');
+      return;
+    }
+    const own = peerIdOf(enrolled, this.#identity.publicKey);
+    if (own === null) {
+      this.#log.warn(
+        `this client's public key ${this.#publicKeyHex} is not in its peer list of ${enrolled.size}: every round will be refused (policy.peers); get the coordinator operator's current enrolment list`,
+      );
+    } else {
+      this.#log.debug(`peer list: ${enrolled.size} enrolled clients, this one as id ${own}; every round's roster is checked against it`);
+    }
   }
 
   stats(): ClientNodeStats {
@@ -379,6 +408,12 @@ class Node implements ClientNode {
     this.#state = 'ready';
     this.#clientId = msg.clientId;
     this.#log.info(`authenticated with ${this.#url} as client ${msg.clientId}; the coordinator runs task ${msg.taskId}`);
+    const listed = this.#enrolled === undefined ? null : peerIdOf(this.#enrolled, this.#identity.publicKey);
+    if (listed !== null && listed !== msg.clientId) {
+      this.#log.warn(
+        `the coordinator calls this client ${msg.clientId}, but the peer list enrols its key as ${listed}: every round will be refused (policy.peers); check that peers is the coordinator's current enrolment list`,
+      );
+    }
     if (!this.#rounds.consents(msg.taskId)) {
       this.#log.warn(`task ${msg.taskId} is not in this client's policy.tasks: every offer for it will be refused`);
     }
@@ -471,6 +506,21 @@ function checkIdentity(identity: KeyPair): void {
   if (!(identity.publicKey instanceof Uint8Array) || identity.publicKey.length !== 32) {
     throw new TypeError('identity.publicKey: expected 32 bytes');
   }
+}
+
+/** A defensive copy of the peer list, every entry checked (the CLI's comes from parsePeerList; a library caller's may not). */
+function checkEnrolled(enrolled: ReadonlyMap<number, Uint8Array>): ReadonlyMap<number, Uint8Array> {
+  if (typeof enrolled !== 'object' || enrolled === null || typeof enrolled[Symbol.iterator] !== 'function') {
+    throw new TypeError('enrolled: expected a Map of client id to identity public key');
+  }
+  const copy = new Map<number, Uint8Array>();
+  for (const [id, key] of enrolled) {
+    if (!Number.isSafeInteger(id) || id < 1) throw new RangeError(`enrolled: expected positive integer ids, got ${String(id)}`);
+    if (!(key instanceof Uint8Array)) throw new TypeError(`enrolled: id ${id}: expected a Uint8Array identity key`);
+    if (key.length !== 32) throw new RangeError(`enrolled: id ${id}: expected a 32-byte identity key, got ${key.length} bytes`);
+    copy.set(id, new Uint8Array(key));
+  }
+  return copy;
 }
 
 function nonNegativeInt(v: number, name: string): number {

@@ -1,7 +1,9 @@
 /**
  * The client's own consent rules. The coordinator cannot override them: the node
  * checks every TaskOffer and every RoundStart against its policy and refuses what
- * falls outside it (DESIGN.md, "The round").
+ * falls outside it (DESIGN.md, "The round"). Both checks are pure: the caller
+ * hands in what the node remembers (rounds contributed, sessions taken part in,
+ * the accepted offer, the enrolled peers).
  *
  * Why each rule:
  * - tasks: a shop's data trains only the models it agreed to.
@@ -10,7 +12,23 @@
  * - minThreshold: t shares reconstruct a secret; a small t lets fewer colluding
  *   clients (with the server) unmask someone.
  * - maxRounds: every round sends one more (masked) function of the local data.
+ * - freshSession: every (session, round) runs once. A coordinator that offers the
+ *   same one again would run this client twice under one transcript context.
+ * - peers: the roster comes from the coordinator. An entry that is not an enrolled
+ *   shop (an id not in the peer list, or another key under an enrolled id) is a
+ *   key the coordinator may hold; with t of them among a client's neighbours it
+ *   reconstructs that client's mask key and unmasks its update. Bonawitz et al.
+ *   (CCS 2017) assume a PKI against the active server for exactly this reason: else
+ *   it can simulate clients. The shop's own copy of the enrolment list is that PKI.
+ * - activeAdversary: without it adverts are unsigned and there is no consistency
+ *   round, so a coordinator can substitute keys and show clients different
+ *   survivor lists. The mode is the client's call (Policy.allowPassive), not the
+ *   coordinator's.
+ * - matchesOffer: the client consented to the offer's cohort and threshold; a
+ *   RoundStart with a lower threshold or a larger roster is another round than the
+ *   one it agreed to.
  */
+import { equalBytes, type RosterEntry } from '@tally/secagg';
 
 export interface Policy {
   /** Task ids this client consents to train for. */
@@ -21,23 +39,49 @@ export interface Policy {
   readonly minThreshold: number;
   /** Most rounds this client contributes a masked input to, over the node's lifetime. */
   readonly maxRounds: number;
+  /**
+   * Accept rounds in honest-but-curious mode (RoundStart.activeAdversary false:
+   * unsigned adverts, no consistency round). Default false: such rounds are refused.
+   */
+  readonly allowPassive?: boolean;
 }
 
-export const POLICY_RULES = ['tasks', 'minCohort', 'minThreshold', 'maxRounds'] as const;
+/**
+ * Every rule. checkOffer reports the first broken of tasks, minCohort, minThreshold,
+ * maxRounds, freshSession; checkRoundStart of peers, activeAdversary, minCohort,
+ * minThreshold, matchesOffer (the roster's legitimacy before its shape).
+ */
+export const POLICY_RULES = ['tasks', 'minCohort', 'minThreshold', 'maxRounds', 'freshSession', 'peers', 'activeAdversary', 'matchesOffer'] as const;
 export type PolicyRule = (typeof POLICY_RULES)[number];
 
 export interface Refusal {
-  /** The policy field that refused. */
+  /** The rule that refused (logged as `(policy.<rule>)`). */
   readonly rule: PolicyRule;
   /** Why, for the OfferReply and the log. */
   readonly reason: string;
+}
+
+/** What the node remembers when an offer arrives. */
+export interface OfferHistory {
+  /** Rounds this node sent a masked input for (policy.maxRounds). */
+  readonly roundsContributed: number;
+  /** This node already took part in the offer's (session, round). */
+  readonly tookPart: boolean;
+}
+
+/** What a RoundStart is checked against besides the policy. */
+export interface RoundStartContext {
+  /** The offer this node accepted for the round. */
+  readonly offered: { readonly cohortSize: number; readonly threshold: number };
+  /** Enrolled client id -> identity public key, from the shop's peer list; absent: no peer check. */
+  readonly enrolled?: ReadonlyMap<number, Uint8Array>;
 }
 
 /** The first rule that refuses this offer, or null when the policy accepts it. */
 export function checkOffer(
   policy: Policy,
   offer: { readonly taskId: string; readonly cohortSize: number; readonly threshold: number },
-  roundsContributed: number,
+  history: OfferHistory,
 ): Refusal | null {
   if (!policy.tasks.includes(offer.taskId)) {
     return { rule: 'tasks', reason: `task ${offer.taskId} is not in this client's consented tasks` };
@@ -48,26 +92,55 @@ export function checkOffer(
   if (offer.threshold < policy.minThreshold) {
     return { rule: 'minThreshold', reason: `threshold ${offer.threshold} is below this client's minimum of ${policy.minThreshold}` };
   }
-  if (roundsContributed >= policy.maxRounds) {
-    return { rule: 'maxRounds', reason: `this client already contributed to ${roundsContributed} rounds, its maximum` };
+  if (history.roundsContributed >= policy.maxRounds) {
+    return { rule: 'maxRounds', reason: `this client already contributed to ${history.roundsContributed} rounds, its maximum` };
+  }
+  if (history.tookPart) {
+    return { rule: 'freshSession', reason: 'this client already took part in this session and round; a round is never run twice' };
   }
   return null;
 }
 
 /**
- * The RoundStart check: the roster and threshold actually used may differ from
- * what the offer promised (clients declined, or a dishonest coordinator), so the
- * policy is checked again before any key is advertised.
+ * The RoundStart check, before any key is advertised: the roster and threshold
+ * actually used may differ from what the offer promised (clients declined, or a
+ * dishonest coordinator), and the roster is the coordinator's word until checked
+ * against the peer list.
  */
 export function checkRoundStart(
   policy: Policy,
-  start: { readonly roster: readonly unknown[]; readonly threshold: number },
+  start: { readonly roster: readonly RosterEntry[]; readonly threshold: number; readonly activeAdversary: boolean },
+  context: RoundStartContext,
 ): Refusal | null {
+  const { enrolled, offered } = context;
+  if (enrolled !== undefined) {
+    for (const e of start.roster) {
+      const key = enrolled.get(e.id);
+      if (key === undefined) {
+        return { rule: 'peers', reason: `roster entry id ${e.id} is not an enrolled client in this client's peer list` };
+      }
+      if (!equalBytes(key, e.identityKey)) {
+        return { rule: 'peers', reason: `roster entry id ${e.id} carries another identity key than the one enrolled for it in this client's peer list` };
+      }
+    }
+  }
+  if (!start.activeAdversary && policy.allowPassive !== true) {
+    return {
+      rule: 'activeAdversary',
+      reason: 'the round runs in honest-but-curious mode (unsigned keys, no consistency check), which this client does not allow (policy.allowPassive)',
+    };
+  }
   if (start.roster.length < policy.minCohort) {
     return { rule: 'minCohort', reason: `round roster of ${start.roster.length} is below this client's minimum cohort of ${policy.minCohort}` };
   }
   if (start.threshold < policy.minThreshold) {
     return { rule: 'minThreshold', reason: `round threshold ${start.threshold} is below this client's minimum of ${policy.minThreshold}` };
+  }
+  if (start.roster.length > offered.cohortSize) {
+    return { rule: 'matchesOffer', reason: `round roster of ${start.roster.length} is larger than the offered cohort of ${offered.cohortSize}` };
+  }
+  if (start.threshold < offered.threshold) {
+    return { rule: 'matchesOffer', reason: `round threshold ${start.threshold} is below the offered threshold ${offered.threshold}` };
   }
   return null;
 }

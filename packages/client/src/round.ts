@@ -6,7 +6,9 @@
  *
  * At most one round is live. A new TaskOffer replaces it (the coordinator has
  * moved on); a lost connection ends it (the coordinator drops a client whose
- * socket closed, and the next round has fresh keys).
+ * socket closed, and the next round has fresh keys). The last
+ * MAX_REMEMBERED_ROUNDS (session, round) pairs this node took part in are kept, so
+ * that an offer for one of them again is refused (policy rule freshSession).
  */
 import {
   SecAggError,
@@ -16,6 +18,7 @@ import {
   encodeUpdate,
   equalBytes,
   planQuantization,
+  toHex,
   type ClientMessage,
   type ClientState,
   type KeyPair,
@@ -25,15 +28,20 @@ import {
 } from '@tally/secagg';
 import type { OfferReply, RoundResult, TaskOffer } from '@tally/wire';
 import type { Logger } from './logger.ts';
-import { checkOffer, checkRoundStart, type Policy } from './policy.ts';
+import { checkOffer, checkRoundStart, type Policy, type PolicyRule } from './policy.ts';
 import type { Trainer, TrainOutput } from './trainer.ts';
 
 export type RoundMessage = ServerMessage;
+
+/** (session, round) pairs remembered for policy rule freshSession; the oldest is forgotten first. */
+export const MAX_REMEMBERED_ROUNDS = 1024;
 
 interface LiveRound {
   readonly session: Uint8Array;
   readonly round: number;
   readonly taskId: string;
+  /** What the accepted offer promised; RoundStart must not ask for less privacy (policy rule matchesOffer). */
+  readonly offered: { readonly cohortSize: number; readonly threshold: number };
   /** 'training' until the OfferReply; 'running' while the secagg machine runs; 'left' once we stopped for this round. */
   phase: 'training' | 'running' | 'left';
   machine: ClientState | null;
@@ -43,6 +51,8 @@ export interface RoundRunnerOptions {
   readonly identity: KeyPair;
   readonly trainer: Trainer;
   readonly policy: Policy;
+  /** Enrolled client id -> identity public key (policy rule peers); absent: rosters are not checked. */
+  readonly enrolled?: ReadonlyMap<number, Uint8Array>;
   readonly random: RandomSource;
   readonly log: Logger;
 }
@@ -59,6 +69,8 @@ export interface RoundStats {
 export class RoundRunner {
   readonly #o: RoundRunnerOptions;
   #live: LiveRound | null = null;
+  /** `session hex/round` of offers this node took part in, oldest first (a Set keeps insertion order). */
+  readonly #tookPart = new Set<string>();
   #stats = { offersAccepted: 0, offersRefused: 0, roundsContributed: 0, roundsCommitted: 0, roundsAborted: 0, roundErrors: 0 };
 
   constructor(o: RoundRunnerOptions) {
@@ -98,11 +110,16 @@ export class RoundRunner {
       return { type: 'OfferReply', session: offer.session, round: offer.round, accept: false, reason };
     };
 
-    const refusal = checkOffer(policy, offer, this.#stats.roundsContributed);
+    const pair = `${toHex(offer.session)}/${offer.round}`;
+    const refusal = checkOffer(policy, offer, { roundsContributed: this.#stats.roundsContributed, tookPart: this.#tookPart.has(pair) });
     if (refusal !== null) {
-      log.info(`refused ${tag}: ${refusal.reason} (policy.${refusal.rule})`);
+      const line = `refused ${tag}: ${refusal.reason} (policy.${refusal.rule})`;
+      // A repeated offer is the coordinator misbehaving, not a setting of this shop's.
+      if (refusal.rule === 'freshSession') log.warn(line);
+      else log.info(line);
       return refuse(refusal.reason);
     }
+    this.#remember(pair);
     let plan: QuantPlan;
     try {
       plan = planQuantization(offer.quant, offer.model.length);
@@ -111,7 +128,14 @@ export class RoundRunner {
       return refuse(`unusable quantisation parameters: ${errText(err)}`);
     }
 
-    const live: LiveRound = { session: offer.session, round: offer.round, taskId: offer.taskId, phase: 'training', machine: null };
+    const live: LiveRound = {
+      session: offer.session,
+      round: offer.round,
+      taskId: offer.taskId,
+      offered: { cohortSize: offer.cohortSize, threshold: offer.threshold },
+      phase: 'training',
+      machine: null,
+    };
     this.#live = live;
     const started = performance.now();
     log.info(`${tag}: the offer is within policy (cohort ${offer.cohortSize}, threshold ${offer.threshold}); training`);
@@ -166,9 +190,12 @@ export class RoundRunner {
       return [];
     }
     if (msg.type === 'RoundStart') {
-      const refusal = checkRoundStart(this.#o.policy, msg);
+      const refusal = checkRoundStart(this.#o.policy, msg, {
+        offered: live.offered,
+        ...(this.#o.enrolled === undefined ? {} : { enrolled: this.#o.enrolled }),
+      });
       if (refusal !== null) {
-        log.warn(`round ${live.round}: leaving the round: ${refusal.reason} (policy.${refusal.rule})`);
+        log.warn(`round ${live.round}: leaving the round: ${refusal.reason} (policy.${refusal.rule})${ROUND_START_ADVICE[refusal.rule] ?? ''}`);
         live.phase = 'left';
         live.machine = null;
         return [];
@@ -213,11 +240,27 @@ export class RoundRunner {
     this.#o.log.info(`round ${msg.round} ${msg.status}${reason}${part}: ${msg.survivors} survivors${metrics === '' ? '' : `, ${metrics}`}`);
   }
 
+  #remember(pair: string): void {
+    this.#tookPart.add(pair);
+    if (this.#tookPart.size > MAX_REMEMBERED_ROUNDS) {
+      for (const oldest of this.#tookPart) {
+        this.#tookPart.delete(oldest);
+        break;
+      }
+    }
+  }
+
   #abandon(live: LiveRound, stillWanted: () => boolean, reply: OfferReply): OfferReply | null {
     if (this.#live === live) this.#live = null;
     return stillWanted() ? reply : null;
   }
 }
+
+/** What the operator can do about a RoundStart refusal, where the reason alone does not say. */
+const ROUND_START_ADVICE: Partial<Record<PolicyRule, string>> = {
+  peers: ': if a shop was enrolled since, get the current enrolment list from the coordinator operator; otherwise the coordinator is adding keys of its own',
+  activeAdversary: ': set policy.allowPassive to true only if you trust the coordinator to follow the protocol',
+};
 
 function formatMetric(v: number): string {
   return Math.abs(v) >= 1e-3 && Math.abs(v) < 1e6 ? v.toFixed(4) : v.toExponential(3);

@@ -20,6 +20,7 @@
  * pointing at complete files. Older weight and state files are pruned after the
  * commit. Loading verifies both sha256 digests and refuses a mismatch.
  */
+import type { AuditRecord } from './audit-log.ts';
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -45,6 +46,12 @@ export interface Checkpoint {
   readonly strategy: StrategyState;
   readonly strategyConfig: ResolvedStrategyConfig;
   readonly createdAt: string;
+  /**
+   * The round's audit record, committed together with the model: if the process dies
+   * between this commit and the audit-log append, the next start appends it (see
+   * startCoordinator), so a committed round never lacks its audit line.
+   */
+  readonly audit?: AuditRecord;
 }
 
 /** A checkpoint that exists but cannot be used; the message says what to do. */
@@ -136,6 +143,7 @@ export async function saveCheckpoint(dir: string, cp: Checkpoint): Promise<void>
     weights: { file: weightsFile, sha256: sha256Hex(weights) },
     strategy: { name: cp.strategy.strategy, config: cp.strategyConfig, file: strategyFile, sha256: sha256Hex(state) },
     createdAt: cp.createdAt,
+    ...(cp.audit === undefined ? {} : { audit: cp.audit }),
   };
   await writeFileAtomic(dir, CHECKPOINT_FILE, `${JSON.stringify(record, null, 2)}\n`);
   await prune(dir, new Set([weightsFile, strategyFile]));
@@ -218,7 +226,10 @@ export async function loadCheckpoint(dir: string, expect: { taskId: string; mode
   if (strategy.length !== modelLength) {
     throw new CheckpointError(`${join(dir, sFile)}: strategy state for ${strategy.length} weights, expected ${modelLength}`);
   }
-  return { taskId, round, rounds, weights, strategy, strategyConfig: sConfig, createdAt };
+  const audit = o['audit'];
+  const auditRecord =
+    isPlainObject(audit) && audit['round'] === round && audit['status'] === 'committed' ? (audit as unknown as AuditRecord) : undefined;
+  return { taskId, round, rounds, weights, strategy, strategyConfig: sConfig, createdAt, ...(auditRecord === undefined ? {} : { audit: auditRecord }) };
 }
 
 async function readVerified(path: string, sha: string): Promise<Uint8Array> {

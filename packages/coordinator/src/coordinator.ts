@@ -13,7 +13,7 @@ import { createUnmaskPool, osRandom, type RandomSource, type UnmaskPool } from '
 import { ProtocolError, ProtocolErrorCode, type WireLimits } from '@tally/wire';
 import { ConfigError } from './_assert.ts';
 import { AuditLog, AUDIT_FILE } from './audit-log.ts';
-import { ensureDir, loadCheckpoint, readInitialModel } from './checkpoint.ts';
+import { CHECKPOINT_FILE, ensureDir, loadCheckpoint, readInitialModel } from './checkpoint.ts';
 import { ClientRegistry } from './clients.ts';
 import { FRAME_SLACK_BYTES, quantPlanOf, type CoordinatorConfig } from './config.ts';
 import { ClientConnection, type Peer } from './connection.ts';
@@ -107,6 +107,12 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
 
   const { log: audit, contents } = await AuditLog.open(join(taskDir, AUDIT_FILE));
   if (contents.torn) logger.warn(`${audit.path}: the last line was torn (an interrupted write) and has been cut off`);
+  if (cp?.audit && !contents.records.some((r) => r.round === cp.round && r.status === 'committed')) {
+    // The process died between the checkpoint (the commit) and the audit append.
+    logger.warn(`${audit.path}: round ${cp.round} was committed but its audit line is missing (a crash right after the checkpoint); restoring it from ${CHECKPOINT_FILE}`);
+    await audit.append(cp.audit);
+    contents.records.push(cp.audit);
+  }
   const history = new History();
   for (const r of contents.records.slice(-50)) history.push(summaryOf(r));
 

@@ -412,7 +412,15 @@ export class Task {
     task.metrics.forEach((name, j) => {
       metrics[name] = decoded.metricMeans[j] ?? 0;
     });
-    // Commit point: once checkpoint.json is renamed, round r is done.
+    a.timings['Aggregate'] = performance.now() - tAgg;
+    const record = this.record(a, 'committed', undefined, {
+      clippedCount: decoded.clippedCount,
+      contributors: decoded.contributors,
+      totalWeight: decoded.totalWeight,
+      metrics,
+    });
+    // Commit point: once checkpoint.json is renamed, round r is done. It carries the
+    // audit record too, so a crash before the append below loses no audit line.
     await saveCheckpoint(this.d.taskDir, {
       taskId: task.id,
       round: a.round,
@@ -421,16 +429,10 @@ export class Task {
       strategy: next.state,
       strategyConfig: this.d.strategy.config,
       createdAt: new Date().toISOString(),
+      audit: record,
     });
     this.model = next.weights;
     this.strategyState = next.state;
-    a.timings['Aggregate'] = performance.now() - tAgg;
-    const record = this.record(a, 'committed', undefined, {
-      clippedCount: decoded.clippedCount,
-      contributors: decoded.contributors,
-      totalWeight: decoded.totalWeight,
-      metrics,
-    });
     await this.d.audit.append(record);
     const summary = summaryOf(record);
     this.d.history.push(summary);

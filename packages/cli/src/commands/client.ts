@@ -49,7 +49,10 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
   const log = createCliLogger((line) => io.err(line), 'client', args.verbose ? 'debug' : 'info');
   const p = config.policy;
   log.info(`public key ${toHex(identity.publicKey)}; coordinator ${config.coordinator}`);
-  log.info(`policy: tasks ${p.tasks.join(', ')}; cohort ≥ ${p.minCohort}; threshold ≥ ${p.minThreshold}; at most ${p.maxRounds} rounds`);
+  log.info(
+    `policy: tasks ${p.tasks.join(', ')}; cohort ≥ ${p.minCohort}; threshold ≥ ${p.minThreshold}; at most ${p.maxRounds} rounds; ${p.allowPassive === true ? 'passive mode allowed' : 'active mode required'}`,
+  );
+  if (config.peers !== undefined) log.info(`peers: ${config.peers.enrolled.size} enrolled clients from ${config.peers.file}; every round's roster is checked against them`);
   log.info(`trainer: ${built.description}`);
 
   const node = startClientNode({
@@ -57,6 +60,7 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
     identity,
     trainer: built.trainer,
     policy: config.policy,
+    ...(config.peers === undefined ? {} : { enrolled: config.peers.enrolled }),
     logger: log,
     reconnect: config.reconnect,
     ...(ca === undefined ? {} : { ca }),

@@ -5,6 +5,7 @@ import type { TaskOffer } from '@tally/wire';
 import { CheckpointError, loadCheckpoint, readInitialModel, saveCheckpoint, type Checkpoint } from './checkpoint.ts';
 import type { CoordinatorEvent } from './events.ts';
 import { createStrategy } from './strategies.ts';
+import { AUDIT_FILE, readAuditLog } from './audit-log.ts';
 import { cleanup, connect, connectAll, startTest, tempDir, waitEvent } from './_test-setup.ts';
 
 afterEach(cleanup);
@@ -97,6 +98,28 @@ describe('resuming a task', () => {
     expect(third.coordinator.status()).toMatchObject({ round: 2, stage: 'done', finished: true });
     const late = connect({ url: third.coordinator.url, identity: first.ids[0]! });
     expect(await late.closed).toEqual({ code: 1000, reason: 'task complete' });
+  });
+
+  it('restores the audit line of a round committed just before a crash', async () => {
+    const dataDir = await tempDir();
+    const first = await startTest({ n: 4, dataDir });
+    await connectAll(first.coordinator.url, first.ids);
+    await waitEvent(first, (e): e is Extract<CoordinatorEvent, { type: 'round' }> => e.type === 'round' && e.summary.status === 'committed');
+    await first.coordinator.close();
+    // Simulate a crash between the checkpoint (commit point) and the audit append:
+    // the committed round's line is missing from the log.
+    const taskDir = join(dataDir, 'test-task');
+    const auditPath = join(taskDir, AUDIT_FILE);
+    const before = await readAuditLog(auditPath);
+    const committed = before.records.find((r) => r.status === 'committed')!;
+    const kept = before.records.filter((r) => r !== committed);
+    await writeFile(auditPath, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+
+    const second = await startTest({ n: 4, dataDir, ids: first.ids });
+    expect(second.lines).toContainEqual(expect.stringMatching(/round 1 was committed but its audit line is missing/));
+    const after = await readAuditLog(auditPath);
+    expect(after.records.filter((r) => r.status === 'committed')).toEqual([committed]);
+    expect(second.coordinator.status().history.filter((h) => h.status === 'committed').map((h) => h.round)).toEqual([1]);
   });
 
   it('refuses to resume with another strategy', async () => {

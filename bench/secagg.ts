@@ -4,11 +4,12 @@
  * For n clients, m lanes, a dropout rate and a graph (complete = SecAgg, Harary =
  * SecAgg+ with k, t from chooseParams), it measures
  *   clientMaskMs    median over clients of the MaskedInput step (k+1 masks of m lanes)
- *   clientAesMs     raw AES-CTR keystream for the same (k+1)·m·4 bytes (baseline)
+ *   clientExpandMs  the mask expansion alone: k+1 keystreams added into one vector (median of 3)
+ *   clientAesMs     raw AES-CTR keystream for the same (k+1)·m·4 bytes (baseline, median of 3)
  *   serverSumMs     adding the masked vectors as they arrive
  *   plainSumMs      adding the plain vectors (baseline)
  *   serverUnmaskMs  Shamir reconstruction + regenerating and removing every mask (worker threads)
- *   aesFloorMs      raw AES-CTR keystream, one thread, for the mask bytes the server regenerates
+ *   aesFloorMs      raw AES-CTR keystream, one thread, for the mask bytes the server regenerates (median of 3)
  *   exact           the unmasked sum equals the plain sum
  *
  * Two ways to measure, chosen per configuration and written in each record's `mode`:
@@ -115,25 +116,35 @@ function addInto(acc: Uint32Array, x: Uint32Array): void {
   for (let i = 0; i < acc.length; i++) acc[i] = (acc[i]! + x[i]!) >>> 0;
 }
 
+/** Median of three timed runs of `f` (steady state: the first run also pays for page faults and JIT tiers). */
+function median3(f: () => number): number {
+  return median([f(), f(), f()]);
+}
+
 /** Mask expansion alone: k+1 keystreams of m lanes added into one vector (the PRG part of MaskedInput). */
 function expandMs(k: number, m: number): number {
   const keys = Array.from({ length: k + 1 }, () => osRandom(32));
   const x = new Uint32Array(m);
-  const t0 = performance.now();
-  const acc = new MaskAccumulator(x); // as maskInput does
-  for (const key of keys) acc.add(key, 1);
-  acc.result();
-  const ms = performance.now() - t0;
-  acc.dispose();
-  return ms;
+  return median3(() => {
+    const t0 = performance.now();
+    const acc = new MaskAccumulator(x); // as maskInput does
+    for (const key of keys) acc.add(key, 1);
+    acc.result();
+    const ms = performance.now() - t0;
+    acc.dispose();
+    return ms;
+  });
 }
 
+/** Raw AES-256-CTR keystream for `bytes` (the baseline), median of three. */
 function aesMs(bytes: number): number {
   const key = osRandom(32);
-  const t0 = performance.now();
-  // One call per 256 MiB (the PRG's per-call limit is 1 GiB).
-  for (let left = bytes; left > 0; left -= 2 ** 28) aesCtrKeystreamFloor(key, Math.min(left, 2 ** 28));
-  return performance.now() - t0;
+  return median3(() => {
+    const t0 = performance.now();
+    // One call per 256 MiB (the PRG's per-call limit is 1 GiB).
+    for (let left = bytes; left > 0; left -= 2 ** 28) aesCtrKeystreamFloor(key, Math.min(left, 2 ** 28));
+    return performance.now() - t0;
+  });
 }
 
 /** Pick dropouts so that every client keeps at least t live neighbours (the round can succeed). */

@@ -1,25 +1,21 @@
 // End to end: a real coordinator and real client nodes over loopback WebSockets.
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateIdentity, toHex, type KeyPair } from '@tally/secagg';
 import {
   parseCoordinatorConfig,
   parseEnrolment,
   readAuditLog,
+  silentLogger as quiet,
   startCoordinator,
   type Coordinator,
   type CoordinatorEvent,
-  type Logger as CoordinatorLogger,
 } from '@tally/coordinator';
 import { silentLogger, startClientNode, type ClientNode, type Trainer } from '@tally/client';
+import { cleanup, configJson, isRound, onCleanup, tempDir } from './_helpers.ts';
 
 const MODEL = 6;
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+afterEach(cleanup);
 
 /** A deterministic update per client and round: what a shop would send after training. */
 function updateOf(id: number, round: number): { delta: Float32Array; weight: number; metrics: number[] } {
@@ -41,34 +37,24 @@ interface Harness {
   restart(): Promise<void>;
 }
 
-async function harness(n: number, task: Record<string, unknown> = {}, existing?: { dataDir: string; ids: KeyPair[] }): Promise<Harness> {
-  const dataDir = existing?.dataDir ?? (await mkdtemp(join(tmpdir(), 'tally-e2e-')));
-  if (!existing) cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-  const ids = existing?.ids ?? Array.from({ length: n }, () => generateIdentity());
+async function harness(n: number, task: Record<string, unknown> = {}): Promise<Harness> {
+  const dataDir = await tempDir();
+  const ids = Array.from({ length: n }, () => generateIdentity());
   const enrolment = parseEnrolment(
     { clients: ids.map((k, i) => ({ id: i + 1, name: `shop-${i + 1}`, publicKey: toHex(k.publicKey) })) },
     'e2e',
   );
-  const quiet: CoordinatorLogger = { info: () => {}, warn: () => {}, error: () => {} };
-  const configJson = {
-    listen: { host: '127.0.0.1', port: 0 },
-    dataDir,
-    task: {
-      id: 'e2e',
-      modelLength: MODEL,
-      rounds: 2,
-      cohortSize: n,
-      minClients: n, // wait for every node before the first round
-      threshold: 3,
-      corruptFraction: 0,
-      graph: 'complete',
-      deadlines: { trainMs: 20_000, stageMs: 20_000, retryMs: 0 },
-      quant: { clipNorm: 2, weightBound: 100, fractionalBits: 16, metricBound: 10 },
-      metrics: ['loss'],
-      strategy: { name: 'fedavg' },
-      ...task,
-    },
-  };
+  const json = configJson({
+    id: 'e2e',
+    modelLength: MODEL,
+    rounds: 2,
+    cohortSize: n,
+    minClients: n, // wait for every node before the first round
+    threshold: 3,
+    deadlines: { trainMs: 20_000, stageMs: 20_000, retryMs: 0 },
+    quant: { clipNorm: 2, weightBound: 100, fractionalBits: 16, metricBound: 10 },
+    ...task,
+  });
   const h: Harness = {
     coordinator: undefined as unknown as Coordinator,
     events: [],
@@ -85,7 +71,7 @@ async function harness(n: number, task: Record<string, unknown> = {}, existing?:
         reconnect: { initialMs: 20, maxMs: 200 },
       });
       h.nodes.set(id, node);
-      cleanups.push(() => node.close());
+      onCleanup(() => node.close());
       return node;
     },
     async restart() {
@@ -95,12 +81,12 @@ async function harness(n: number, task: Record<string, unknown> = {}, existing?:
   };
   let port = 0;
   const start = async (): Promise<void> => {
-    const config = parseCoordinatorConfig({ ...configJson, listen: { host: '127.0.0.1', port } }, dataDir);
+    const config = parseCoordinatorConfig({ ...json, dataDir, listen: { host: '127.0.0.1', port } }, dataDir);
     h.coordinator = await startCoordinator({ config, enrolment, logger: quiet, unmaskThreads: 2 });
     port = h.coordinator.port; // a restart listens where the nodes reconnect
     h.coordinator.on((e) => h.events.push(e));
     const c = h.coordinator;
-    cleanups.push(() => c.close());
+    onCleanup(() => c.close());
   };
   await start();
   return h;
@@ -118,7 +104,6 @@ function nextEvent<T extends CoordinatorEvent>(c: Coordinator, pred: (e: Coordin
   });
 }
 
-const isRound = (e: CoordinatorEvent): e is Extract<CoordinatorEvent, { type: 'round' }> => e.type === 'round';
 
 /** FedAvg with server learning rate 1: global + Σ w·δ / Σ w over the contributors. */
 function expectedModel(prev: Float32Array, contributors: readonly number[], round: number): Float64Array {

@@ -437,8 +437,13 @@ class Node implements ClientNode {
 
   #startHeartbeat(conn: Connection): void {
     if (this.#heartbeatMs === 0) return;
+    let lastTick = performance.now();
     this.#heartbeat = setInterval(() => {
-      if (!conn.alive) {
+      // Far behind schedule: our event loop was busy (training), pongs may be unread; only ping.
+      const now = performance.now();
+      const late = now - lastTick > 1.5 * this.#heartbeatMs;
+      lastTick = now;
+      if (!conn.alive && !late) {
         this.#log.warn(`no answer from the coordinator for ${this.#heartbeatMs} ms; dropping the connection`);
         conn.lastError = 'heartbeat timeout';
         conn.ws.terminate();

@@ -101,7 +101,10 @@ export class ClientConnection implements Peer {
     this.opts = opts;
     const nonce = (opts.random ?? osRandom)(NONCE_BYTES);
     this.auth = { stage: 'challenged', nonce };
-    ws.on('message', (data, isBinary) => this.receive(data, isBinary));
+    ws.on('message', (data, isBinary) => {
+      this.alive = true; // any frame shows the peer is there, not only a pong
+      this.receive(data, isBinary);
+    });
     ws.on('pong', () => {
       this.alive = true;
     });
@@ -237,10 +240,14 @@ export class ClientConnection implements Peer {
     this.ws.terminate();
   }
 
-  /** One heartbeat tick: terminate if the last ping got no pong, else ping again. */
-  heartbeat(): void {
+  /**
+   * One heartbeat tick: terminate if nothing (pong or frame) came since the last
+   * ping, else ping again. `lateTick`: this process's own event loop was stalled past
+   * the interval, so unread pongs may be waiting; only ping this time.
+   */
+  heartbeat(lateTick = false): void {
     if (this.closedFired) return;
-    if (!this.alive) {
+    if (!this.alive && !lateTick) {
       this.terminate('no pong since the last heartbeat (limits.heartbeatMs)');
       return;
     }

@@ -22,7 +22,7 @@ import type { Logger } from './logger.ts';
 /** What the transport needs of a connection it hosts. */
 export interface HostedSocket {
   readonly authenticated: boolean;
-  heartbeat(): void;
+  heartbeat(lateTick?: boolean): void;
   close(code: number, reason: string): void;
   terminate(reason: string): void;
 }
@@ -140,8 +140,14 @@ export async function startTransport(opts: TransportOptions): Promise<Transport>
     });
   });
 
+  let lastTick = performance.now();
   const heartbeat = setInterval(() => {
-    for (const s of sockets.keys()) s.heartbeat();
+    // A tick far behind schedule means our own event loop stalled (e.g. a long
+    // unmask): pongs may be sitting unread, so this tick only pings.
+    const now = performance.now();
+    const late = now - lastTick > 1.5 * limits.heartbeatMs;
+    lastTick = now;
+    for (const s of sockets.keys()) s.heartbeat(late);
   }, limits.heartbeatMs);
   heartbeat.unref();
 

@@ -5,6 +5,7 @@
  * and what was found: `task.quant.clipNorm: expected a finite number > 0, got string "1"`.
  * Internal to the package.
  */
+import { fieldPath, isPlainObject } from '@tally/wire';
 
 /**
  * A config or enrolment file refused at start-up. `field` is the path inside the
@@ -22,20 +23,9 @@ export class ConfigError extends Error {
   }
 }
 
-const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-
-/** `task` + `quant` -> `task.quant`; odd keys are quoted and truncated. */
-export function at(path: string, key: string | number): string {
-  if (typeof key === 'number') return `${path}[${key}]`;
-  if (IDENT.test(key) && key.length <= 64) return path === '' ? key : `${path}.${key}`;
-  return `${path}[${JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}...` : key)}]`;
-}
-
-export function isPlainObject(u: unknown): u is Record<string, unknown> {
-  if (typeof u !== 'object' || u === null || Array.isArray(u)) return false;
-  const proto: unknown = Object.getPrototypeOf(u);
-  return proto === Object.prototype || proto === null;
-}
+/** `task` + `quant` -> `task.quant`; odd keys are quoted and truncated (the wire's rule). */
+export const at = fieldPath;
+export { isPlainObject };
 
 /** A short description of a value for messages; never echoes large data. */
 export function describe(u: unknown): string {

@@ -40,3 +40,5 @@ export { assertIdsIn, parseClientMessage, parseCoordinatorMessage } from './pars
 export { DTYPES } from './vector.ts';
 export type { DType, WireVector } from './vector.ts';
 export { authTranscript } from './auth.ts';
+/** Field-path and plain-object helpers, shared with the config parsers (untrusted JSON there too). */
+export { at as fieldPath, isPlainObject } from './_assert.ts';

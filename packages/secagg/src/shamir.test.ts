@@ -267,6 +267,26 @@ describe('lagrangeAtZero', () => {
     expect(md(l.reduce((a, b, i) => a + b * BigInt(xs[i]!), 0n))).toBe(0n);
   });
 
+  it('property: matches the definition for any distinct ids, small or near 2^32 (both product paths)', () => {
+    const id = fc.oneof(fc.integer({ min: 1, max: 600 }), fc.integer({ min: 1, max: 0xffffffff }));
+    fc.assert(
+      fc.property(fc.uniqueArray(id, { minLength: 1, maxLength: 40 }), (xs) => {
+        const l = lagrangeAtZero(xs);
+        for (const [i, xi] of xs.entries()) {
+          let num = 1n;
+          let den = 1n;
+          for (const [j, xj] of xs.entries()) {
+            if (j === i) continue;
+            num = md(num * BigInt(xj));
+            den = md(den * BigInt(xj - xi));
+          }
+          expect(l[i]).toBe(md(num * inv(den)));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('refuses duplicate and out-of-range indices with BadShares', () => {
     expectBadShares(() => lagrangeAtZero([1, 2, 1]), /duplicate/);
     expectBadShares(() => lagrangeAtZero([0, 2]));

@@ -101,14 +101,26 @@ export function lagrangeAtZero(xs: readonly number[]): bigint[] {
   for (const x of big) num = (num * x) % P;
   const dens = new Array<bigint>(t);
   for (let i = 0; i < t; i++) {
-    const xi = big[i]!;
-    let d = xi;
-    // Each factor is below 2^33 in magnitude: reduce every 6 factors to keep operands small.
-    for (let j = 0, k = 0; j < t; j++) {
+    const xi = xs[i]!;
+    let d = big[i]!;
+    // Multiply the small differences x_j - x_i (|.| < 2^32) exactly in a double while the
+    // product stays a safe integer, and only then fold it into the big integer: far
+    // fewer BigInt operations for the usual small ids. Reduce every few folds.
+    let small = 1;
+    let folds = 0;
+    for (let j = 0; j < t; j++) {
       if (j === i) continue;
-      d *= big[j]! - xi;
-      if (++k % 6 === 0) d %= P;
+      const diff = xs[j]! - xi;
+      const next = small * diff;
+      if (Math.abs(next) <= Number.MAX_SAFE_INTEGER) {
+        small = next;
+        continue;
+      }
+      d *= BigInt(small);
+      if (++folds % 4 === 0) d %= P;
+      small = diff;
     }
+    d *= BigInt(small);
     dens[i] = mod(d); // non-zero: |x_j - x_i| < 2^32 < p, and p is prime
   }
   return batchInvert(dens).map((inv) => (inv * num) % P);

@@ -38,6 +38,8 @@ export function describe(u: unknown): string {
       return u.length <= 40 ? `string ${JSON.stringify(u)}` : `a string of length ${u.length}`;
     case 'boolean':
       return String(u);
+    case 'bigint':
+      return `bigint ${u}`;
     case 'object':
       if (Array.isArray(u)) return `an array of length ${u.length}`;
       if (isPlainObject(u)) return 'an object';

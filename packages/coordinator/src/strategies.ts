@@ -30,6 +30,7 @@
  * bits, non-finite or negative-v entries): a corrupt checkpoint must not poison the model.
  * The checkpoint holds no hyperparameters; the caller checkpoints the config beside it.
  */
+import { at, describe, isPlainObject } from './_assert.ts';
 
 /** The strategies, in their checkpoint code order. Append only: the index is stored. */
 export const STRATEGY_NAMES = ['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad'] as const;
@@ -127,42 +128,6 @@ const RANGES: { readonly [K in ParamName]: { readonly what: string; readonly ok:
   beta2: UNIT,
   tau: POSITIVE,
 };
-
-const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-
-/** `strategy` + `beta1` -> `strategy.beta1`; odd keys are quoted and truncated. */
-function at(path: string, key: string): string {
-  if (IDENT.test(key) && key.length <= 64) return `${path}.${key}`;
-  return `${path}[${JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}...` : key)}]`;
-}
-
-/** A short description of a value for messages; never echoes large data. */
-function describe(u: unknown): string {
-  if (u === undefined) return 'nothing';
-  if (u === null) return 'null';
-  switch (typeof u) {
-    case 'number':
-      return Object.is(u, -0) ? '-0' : String(u);
-    case 'string':
-      return u.length <= 40 ? `string ${JSON.stringify(u)}` : `a string of length ${u.length}`;
-    case 'boolean':
-      return String(u);
-    case 'bigint':
-      return `bigint ${u}`;
-    case 'object':
-      if (Array.isArray(u)) return `an array of length ${u.length}`;
-      if (isPlainObject(u)) return 'an object';
-      return `a ${Object.prototype.toString.call(u).slice(8, -1)}`;
-    default:
-      return typeof u;
-  }
-}
-
-function isPlainObject(u: unknown): u is Record<string, unknown> {
-  if (typeof u !== 'object' || u === null || Array.isArray(u)) return false;
-  const proto: unknown = Object.getPrototypeOf(u);
-  return proto === Object.prototype || proto === null;
-}
 
 function isStrategyName(u: unknown): u is StrategyName {
   return typeof u === 'string' && (STRATEGY_NAMES as readonly string[]).includes(u);

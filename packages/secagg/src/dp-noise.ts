@@ -108,6 +108,11 @@ export function _bernoulliExpNegSlow(N: bigint, D: bigint, u: number, stream: Un
   return new LazyUniform(BigInt(u), 32, stream).lessThanExpNeg(N, D);
 }
 
+/** @internal Whether the 32-bit fast path alone decides Bernoulli(exp(-num/den)) for prefix u (tests). */
+export function bernoulliExpNegDecidesFast(num: number, den: number, u: number): boolean {
+  return fastCompare(Math.exp(-num / den), u) !== UNDECIDED;
+}
+
 /** Bernoulli(exp(-num/den)) for integers 0 ≤ num, 1 ≤ den, both < 2^53. */
 export function bernoulliExpNeg(num: number, den: number, stream: UniformStream): boolean {
   const u = stream.next32();
@@ -178,6 +183,12 @@ export function _geometricExpNeg(t: number, stream: UniformStream): number {
   return _geometricExpNegExact(t, new LazyUniform(BigInt(a), 53, stream), a === 0 ? 0 : Math.floor(-t * Math.log((a + 0.5) / TWO53)));
 }
 
+/** @internal The exact path alone, from a 32-bit prefix (tests compare it with the fast path). */
+export function _geometricExpNegFromPrefix(t: number, stream: UniformStream): number {
+  const u = stream.next32();
+  return _geometricExpNegExact(t, new LazyUniform(BigInt(u), 32, stream), Math.floor(-t * Math.log((u + 0.5) / TWO32)));
+}
+
 /** @internal The exact path of _geometricExpNeg from a guess: walk x until U < e^{-x/t} ≤ ... fails at x+1. */
 export function _geometricExpNegExact(t: number, U: LazyUniform, guess: number): number {
   const T = BigInt(t);
@@ -237,10 +248,17 @@ export function discreteGaussian(sigma2: number): DiscreteGaussian {
   return { sigma2: s, sample };
 }
 
-/** Exact pmf of N_Z(0, σ²) at x, in float64 (for tests and accounting, not for sampling). */
+const normalizers = new Map<number, number>();
+
+/** The pmf of N_Z(0, σ²) at x, in float64 (for tests and accounting, never for sampling). */
 export function discreteGaussianPmf(sigma2: number, x: number): number {
-  const cutoff = Math.ceil(Math.sqrt(sigma2) * 40) + 1;
-  let z = 1;
-  for (let k = 1; k <= cutoff; k++) z += 2 * Math.exp((-k * k) / (2 * sigma2));
+  let z = normalizers.get(sigma2);
+  if (z === undefined) {
+    // Σ_k exp(-k²/(2σ²)); terms past 40σ are below e^-800 and vanish in float64.
+    const cutoff = Math.ceil(Math.sqrt(sigma2) * 40) + 1;
+    z = 1;
+    for (let k = cutoff; k >= 1; k--) z += 2 * Math.exp((-k * k) / (2 * sigma2));
+    normalizers.set(sigma2, z);
+  }
   return Math.exp((-x * x) / (2 * sigma2)) / z;
 }

@@ -24,7 +24,7 @@
  * than t cannot be unmasked at all.
  */
 import { fail, SecAggErrorCode } from './errors.ts';
-import { _clipScale, _stochasticRound, MAX_VECTOR_LENGTH, RING_BITS } from './quantize.ts';
+import { _clipScale, MAX_VECTOR_LENGTH, RING_BITS } from './quantize.ts';
 import type { RandomSource } from './random.ts';
 import { osRandom } from './random.ts';
 import { UniformStream } from './dp-random.ts';
@@ -278,7 +278,10 @@ export function encodeDpUpdate(plan: DpPlan, delta: Float32Array, seed: Uint8Arr
     attempts++;
     let sumSq = 0;
     for (let i = 0; i < D; i++) {
-      const r = _stochasticRound(x[i]!, stream.next32());
+      // Randomized rounding as quantize.ts _stochasticRound (up iff u < frac·2^32), inlined.
+      const v = x[i]!;
+      const f = Math.floor(v);
+      const r = stream.next32() < (v - f) * 4294967296 ? f + 1 : f;
       rounded[i] = r;
       sumSq += r * r;
     }

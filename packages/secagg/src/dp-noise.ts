@@ -150,11 +150,13 @@ export function assertSigma2(sigma2: unknown, what: string): asserts sigma2 is n
 const TABLE_T = 2 ** 12;
 const TWO53 = 2 ** 53;
 /**
- * Margin on L = -t·ln U in the inversion fast path. |ln U| ≤ 37 for U ≥ 2^-53, so
- * Math.log's error (< 1 ulp ≤ 2^-47) times t ≤ 2^22 + 1, plus the product's rounding
- * (relative 2^-53 of L < 2^28), stays below 2^-24; the margin is 16 times that.
+ * Margin on L = -t·ln U in the inversion fast path. |ln U| ≤ 37 for U ≥ 2^-53 and
+ * t ≤ 2^22 + 1, so L < 2^28 and one ulp of L is at most 2^-24. Math.log's error (< 1 ulp
+ * of ln U, ≤ 2^-47) times t is below 2^-24, and the product, the division t/u and the
+ * subtraction below each round by at most half an ulp of L: the total float error is
+ * below 2^-21; the margin is 32 times that.
  */
-const INVERSION_MARGIN = 2 ** -20;
+const INVERSION_MARGIN = 2 ** -16;
 
 /**
  * @internal The magnitude of the discrete Laplace: X ≥ 0 with P[X ≥ x] = e^{-x/t}, by
@@ -166,19 +168,19 @@ const INVERSION_MARGIN = 2 ** -20;
 export function _geometricExpNeg(t: number, stream: UniformStream): number {
   const u = stream.next32();
   if (u !== 0) {
+    // U ∈ [u, u+1)·2^-32, so L ∈ (lMax − t·ln(1 + 1/u), lMax] and t·ln(1 + 1/u) ≤ t/u:
+    // one logarithm bounds both ends.
     const lMax = -t * Math.log(u / TWO32);
-    const lMin = -t * Math.log((u + 1) / TWO32);
     const x = Math.floor(lMax + INVERSION_MARGIN);
-    if (x < lMin - INVERSION_MARGIN) return x;
+    if (x < lMax - t / u - INVERSION_MARGIN) return x;
   }
   // Read 21 more bits (53 in all) and try the float path once more.
   const w = stream.next32() >>> 11;
   const a = u * 2097152 + w; // U ∈ [a, a+1)·2^-53
   if (a !== 0) {
     const lMax = -t * Math.log(a / TWO53);
-    const lMin = -t * Math.log((a + 1) / TWO53);
     const x = Math.floor(lMax + INVERSION_MARGIN);
-    if (x < lMin - INVERSION_MARGIN) return x;
+    if (x < lMax - t / a - INVERSION_MARGIN) return x;
   }
   return _geometricExpNegExact(t, new LazyUniform(BigInt(a), 53, stream), a === 0 ? 0 : Math.floor(-t * Math.log((a + 0.5) / TWO53)));
 }

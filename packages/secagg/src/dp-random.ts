@@ -15,7 +15,7 @@ import { createCipheriv } from 'node:crypto';
 import type { Cipher } from 'node:crypto';
 import type { RandomSource } from './random.ts';
 
-const CHUNK_WORDS = 16384; // 64 KiB of keystream per refill
+const CHUNK_WORDS = 65536; // 256 KiB of keystream per refill
 const ZERO = new Uint8Array(CHUNK_WORDS * 4);
 /** Words one stream may produce (2^36 bytes of keystream); a resource bound. */
 const MAX_WORDS = 2 ** 34;
@@ -38,10 +38,14 @@ export class UniformStream {
   private refill(): void {
     if (this.produced >= MAX_WORDS) throw new RangeError(`UniformStream: more than ${MAX_WORDS} words drawn from one key`);
     const ks = this.cipher.update(ZERO);
-    // Copy into an aligned array: node may hand back a Buffer at any byte offset.
-    const words = new Uint32Array(CHUNK_WORDS);
-    new Uint8Array(words.buffer).set(ks);
-    this.words = words;
+    if (ks.length !== ZERO.length) throw new Error(`UniformStream: expected ${ZERO.length} keystream bytes, got ${ks.length}`);
+    if (ks.byteOffset % 4 === 0) this.words = new Uint32Array(ks.buffer, ks.byteOffset, CHUNK_WORDS);
+    else {
+      // node may hand back a Buffer at any byte offset: copy into an aligned array.
+      const words = new Uint32Array(CHUNK_WORDS);
+      new Uint8Array(words.buffer).set(ks);
+      this.words = words;
+    }
     this.pos = 0;
     this.produced += CHUNK_WORDS;
   }

@@ -35,7 +35,10 @@ export { CLOSE_CODES, ProtocolError, ProtocolErrorCode, isProtocolError, isProto
 export { DEFAULT_LIMITS } from './limits.ts';
 export type { WireLimits } from './limits.ts';
 export { decode, encode } from './codec.ts';
-export type { AnyMessage } from './codec.ts';
+export type { AnyMessage, DecodeBudget } from './codec.ts';
+export { PRE_AUTH_BUDGET, frameBudget } from './frame-budget.ts';
+export type { FrameBudget } from './frame-budget.ts';
+export { MAX_FRAME_DEPTH } from './frame-scan.ts';
 export { assertIdsIn, parseClientMessage, parseCoordinatorMessage } from './parse.ts';
 export { DTYPES } from './vector.ts';
 export type { DType, WireVector } from './vector.ts';

@@ -11,7 +11,7 @@
  * MaskedInput-sized frame of a million tiny maps.
  */
 
-import type { WireLimits } from './limits.ts';
+import { resolveLimits, type WireLimits } from './limits.ts';
 import type { MessageType } from './messages.ts';
 
 export interface FrameBudget {
@@ -71,10 +71,12 @@ const SHAPES: { readonly [T in MessageType]: Shape } = {
 };
 
 /**
- * The budget of a frame whose envelope says `type`, under limits `l`. An unknown
+ * The budget of a frame whose envelope says `type`, under `limits` (default
+ * DEFAULT_LIMITS). An unknown
  * or missing type gets BASE: parse refuses it anyway, and it stays small.
  */
-export function frameBudget(type: string | undefined, l: WireLimits): FrameBudget {
+export function frameBudget(type: string | undefined, limits?: Partial<WireLimits>): FrameBudget {
+  const l = resolveLimits(limits);
   const shape: Shape | undefined = type !== undefined && Object.hasOwn(SHAPES, type) ? SHAPES[type as MessageType] : undefined;
   let bytes = BASE.bytes;
   let nodes = BASE.nodes;

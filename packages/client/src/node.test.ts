@@ -381,6 +381,28 @@ describe('garbage from the coordinator', () => {
     expect(n.stats().state).not.toBe('stopped');
   });
 
+  const withBody = (type: string, body: number[]): Uint8Array => {
+    const head = pack({ v: 1, type, body: 0 });
+    return Uint8Array.from([...head.subarray(0, head.length - 1), ...body]);
+  };
+  const hardened: [string, Uint8Array, number, RegExp][] = [
+    ['an extension type (a timestamp, msgpackr: Date)', withBody('Welcome', [0xd6, 0xff, 0, 0, 0, 0]), CLOSE_CODES.WIRE_MALFORMED, /no extension types/],
+    ['an extension type (ext 0x73, msgpackr: Set)', withBody('Welcome', [0xd4, 0x73, 0x90]), CLOSE_CODES.WIRE_MALFORMED, /no extension types/],
+    ['nesting 10 000 deep', Uint8Array.from({ length: 10_001 }, (_, i) => (i === 10_000 ? 1 : 0x91)), CLOSE_CODES.WIRE_MALFORMED, /nesting at most/],
+    ['a 20 KiB Welcome (over its budget before authentication)', withBody('Welcome', [0xc5, 0x50, 0x00, ...new Uint8Array(0x5000)]), CLOSE_CODES.WIRE_TOO_LARGE, /bytes for a Welcome frame/],
+  ];
+
+  it.each(hardened)('refuses %s before decoding it, and reconnects', async (_name, frame, code, why) => {
+    const n = start();
+    const conn = await server.connections.next();
+    await conn.expect('Hello');
+    conn.sendRaw(frame);
+    expect((await conn.closed).code).toBe(code);
+    await log.waitFor(why);
+    await server.connections.next();
+    expect(n.stats().invalidFrames).toBe(1);
+  });
+
   it('refuses round messages before authentication', async () => {
     start();
     const conn = await server.connections.next();

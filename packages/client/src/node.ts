@@ -28,6 +28,7 @@ import {
   authTranscript,
   decode,
   encode,
+  frameBudget,
   parseCoordinatorMessage,
   type CoordinatorMessage,
   type NodeClientMessage,
@@ -355,8 +356,12 @@ class Node implements ClientNode {
   // ---- frames ----------------------------------------------------------------------------
 
   async #onFrame(conn: Connection, data: Uint8Array, binary: boolean): Promise<void> {
+    // Each frame is bounded by its type before it is decoded; before Welcome only the
+    // small connection messages get more than the base budget (frame-budget.ts).
+    const limits = this.#limits;
+    const budget = (type: string | undefined) => frameBudget(conn.authed || isPreAuthName(type) ? type : undefined, limits);
     const msg = binary
-      ? parseCoordinatorMessage(decode(data), this.#limits)
+      ? parseCoordinatorMessage(decode(data, budget), limits)
       : new ProtocolError(ProtocolErrorCode.Malformed, 'expected a binary frame, got a text frame');
     if (msg instanceof ProtocolError) {
       this.#invalidFrames++;
@@ -494,6 +499,10 @@ function closeReason(reason: string): string {
 }
 
 function isPreAuth(type: CoordinatorMessage['type']): boolean {
+  return type === 'Challenge' || type === 'Welcome' || type === 'ErrorNotice';
+}
+
+function isPreAuthName(type: string | undefined): boolean {
   return type === 'Challenge' || type === 'Welcome' || type === 'ErrorNotice';
 }
 

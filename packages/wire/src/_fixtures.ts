@@ -79,7 +79,7 @@ export const CLIENT_SAMPLES: readonly NodeClientMessage[] = [
   { type: 'AdvertiseKeys', session, round, cPk: bytes(32, 18), sPk: bytes(32, 19), sig: bytes(64, 20) },
   { type: 'AdvertiseKeys', session, round: 0, cPk: bytes(32, 18), sPk: bytes(32, 19), sig: new Uint8Array(0) },
   { type: 'ShareKeys', session, round, shares: [{ peer: 3, ct: bytes(100, 21) }] },
-  { type: 'MaskedInput', session, round: Number.MAX_SAFE_INTEGER, y: new Uint32Array([0, 1, 0x7fffffff, 0x80000000, 0xffffffff]) },
+  { type: 'MaskedInput', session, round: 0xffffffff /* MAX_ROUND */, y: new Uint32Array([0, 1, 0x7fffffff, 0x80000000, 0xffffffff]) },
   { type: 'ConsistencySignature', session, round, sig: bytes(64, 22) },
   {
     type: 'UnmaskShares',

@@ -1,4 +1,5 @@
 import { Packr } from 'msgpackr';
+import { KdfLabel, MAX_ROUND, deriveKey } from '@tally/secagg';
 import { describe, expect, it } from 'vitest';
 import { CLIENT_SAMPLES, COORDINATOR_SAMPLES, bytes } from './_fixtures.ts';
 import { decode, encode } from './codec.ts';
@@ -164,6 +165,8 @@ const SPECIFIC: Specific[] = [
   { type: 'MaskedInput', at: ['round'], value: -1, code: B, field: 'round' },
   { type: 'MaskedInput', at: ['round'], value: 1.5, code: B, field: 'round' },
   { type: 'MaskedInput', at: ['round'], value: 2 ** 53, code: B, field: 'round' },
+  { type: 'MaskedInput', at: ['round'], value: 2 ** 32, code: B, field: 'round', message: 'round: expected a round number (integer in [0, 2^32 - 1]), got 4294967296' },
+  { type: 'OfferReply', at: ['round'], value: MAX_ROUND + 1, code: B, field: 'round' },
   { type: 'MaskedInput', at: ['round'], value: 10n, code: B, field: 'round', viaWire: false },
   { type: 'AuthResponse', at: ['session'], value: bytes(16, 1), code: B, field: 'session', message: 'session: unexpected field (expected only v, type, body)' },
   { type: 'AuthResponse', at: ['v'], value: '1', code: B, field: 'v' },
@@ -278,6 +281,7 @@ describe('specific values', () => {
       { type: 'Welcome', at: ['body', 'clientId'], value: 2 ** 31 },
       { type: 'Welcome', at: ['body', 'clientId'], value: 1 },
       { type: 'MaskedInput', at: ['round'], value: 0 },
+      { type: 'MaskedInput', at: ['round'], value: MAX_ROUND },
       { type: 'TaskOffer', at: ['body', 'threshold'], value: 5 },
       { type: 'TaskOffer', at: ['body', 'deadlineMs'], value: 2 ** 31 - 1 },
       { type: 'TaskOffer', at: ['body', 'quant', 'fractionalBits'], value: 0 },
@@ -361,5 +365,17 @@ describe('limits', () => {
       const r = parseAs(dir, rawOf(msg), { maxCohort });
       expect(isProtocolError(r) && r.code).toBe(ProtocolErrorCode.Internal);
     }
+  });
+});
+
+describe('round numbers: one bound for the wire and key derivation (MAX_ROUND)', () => {
+  it('every round the wire accepts derives keys, and the first one it refuses is refused by key derivation too', () => {
+    const ikm = bytes(32, 9);
+    const session = bytes(16, 1);
+    const atWire = (round: number) => parseClientMessage(decode(encode({ type: 'MaskedInput', session, round, y: new Uint32Array(1) })));
+    expect(atWire(MAX_ROUND)).not.toBeInstanceOf(Error);
+    expect(deriveKey(ikm, KdfLabel.SelfMask, { session, round: MAX_ROUND })).toHaveLength(32);
+    expect(isProtocolError(atWire(MAX_ROUND + 1)) && atWire(MAX_ROUND + 1)).toMatchObject({ code: ProtocolErrorCode.BadField, field: 'round' });
+    expect(() => deriveKey(ikm, KdfLabel.SelfMask, { session, round: MAX_ROUND + 1 })).toThrow(RangeError);
   });
 });

@@ -21,7 +21,7 @@
  * seed fixes the sequence of kinds and shapes; bytes that come from the run itself
  * (sessions, earlier rounds' messages replayed) differ from run to run.
  */
-import { CLOSE_CODES, ProtocolErrorCode, decode, encode, type CoordinatorMessage, type ErrorNotice, type NodeClientMessage, type TaskOffer } from '@tally/wire';
+import { CLOSE_CODES, DECLINE_REASONS, ProtocolErrorCode, decode, encode, type CoordinatorMessage, type ErrorNotice, type NodeClientMessage, type TaskOffer } from '@tally/wire';
 import {
   SHARE_BYTES,
   clientStep,
@@ -322,7 +322,7 @@ function craft(rng: Rng, ctx: FrameContext, type: RoundType, session: Uint8Array
     case 'OfferReply':
       return rng.chance(0.5)
         ? { type, ...tag, accept: rng.chance(0.5) }
-        : { type, ...tag, accept: false, reason: rng.pick(['busy', '', 'x'.repeat(rng.range(1, 200))]) };
+        : { type, ...tag, accept: false, reason: rng.pick(DECLINE_REASONS) };
     case 'AdvertiseKeys': {
       const cPk = rng.bytes(32);
       const sPk = rng.bytes(32);
@@ -540,7 +540,7 @@ export function generateFrame(rng: Rng, ctx: FrameContext, kind: FrameKind = rng
         },
         () => {
           const n = rng.range(1025, 4000);
-          return [`OfferReply with a ${n}-character reason`, { type: 'OfferReply', session: ctx.session, round: ctx.round, accept: false, reason: 'r'.repeat(n) }];
+          return [`OfferReply with a ${n}-character reason`, { type: 'OfferReply', session: ctx.session, round: ctx.round, accept: false, reason: 'r'.repeat(n) } as unknown as NodeClientMessage];
         },
         () => {
           const n = over(256);

@@ -113,8 +113,8 @@ describe('policy', () => {
     conn.send(offer(change));
     const reply = await conn.expect('OfferReply');
     expect(reply.accept).toBe(false);
-    expect(reply.reason).toMatch(reason);
-    await log.waitFor(new RegExp(`refused round 0 of task .*\\(policy\\.${rule}\\)`));
+    expect(reply.reason).toBe('DECLINE_POLICY'); // the code only; the detail stays in this client's log
+    await log.waitFor(new RegExp(`refused round 0 of task .*${reason.source}.*\\(policy\\.${rule}\\)`));
     expect(trained).toBe(0);
     expect(node!.stats().offersRefused).toBe(1);
   });
@@ -127,8 +127,8 @@ describe('policy', () => {
     conn.send(offer({ round: 1 }));
     const reply = await conn.expect('OfferReply');
     expect(reply).toMatchObject({ accept: false, round: 1 });
-    expect(reply.reason).toMatch(/already contributed to 1 rounds/);
-    await log.waitFor(/\(policy\.maxRounds\)/);
+    expect(reply.reason).toBe('DECLINE_POLICY');
+    await log.waitFor(/already contributed to 1 rounds.*\(policy\.maxRounds\)/);
   });
 
   it('leaves the round when RoundStart breaks the policy, and sends nothing for it', async () => {
@@ -273,11 +273,11 @@ describe('rounds', () => {
     conn.send(offer({ round: 0 }));
     await training;
     conn.send(offer({ round: 1, taskId: 'pricing' })); // arrives mid-training
-    conn.send({ type: 'RoundResult', session: offer().session, round: 0, status: 'aborted', reason: 'test', survivors: 0 });
+    conn.send({ type: 'RoundResult', session: offer().session, round: 0, status: 'aborted', reason: 'ROUND_ABORTED', survivors: 0 });
     release();
     expect(await conn.expect('OfferReply')).toMatchObject({ round: 0, accept: true });
     expect(await conn.expect('OfferReply')).toMatchObject({ round: 1, accept: false });
-    await log.waitFor(/round 0 aborted \(test\) without this client/);
+    await log.waitFor(/round 0 aborted \(ROUND_ABORTED\) without this client/);
   });
 
   it('declines a round whose update cannot be encoded, naming the cause', async () => {
@@ -286,14 +286,27 @@ describe('rounds', () => {
     conn.send(offer());
     const reply = await conn.expect('OfferReply');
     expect(reply.accept).toBe(false);
-    expect(reply.reason).toMatch(/finite delta/);
+    expect(reply.reason).toBe('DECLINE_BAD_UPDATE');
+    await log.waitFor(/finite delta/);
+  });
+
+  it('a decline caused by a trainer error sends a code: no file path or column name reaches the coordinator', async () => {
+    const secret = "cannot read /srv/shop-7/sales_2026.csv: column 'margin_eur' is not numeric";
+    start({ trainer: { train: async () => Promise.reject(new Error(secret)) } });
+    const { conn } = await acceptClient(server);
+    conn.send(offer());
+    const reply = await conn.expect('OfferReply');
+    expect(reply).toEqual({ type: 'OfferReply', session: offer().session, round: 0, accept: false, reason: 'DECLINE_TRAINING_FAILED' });
+    for (const leak of ['/srv/shop-7', 'sales_2026', 'margin_eur']) expect(JSON.stringify(reply)).not.toContain(leak);
+    await log.waitFor(/local training failed .*\/srv\/shop-7\/sales_2026\.csv/); // the shop's own log keeps the detail
   });
 
   it('declines when the trainer throws, and stays connected', async () => {
     start({ trainer: { train: async () => Promise.reject(new Error('disk on fire')) } });
     const { conn } = await acceptClient(server);
     conn.send(offer());
-    expect(await conn.expect('OfferReply')).toMatchObject({ accept: false, reason: 'local training failed: disk on fire' });
+    expect(await conn.expect('OfferReply')).toMatchObject({ accept: false, reason: 'DECLINE_TRAINING_FAILED' });
+    await log.waitFor(/local training failed for round 0 of task demand: disk on fire/);
     conn.send(offer({ round: 1 }));
     expect(await conn.expect('OfferReply')).toMatchObject({ round: 1, accept: false });
   });

@@ -26,7 +26,7 @@ import {
   type RandomSource,
   type ServerMessage,
 } from '@tally/secagg';
-import type { OfferReply, RoundResult, TaskOffer } from '@tally/wire';
+import { DeclineReason, type OfferReply, type RoundResult, type TaskOffer } from '@tally/wire';
 import type { Logger } from './logger.ts';
 import { checkOffer, checkRoundStart, type Policy, type PolicyRule } from './policy.ts';
 import type { Trainer, TrainOutput } from './trainer.ts';
@@ -105,7 +105,9 @@ export class RoundRunner {
       log.info(`round ${this.#live.round}: superseded by an offer for round ${offer.round}; leaving it`);
     }
     this.#live = null;
-    const refuse = (reason: string): OfferReply => {
+    // The reply carries a code only: the detail (policy numbers, trainer errors with
+    // file paths and column names) stays in this client's log (reasons.ts in @tally/wire).
+    const refuse = (reason: DeclineReason): OfferReply => {
       this.#stats.offersRefused++;
       return { type: 'OfferReply', session: offer.session, round: offer.round, accept: false, reason };
     };
@@ -117,7 +119,7 @@ export class RoundRunner {
       // A repeated offer is the coordinator misbehaving, not a setting of this shop's.
       if (refusal.rule === 'freshSession') log.warn(line);
       else log.info(line);
-      return refuse(refusal.reason);
+      return refuse(refusal.rule === 'freshSession' ? DeclineReason.ReplayedRound : DeclineReason.Policy);
     }
     this.#remember(pair);
     let plan: QuantPlan;
@@ -125,7 +127,7 @@ export class RoundRunner {
       plan = planQuantization(offer.quant, offer.model.length);
     } catch (err) {
       log.warn(`refused ${tag}: its quantisation parameters are unusable: ${errText(err)}`);
-      return refuse(`unusable quantisation parameters: ${errText(err)}`);
+      return refuse(DeclineReason.BadQuantization);
     }
 
     const live: LiveRound = {
@@ -144,7 +146,7 @@ export class RoundRunner {
       out = await this.#o.trainer.train({ taskId: offer.taskId, round: offer.round, weights: offer.model });
     } catch (err) {
       log.error(`local training failed for ${tag}: ${errText(err)}; declining the round`);
-      return this.#abandon(live, stillWanted, refuse(`local training failed: ${errText(err)}`));
+      return this.#abandon(live, stillWanted, refuse(DeclineReason.TrainingFailed));
     }
     const ms = Math.round(performance.now() - started);
     if (!stillWanted() || this.#live !== live) {
@@ -154,7 +156,7 @@ export class RoundRunner {
     }
     if (ms > offer.deadlineMs) {
       log.warn(`${tag}: training took ${ms} ms, past the coordinator's ${offer.deadlineMs} ms; declining (make training faster, or ask for a longer deadline)`);
-      return this.#abandon(live, stillWanted, refuse(`training took ${ms} ms, past the ${offer.deadlineMs} ms deadline`));
+      return this.#abandon(live, stillWanted, refuse(DeclineReason.DeadlinePassed));
     }
 
     let weight = out?.weight;
@@ -168,7 +170,7 @@ export class RoundRunner {
       ({ lanes, clipped } = encodeUpdate(plan, { delta: out?.delta, weight, metrics: out?.metrics }, this.#o.random));
     } catch (err) {
       log.error(`${tag}: the trainer's update cannot be encoded: ${errText(err)}; declining the round`);
-      return this.#abandon(live, stillWanted, refuse(`update cannot be encoded: ${errText(err)}`));
+      return this.#abandon(live, stillWanted, refuse(DeclineReason.BadUpdate));
     }
     live.machine = createClient({ identity: this.#o.identity, input: lanes, random: this.#o.random });
     live.phase = 'running';

@@ -33,6 +33,7 @@ export type {
 } from './messages.ts';
 export { CLOSE_CODES, ProtocolError, ProtocolErrorCode, isProtocolError, isProtocolErrorCode } from './errors.ts';
 export { DEFAULT_LIMITS } from './limits.ts';
+export { DECLINE_REASONS, DeclineReason, ROUND_REASONS, RoundReason } from './reasons.ts';
 export type { WireLimits } from './limits.ts';
 export { decode, encode } from './codec.ts';
 export type { AnyMessage, DecodeBudget } from './codec.ts';

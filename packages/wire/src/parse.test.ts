@@ -216,7 +216,11 @@ const SPECIFIC: Specific[] = [
   { type: 'RoundResult', at: ['body', 'metrics'], value: JSON.parse('{"__proto__": 1}'), code: B, field: 'body.metrics.__proto__', viaWire: false },
   { type: 'RoundResult', at: ['body', 'metrics'], value: Object.fromEntries(ids(65).map((i) => [`m${i}`, i])), code: T, field: 'body.metrics' },
   { type: 'RoundResult', index: 1, at: ['body', 'reason'], value: undefined, code: B, field: 'body.reason', viaWire: false }, // msgpackr packs undefined as ext 0: decode refuses it (codec.test.ts)
-  { type: 'RoundResult', index: 1, at: ['body', 'reason'], value: 'r'.repeat(11), code: T, field: 'body.reason', limits: { maxStringLength: 10 } },
+  // Reasons are codes from closed tables (reasons.ts): free text, such as aggregate values or a shop's file paths, is refused.
+  { type: 'RoundResult', index: 1, at: ['body', 'reason'], value: 'the sum is not a valid encoding: total weight 1234.5 of 3', code: B, field: 'body.reason' },
+  { type: 'RoundResult', index: 1, at: ['body', 'reason'], value: 'DECLINE_POLICY', code: B, field: 'body.reason' },
+  { type: 'OfferReply', at: ['body', 'reason'], value: 'local training failed: cannot read /srv/shop/sales.csv', code: B, field: 'body.reason' },
+  { type: 'OfferReply', at: ['body', 'reason'], value: 'ROUND_ABORTED', code: B, field: 'body.reason' },
   { type: 'ErrorNotice', at: ['body', 'code'], value: 'SECAGG_BAD_MESSAGE', code: B, field: 'body.code' },
   // RoundStart
   { type: 'RoundStart', at: ['body', 'roster', 1, 'id'], value: 1, code: B, field: 'body.roster[1].id', message: 'body.roster[1].id: expected a unique id, got 1 again' },

@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   decodeSum,
@@ -178,7 +181,7 @@ describe('peer list (enrolled)', () => {
     start({ enrolled: new Map([[4, identity.publicKey]]) });
     await acceptClient(server, { clientId: 4, taskId: 'demand' });
     await log.waitFor(/authenticated/);
-    expect(log.lines.filter((l) => l.startsWith('warn '))).toEqual([]);
+    expect(log.lines.filter((l) => l.startsWith('warn ') && !/no stateDir/.test(l))).toEqual([]);
     expect(log.lines).toContainEqual(expect.stringMatching(/^debug peer list: 1 enrolled clients, this one as id 4/));
   });
 
@@ -435,6 +438,57 @@ describe('garbage from the coordinator', () => {
     expect(result.status).toBe('rejected');
     expect(result.reason).toMatch(/another protocol version/);
     expect((await conn.closed).code).toBe(CLOSE_CODES.WIRE_UNSUPPORTED_VERSION);
+  });
+});
+
+describe('participation record (stateDir)', () => {
+  it('survives a restart: a replayed (session, round) is refused and the rounds counter is kept', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'tally-state-'));
+    try {
+      const first = start({ stateDir, policy: { ...POLICY, maxRounds: 2 } });
+      const one = await acceptClient(server);
+      await playRound(one.conn, one.identityKey, 0);
+      expect(first.stats().roundsContributed).toBe(1);
+      await first.close();
+      expect(JSON.parse(await readFile(join(stateDir, 'participation.json'), 'utf8'))).toMatchObject({ v: 1, roundsContributed: 1 });
+
+      // A new process on the same state: the replay of round 0 of the same session is refused.
+      const second = start({ stateDir, policy: { ...POLICY, maxRounds: 2 } });
+      expect(second.stats().roundsContributed).toBe(1);
+      const two = await acceptClient(server);
+      two.conn.send(offer({ round: 0 }));
+      expect(await two.conn.expect('OfferReply')).toMatchObject({ round: 0, accept: false, reason: 'DECLINE_REPLAYED_ROUND' });
+      await log.waitFor(/already took part in this session and round.*\(policy\.freshSession\)/);
+      // The counter kept counting: one more round reaches maxRounds 2, after which offers are refused.
+      await playRound(two.conn, two.identityKey, 1);
+      expect(second.stats().roundsContributed).toBe(2);
+      await second.close();
+      const third = start({ stateDir, policy: { ...POLICY, maxRounds: 2 } });
+      const three = await acceptClient(server);
+      three.conn.send(offer({ round: 2 }));
+      expect(await three.conn.expect('OfferReply')).toMatchObject({ round: 2, accept: false, reason: 'DECLINE_POLICY' });
+      await log.waitFor(/already contributed to 2 rounds.*\(policy\.maxRounds\)/);
+      expect(third.stats().roundsContributed).toBe(2);
+    } finally {
+      await node?.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start on a damaged record rather than resetting it', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'tally-state-'));
+    try {
+      await writeFile(join(stateDir, 'participation.json'), '{"v":1,"roundsContributed":');
+      expect(() => start({ stateDir })).toThrow(/damaged participation record/);
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('without a stateDir, warns once at start that a restart forgets', async () => {
+    start();
+    await acceptClient(server);
+    expect(log.lines.filter((l) => /no stateDir/.test(l))).toHaveLength(1);
   });
 });
 

@@ -39,6 +39,7 @@ import { EventQueue } from './event-queue.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { peerIdOf } from './peers.ts';
 import type { Policy } from './policy.ts';
+import { ParticipationStore } from './participation-store.ts';
 import { RoundRunner, type RoundMessage } from './round.ts';
 import type { Trainer } from './trainer.ts';
 
@@ -85,6 +86,12 @@ export interface ClientNodeOptions {
   readonly limits?: Partial<WireLimits>;
   /** Most frames waiting to be handled before the connection is dropped. Default DEFAULT_MAX_QUEUED_FRAMES. */
   readonly maxQueuedFrames?: number;
+  /**
+   * Directory for the participation record (participation-store.ts): the (session,
+   * round) pairs taken part in and the rounds contributed, so that a restart resets
+   * neither. Absent: kept in memory only, and the node warns at start.
+   */
+  readonly stateDir?: string;
 }
 
 export const NODE_STATUSES = ['completed', 'rejected', 'closed'] as const;
@@ -216,8 +223,12 @@ class Node implements ClientNode {
       ...(this.#enrolled === undefined ? {} : { enrolled: this.#enrolled }),
       random: this.#random,
       log: this.#log,
+      ...(o.stateDir === undefined ? {} : { store: new ParticipationStore(o.stateDir) }),
     });
     this.#checkPeerList();
+    if (o.stateDir === undefined) {
+      this.#log.warn('no stateDir: which rounds this client took part in, and how many (policy.maxRounds), are kept in memory only; a restart forgets them');
+    }
     this.#queue = new EventQueue<NodeEvent>(
       (ev) => this.#handle(ev),
       (err) => this.#log.error(`internal error while handling an event (a bug; please report it): ${errText(err)}`),

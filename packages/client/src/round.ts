@@ -28,6 +28,7 @@ import {
 } from '@tally/secagg';
 import { DeclineReason, type OfferReply, type RoundResult, type TaskOffer } from '@tally/wire';
 import type { Logger } from './logger.ts';
+import type { ParticipationStore } from './participation-store.ts';
 import { checkOffer, checkRoundStart, type Policy, type PolicyRule } from './policy.ts';
 import type { Trainer, TrainOutput } from './trainer.ts';
 
@@ -55,6 +56,8 @@ export interface RoundRunnerOptions {
   readonly enrolled?: ReadonlyMap<number, Uint8Array>;
   readonly random: RandomSource;
   readonly log: Logger;
+  /** Where tookPart and roundsContributed survive a restart; absent: memory only. */
+  readonly store?: ParticipationStore;
 }
 
 export interface RoundStats {
@@ -73,8 +76,26 @@ export class RoundRunner {
   readonly #tookPart = new Set<string>();
   #stats = { offersAccepted: 0, offersRefused: 0, roundsContributed: 0, roundsCommitted: 0, roundsAborted: 0, roundErrors: 0 };
 
+  /** Loads the stored participation record; throws when it is damaged. */
   constructor(o: RoundRunnerOptions) {
     this.#o = o;
+    if (o.store !== undefined) {
+      const saved = o.store.load();
+      for (const pair of saved.tookPart.slice(-MAX_REMEMBERED_ROUNDS)) this.#tookPart.add(pair);
+      this.#stats.roundsContributed = saved.roundsContributed;
+    }
+  }
+
+  /** Writes the participation record; false (and logged) when it cannot be written. */
+  #persist(): boolean {
+    if (this.#o.store === undefined) return true;
+    try {
+      this.#o.store.save({ roundsContributed: this.#stats.roundsContributed, tookPart: [...this.#tookPart] });
+      return true;
+    } catch (err) {
+      this.#o.log.error(`cannot record this node's participation in ${this.#o.store.file}: ${errText(err)}; taking part in nothing until it can`);
+      return false;
+    }
   }
 
   stats(): RoundStats {
@@ -122,6 +143,7 @@ export class RoundRunner {
       return refuse(refusal.rule === 'freshSession' ? DeclineReason.ReplayedRound : DeclineReason.Policy);
     }
     this.#remember(pair);
+    if (!this.#persist()) return refuse(DeclineReason.StateUnavailable);
     let plan: QuantPlan;
     try {
       plan = planQuantization(offer.quant, offer.model.length);
@@ -222,6 +244,13 @@ export class RoundRunner {
     for (const m of step.outbox) {
       if (m.type === 'MaskedInput') {
         this.#stats.roundsContributed++;
+        // Recorded before the input leaves: a restart cannot forget a contribution.
+        if (!this.#persist()) {
+          this.#stats.roundsContributed--;
+          live.phase = 'left';
+          live.machine = null;
+          return [];
+        }
         log.debug(`round ${live.round}: masked input sent (${this.#stats.roundsContributed} of policy.maxRounds ${this.#o.policy.maxRounds})`);
       }
     }

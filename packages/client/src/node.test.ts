@@ -14,7 +14,7 @@ import {
   type KeyPair,
 } from '@tally/secagg';
 import { CLOSE_CODES, authTranscript } from '@tally/wire';
-import { startClientNode, type ClientNode, type ClientNodeOptions } from './node.ts';
+import { insecureTransportWarning, startClientNode, type ClientNode, type ClientNodeOptions } from './node.ts';
 import type { Policy } from './policy.ts';
 import type { Trainer, TrainInput, TrainOutput } from './trainer.ts';
 import { RecordingLogger, acceptClient, offer, runSecAggRound, startTestServer, type TestServer } from './_test-server.ts';
@@ -438,6 +438,21 @@ describe('garbage from the coordinator', () => {
     expect(result.status).toBe('rejected');
     expect(result.reason).toMatch(/another protocol version/);
     expect((await conn.closed).code).toBe(CLOSE_CODES.WIRE_UNSUPPORTED_VERSION);
+  });
+});
+
+describe('insecureTransportWarning: plain ws:// beyond loopback warns at start', () => {
+  it.each(['ws://10.0.0.7:7800', 'ws://fl.example:7800', 'ws://[2001:db8::1]:7800', 'ws://0.0.0.0:7800'])('warns for %s', (url) => {
+    expect(insecureTransportWarning(url)).toMatch(/plain ws:\/\/ to a host beyond this machine/);
+  });
+  it.each(['ws://127.0.0.1:7800', 'ws://localhost:7800', 'ws://[::1]:7800', 'wss://fl.example:443'])('is silent for %s', (url) => {
+    expect(insecureTransportWarning(url)).toBeNull();
+  });
+  it('a node on loopback does not warn about the transport', async () => {
+    start();
+    await acceptClient(server);
+    await log.waitFor(/authenticated/);
+    expect(log.lines.filter((l) => /plain ws:/.test(l))).toEqual([]);
   });
 });
 

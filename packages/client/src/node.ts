@@ -29,6 +29,7 @@ import {
   decode,
   encode,
   frameBudget,
+  isLoopbackHost,
   parseCoordinatorMessage,
   type CoordinatorMessage,
   type NodeClientMessage,
@@ -226,6 +227,8 @@ class Node implements ClientNode {
       ...(o.stateDir === undefined ? {} : { store: new ParticipationStore(o.stateDir) }),
     });
     this.#checkPeerList();
+    const plain = insecureTransportWarning(o.url);
+    if (plain !== null) this.#log.warn(plain);
     if (o.stateDir === undefined) {
       this.#log.warn('no stateDir: which rounds this client took part in, and how many (policy.maxRounds), are kept in memory only; a restart forgets them');
     }
@@ -511,6 +514,22 @@ function closeReason(reason: string): string {
 
 function isPreAuth(type: CoordinatorMessage['type']): boolean {
   return type === 'Challenge' || type === 'Welcome' || type === 'ErrorNotice';
+}
+
+/**
+ * The start-up warning for a plain ws:// coordinator beyond loopback, or null:
+ * without TLS the network sees the model and the aggregates and can pose as the
+ * coordinator (SECURITY.md, Transport).
+ */
+export function insecureTransportWarning(url: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return null; // the connect attempt reports a malformed URL
+  }
+  if (u.protocol !== 'ws:' || isLoopbackHost(u.hostname)) return null;
+  return `coordinator ${url} is plain ws:// to a host beyond this machine: the network can read the model and the aggregates and pose as the coordinator; use wss:// (with ca for a private certificate)`;
 }
 
 function isPreAuthName(type: string | undefined): boolean {

@@ -44,5 +44,6 @@ export { assertIdsIn, parseClientMessage, parseCoordinatorMessage } from './pars
 export { DTYPES } from './vector.ts';
 export type { DType, WireVector } from './vector.ts';
 export { authTranscript } from './auth.ts';
+export { isLoopbackHost } from './loopback.ts';
 /** Field-path and plain-object helpers, shared with the config parsers (untrusted JSON there too). */
 export { at as fieldPath, isPlainObject } from './_assert.ts';

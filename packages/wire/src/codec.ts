@@ -27,6 +27,8 @@ import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 import type { FrameBudget } from './frame-budget.ts';
 import { MAX_FRAME_DEPTH, scanFrame } from './frame-scan.ts';
 import {
+  CLIENT_MESSAGE_TYPES,
+  COORDINATOR_MESSAGE_TYPES,
   PROTOCOL_VERSION,
   SESSION_SCOPED,
   type CoordinatorMessage,
@@ -142,8 +144,11 @@ export function decode(bytes: Uint8Array, budget: DecodeBudget = UNBOUNDED): unk
   }
   if (bytes.length === 0) return new ProtocolError(ProtocolErrorCode.Malformed, 'expected a MessagePack value, got an empty frame');
   const fixed = typeof budget === 'function' ? null : budget;
-  if (fixed !== null && bytes.length > fixed.bytes) return tooBig(bytes.length, fixed.bytes, 'this stage');
-  const shape = scanFrame(bytes, MAX_FRAME_DEPTH, fixed?.nodes ?? Number.POSITIVE_INFINITY);
+  // A per-type budget is not known until the scan finds the type: bound the scan by
+  // the largest budget of any type, so that even a frame without a type costs little.
+  const outer = fixed ?? largestBudget(budget as (type: string | undefined) => FrameBudget);
+  if (bytes.length > outer.bytes) return tooBig(bytes.length, outer.bytes, fixed === null ? 'any message' : 'this stage');
+  const shape = scanFrame(bytes, MAX_FRAME_DEPTH, outer.nodes);
   if (shape instanceof ProtocolError) return shape;
   if (fixed === null) {
     const b = (budget as (type: string | undefined) => FrameBudget)(shape.type);
@@ -159,6 +164,19 @@ export function decode(bytes: Uint8Array, budget: DecodeBudget = UNBOUNDED): unk
     const why = e instanceof Error ? e.message.slice(0, 80) : 'unknown error';
     return new ProtocolError(ProtocolErrorCode.Malformed, `expected one MessagePack value, got ${bytes.length} undecodable bytes (${why})`, undefined, { cause: e });
   }
+}
+
+const LARGEST = new WeakMap<(type: string | undefined) => FrameBudget, FrameBudget>();
+const ALL_TYPES: readonly string[] = [...COORDINATOR_MESSAGE_TYPES, ...CLIENT_MESSAGE_TYPES];
+
+function largestBudget(budget: (type: string | undefined) => FrameBudget): FrameBudget {
+  let b = LARGEST.get(budget);
+  if (b === undefined) {
+    const all = [undefined, ...ALL_TYPES].map((t) => budget(t));
+    b = { bytes: Math.max(...all.map((x) => x.bytes)), nodes: Math.max(...all.map((x) => x.nodes)) };
+    LARGEST.set(budget, b);
+  }
+  return b;
 }
 
 function tooBig(got: number, max: number, what: string): ProtocolError {

@@ -156,7 +156,7 @@ describe('frame budgets', () => {
     expect(exploding.length).toBeLessThan(frameBudget('MaskedInput', limits).bytes);
     const r = decode(exploding, budget);
     expect(code(r)).toBe(ProtocolErrorCode.TooLarge);
-    expect((r as Error).message).toMatch(/values in a MaskedInput frame/);
+    expect((r as Error).message).toMatch(/expected at most \d+ values in/);
   });
 
   it('a frame without a type gets the small base budget', () => {

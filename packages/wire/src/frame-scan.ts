@@ -32,6 +32,11 @@ export interface FrameShape {
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
+/** A short string at `pos` (envelope keys and the type), or '' for a long one or a non-string. */
+function textAt(bytes: Uint8Array, pos: number, len: number): string {
+  return len >= 0 && len <= 64 ? utf8.decode(bytes.subarray(pos, pos + len)) : '';
+}
+
 const malformed = (why: string): ProtocolError => new ProtocolError(ProtocolErrorCode.Malformed, why);
 
 /**
@@ -48,10 +53,7 @@ export function scanFrame(bytes: Uint8Array, maxDepth: number, maxNodes: number)
   let nodes = 0;
   let wantType = false;
   let type: string | undefined;
-  const need = (k: number): boolean => pos + k <= n;
-  const u8 = (): number => bytes[pos++]!;
-  const u16 = (): number => (bytes[pos++]! << 8) | bytes[pos++]!;
-  const u32 = (): number => ((bytes[pos++]! << 24) >>> 0) + ((bytes[pos++]! << 16) | (bytes[pos++]! << 8) | bytes[pos++]!);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   do {
     if (pos >= n) return malformed(`expected one MessagePack value, got a frame truncated at byte ${pos}`);
     const atTop = left.length === 1 && rootIsMap;
@@ -60,7 +62,7 @@ export function scanFrame(bytes: Uint8Array, maxDepth: number, maxNodes: number)
     if (++nodes > maxNodes) {
       return new ProtocolError(ProtocolErrorCode.TooLarge, `expected at most ${maxNodes} values in this frame, got more`);
     }
-    const b = u8();
+    const b = bytes[pos++]!;
     let count = -1; // container entries (map: pairs), or -1 for a scalar
     let isMap = false;
     let strLen = -1;
@@ -82,20 +84,22 @@ export function scanFrame(bytes: Uint8Array, maxDepth: number, maxNodes: number)
           break;
         case 0xc4:
         case 0xd9:
-          if (!need(1)) return malformed('expected a length byte, got the end of the frame');
-          skip = u8();
+          if (pos + 1 > n) return malformed('expected a length byte, got the end of the frame');
+          skip = bytes[pos++]!;
           if (b === 0xd9) strLen = skip;
           break;
         case 0xc5:
         case 0xda:
-          if (!need(2)) return malformed('expected a 16-bit length, got the end of the frame');
-          skip = u16();
+          if (pos + 2 > n) return malformed('expected a 16-bit length, got the end of the frame');
+          skip = view.getUint16(pos);
+          pos += 2;
           if (b === 0xda) strLen = skip;
           break;
         case 0xc6:
         case 0xdb:
-          if (!need(4)) return malformed('expected a 32-bit length, got the end of the frame');
-          skip = u32();
+          if (pos + 4 > n) return malformed('expected a 32-bit length, got the end of the frame');
+          skip = view.getUint32(pos);
+          pos += 4;
           if (b === 0xdb) strLen = skip;
           break;
         case 0xcc:
@@ -118,30 +122,31 @@ export function scanFrame(bytes: Uint8Array, maxDepth: number, maxNodes: number)
           break;
         case 0xdc:
         case 0xde:
-          if (!need(2)) return malformed('expected a 16-bit count, got the end of the frame');
-          count = u16();
+          if (pos + 2 > n) return malformed('expected a 16-bit count, got the end of the frame');
+          count = view.getUint16(pos);
+          pos += 2;
           isMap = b === 0xde;
           break;
         case 0xdd:
         case 0xdf:
-          if (!need(4)) return malformed('expected a 32-bit count, got the end of the frame');
-          count = u32();
+          if (pos + 4 > n) return malformed('expected a 32-bit count, got the end of the frame');
+          count = view.getUint32(pos);
+          pos += 4;
           isMap = b === 0xdf;
           break;
         default: {
           // 0xc1 (never used) and 0xc7-0xc9, 0xd4-0xd8 (ext and fixext): no extension is part of the protocol.
-          const what = b === 0xc1 ? 'the never-used byte 0xc1' : `an extension (format 0x${b.toString(16)}${need(1) ? `, type ${(bytes[pos]! << 24) >> 24}` : ''})`;
+          const what = b === 0xc1 ? 'the never-used byte 0xc1' : `an extension (format 0x${b.toString(16)}${pos < n ? `, type ${(bytes[pos]! << 24) >> 24}` : ''})`;
           return malformed(`expected plain MessagePack (no extension types), got ${what} at byte ${pos - 1}`);
         }
       }
     }
     if (strLen >= 0) skip = strLen;
-    if (!need(skip)) return malformed(`expected ${skip} more bytes at byte ${pos}, got ${n - pos}`);
-    const text = (): string => (strLen >= 0 && strLen <= 64 ? utf8.decode(bytes.subarray(pos, pos + strLen)) : '');
+    if (pos + skip > n) return malformed(`expected ${skip} more bytes at byte ${pos}, got ${n - pos}`);
     if (isKey) {
-      wantType = text() === 'type';
+      wantType = textAt(bytes, pos, strLen) === 'type';
     } else if (isValue) {
-      if (wantType && strLen >= 0 && type === undefined) type = text();
+      if (wantType && strLen >= 0 && type === undefined) type = textAt(bytes, pos, strLen);
       wantType = false;
     }
     pos += skip;

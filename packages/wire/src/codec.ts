@@ -144,10 +144,10 @@ export function decode(bytes: Uint8Array, budget: DecodeBudget = UNBOUNDED): unk
   }
   if (bytes.length === 0) return new ProtocolError(ProtocolErrorCode.Malformed, 'expected a MessagePack value, got an empty frame');
   const fixed = typeof budget === 'function' ? null : budget;
-  // A per-type budget is not known until the scan finds the type: bound the scan by
-  // the largest budget of any type, so that even a frame without a type costs little.
+  if (fixed !== null && bytes.length > fixed.bytes) return tooBig(bytes.length, fixed.bytes, 'this stage');
+  // A per-type budget is not known until the scan finds the type: bound the scan's
+  // work by the largest value count of any type, so a frame without a type costs little.
   const outer = fixed ?? largestBudget(budget as (type: string | undefined) => FrameBudget);
-  if (bytes.length > outer.bytes) return tooBig(bytes.length, outer.bytes, fixed === null ? 'any message' : 'this stage');
   const shape = scanFrame(bytes, MAX_FRAME_DEPTH, outer.nodes);
   if (shape instanceof ProtocolError) return shape;
   if (fixed === null) {

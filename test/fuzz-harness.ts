@@ -21,7 +21,7 @@
  * seed fixes the sequence of kinds and shapes; bytes that come from the run itself
  * (sessions, earlier rounds' messages replayed) differ from run to run.
  */
-import { CLOSE_CODES, ProtocolErrorCode, decode, encode, type CoordinatorMessage, type ErrorNotice, type NodeClientMessage, type TaskOffer } from '@tally/wire';
+import { CLOSE_CODES, DECLINE_REASONS, ProtocolErrorCode, decode, encode, type CoordinatorMessage, type ErrorNotice, type NodeClientMessage, type TaskOffer } from '@tally/wire';
 import {
   SHARE_BYTES,
   clientStep,
@@ -322,7 +322,7 @@ function craft(rng: Rng, ctx: FrameContext, type: RoundType, session: Uint8Array
     case 'OfferReply':
       return rng.chance(0.5)
         ? { type, ...tag, accept: rng.chance(0.5) }
-        : { type, ...tag, accept: false, reason: rng.pick(['busy', '', 'x'.repeat(rng.range(1, 200))]) };
+        : { type, ...tag, accept: false, reason: rng.pick(DECLINE_REASONS) };
     case 'AdvertiseKeys': {
       const cPk = rng.bytes(32);
       const sPk = rng.bytes(32);
@@ -539,8 +539,9 @@ export function generateFrame(rng: Rng, ctx: FrameContext, kind: FrameKind = rng
           return [`UnmaskShares with ${n} self-mask shares`, { ...m, selfMaskShares: Array.from({ length: n }, (_, i) => ({ of: i + 1, share: rng.bytes(SHARE_BYTES) })), keyShares: [] } as NodeClientMessage];
         },
         () => {
-          const n = rng.range(1025, 4000);
-          return [`OfferReply with a ${n}-character reason`, { type: 'OfferReply', session: ctx.session, round: ctx.round, accept: false, reason: 'r'.repeat(n) }];
+          // Past the OfferReply frame budget (16 KiB base + one string): refused before decoding.
+          const n = rng.range(24_000, 40_000);
+          return [`OfferReply with a ${n}-character reason`, { type: 'OfferReply', session: ctx.session, round: ctx.round, accept: false, reason: 'r'.repeat(n) } as unknown as NodeClientMessage];
         },
         () => {
           const n = over(256);

@@ -382,7 +382,7 @@ describe('(f) a session and round offered again', () => {
     for (const p of peers) p.send({ type: 'RoundResult', session, round: 1, status: 'committed', survivors: 3 });
 
     for (const p of peers) p.send(taskOffer(session, 1, 3, 2));
-    for (const p of peers) expect(await p.next('OfferReply')).toMatchObject({ accept: false, reason: expect.stringMatching(/already took part in this session and round/) });
+    for (const p of peers) expect(await p.next('OfferReply')).toMatchObject({ accept: false, reason: 'DECLINE_REPLAYED_ROUND' });
     for (const log of logs) await log.waitFor(/^WARN refused round 1 of task .*\(policy\.freshSession\)/);
     await offerAll(peers, taskOffer(newSession(), 1, 3, 2)); // a retry with a new session is fine
     for (const p of peers) expect(p.sentOf('AdvertiseKeys', session)).toHaveLength(1);

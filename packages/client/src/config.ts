@@ -39,6 +39,8 @@ export interface ClientConfig {
   readonly keyFile: string;
   /** Absolute path of a PEM CA bundle for wss://, when set. */
   readonly ca?: string;
+  /** Absolute path of the node's state directory (`stateDir`: its participation record), when set. */
+  readonly stateDir?: string;
   /** The peer list (`peers`), read and validated; absent when the config names none. */
   readonly peers?: PeerList;
   readonly policy: Policy;
@@ -69,13 +71,14 @@ const MAX_DELAY_MS = 24 * 3600 * 1000;
  * here too, so that a bad one stops the client before it connects. Throws ConfigError.
  */
 export function parseClientConfig(json: unknown, baseDir: string, options: ParseClientConfigOptions = {}): ClientConfig {
-  const root = object(json, '', ['coordinator', 'keyFile', 'policy'], ['ca', 'peers', 'reconnect', 'trainer']);
+  const root = object(json, '', ['coordinator', 'keyFile', 'policy'], ['ca', 'peers', 'reconnect', 'trainer', 'stateDir']);
   const coordinator = wsUrl(root['coordinator'], 'coordinator');
   const keyFile = resolve(baseDir, path(root['keyFile'], 'keyFile'));
   const ca = root['ca'] === undefined ? undefined : resolve(baseDir, path(root['ca'], 'ca'));
   if (ca !== undefined && !coordinator.startsWith('wss:')) {
     throw new ConfigError('ca', `only applies to a wss:// coordinator, but coordinator is ${coordinator}: remove ca, or use wss://`);
   }
+  const stateDir = root['stateDir'] === undefined ? undefined : resolve(baseDir, path(root['stateDir'], 'stateDir'));
   const policy = parsePolicy(root['policy'], 'policy');
   const reconnect = root['reconnect'] === undefined ? DEFAULT_RECONNECT : parseReconnect(root['reconnect'], 'reconnect');
   const trainer = root['trainer'] === undefined ? undefined : object(root['trainer'], 'trainer');
@@ -86,6 +89,7 @@ export function parseClientConfig(json: unknown, baseDir: string, options: Parse
     keyFile,
     ...(ca === undefined ? {} : { ca }),
     ...(peers === undefined ? {} : { peers }),
+    ...(stateDir === undefined ? {} : { stateDir }),
     policy,
     reconnect,
     ...(trainer === undefined ? {} : { trainer }),

@@ -28,6 +28,8 @@ import {
   authTranscript,
   decode,
   encode,
+  frameBudget,
+  isLoopbackHost,
   parseCoordinatorMessage,
   type CoordinatorMessage,
   type NodeClientMessage,
@@ -38,6 +40,7 @@ import { EventQueue } from './event-queue.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { peerIdOf } from './peers.ts';
 import type { Policy } from './policy.ts';
+import { ParticipationStore } from './participation-store.ts';
 import { RoundRunner, type RoundMessage } from './round.ts';
 import type { Trainer } from './trainer.ts';
 
@@ -84,6 +87,12 @@ export interface ClientNodeOptions {
   readonly limits?: Partial<WireLimits>;
   /** Most frames waiting to be handled before the connection is dropped. Default DEFAULT_MAX_QUEUED_FRAMES. */
   readonly maxQueuedFrames?: number;
+  /**
+   * Directory for the participation record (participation-store.ts): the (session,
+   * round) pairs taken part in and the rounds contributed, so that a restart resets
+   * neither. Absent: kept in memory only, and the node warns at start.
+   */
+  readonly stateDir?: string;
 }
 
 export const NODE_STATUSES = ['completed', 'rejected', 'closed'] as const;
@@ -215,8 +224,14 @@ class Node implements ClientNode {
       ...(this.#enrolled === undefined ? {} : { enrolled: this.#enrolled }),
       random: this.#random,
       log: this.#log,
+      ...(o.stateDir === undefined ? {} : { store: new ParticipationStore(o.stateDir) }),
     });
     this.#checkPeerList();
+    const plain = insecureTransportWarning(o.url);
+    if (plain !== null) this.#log.warn(plain);
+    if (o.stateDir === undefined) {
+      this.#log.warn('no stateDir: which rounds this client took part in, and how many (policy.maxRounds), are kept in memory only; a restart forgets them');
+    }
     this.#queue = new EventQueue<NodeEvent>(
       (ev) => this.#handle(ev),
       (err) => this.#log.error(`internal error while handling an event (a bug; please report it): ${errText(err)}`),
@@ -355,8 +370,12 @@ class Node implements ClientNode {
   // ---- frames ----------------------------------------------------------------------------
 
   async #onFrame(conn: Connection, data: Uint8Array, binary: boolean): Promise<void> {
+    // Each frame is bounded by its type before it is decoded; before Welcome only the
+    // small connection messages get more than the base budget (frame-budget.ts).
+    const limits = this.#limits;
+    const budget = (type: string | undefined) => frameBudget(conn.authed || isPreAuthName(type) ? type : undefined, limits);
     const msg = binary
-      ? parseCoordinatorMessage(decode(data), this.#limits)
+      ? parseCoordinatorMessage(decode(data, budget), limits)
       : new ProtocolError(ProtocolErrorCode.Malformed, 'expected a binary frame, got a text frame');
     if (msg instanceof ProtocolError) {
       this.#invalidFrames++;
@@ -494,6 +513,26 @@ function closeReason(reason: string): string {
 }
 
 function isPreAuth(type: CoordinatorMessage['type']): boolean {
+  return type === 'Challenge' || type === 'Welcome' || type === 'ErrorNotice';
+}
+
+/**
+ * The start-up warning for a plain ws:// coordinator beyond loopback, or null:
+ * without TLS the network sees the model and the aggregates and can pose as the
+ * coordinator (SECURITY.md, Transport).
+ */
+export function insecureTransportWarning(url: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return null; // the connect attempt reports a malformed URL
+  }
+  if (u.protocol !== 'ws:' || isLoopbackHost(u.hostname)) return null;
+  return `coordinator ${url} is plain ws:// to a host beyond this machine: the network can read the model and the aggregates and pose as the coordinator; use wss:// (with ca for a private certificate)`;
+}
+
+function isPreAuthName(type: string | undefined): boolean {
   return type === 'Challenge' || type === 'Welcome' || type === 'ErrorNotice';
 }
 

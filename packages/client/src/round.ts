@@ -26,8 +26,9 @@ import {
   type RandomSource,
   type ServerMessage,
 } from '@tally/secagg';
-import type { OfferReply, RoundResult, TaskOffer } from '@tally/wire';
+import { DeclineReason, type OfferReply, type RoundResult, type TaskOffer } from '@tally/wire';
 import type { Logger } from './logger.ts';
+import type { ParticipationStore } from './participation-store.ts';
 import { checkOffer, checkRoundStart, type Policy, type PolicyRule } from './policy.ts';
 import type { Trainer, TrainOutput } from './trainer.ts';
 
@@ -55,6 +56,8 @@ export interface RoundRunnerOptions {
   readonly enrolled?: ReadonlyMap<number, Uint8Array>;
   readonly random: RandomSource;
   readonly log: Logger;
+  /** Where tookPart and roundsContributed survive a restart; absent: memory only. */
+  readonly store?: ParticipationStore;
 }
 
 export interface RoundStats {
@@ -73,8 +76,26 @@ export class RoundRunner {
   readonly #tookPart = new Set<string>();
   #stats = { offersAccepted: 0, offersRefused: 0, roundsContributed: 0, roundsCommitted: 0, roundsAborted: 0, roundErrors: 0 };
 
+  /** Loads the stored participation record; throws when it is damaged. */
   constructor(o: RoundRunnerOptions) {
     this.#o = o;
+    if (o.store !== undefined) {
+      const saved = o.store.load();
+      for (const pair of saved.tookPart.slice(-MAX_REMEMBERED_ROUNDS)) this.#tookPart.add(pair);
+      this.#stats.roundsContributed = saved.roundsContributed;
+    }
+  }
+
+  /** Writes the participation record; false (and logged) when it cannot be written. */
+  #persist(): boolean {
+    if (this.#o.store === undefined) return true;
+    try {
+      this.#o.store.save({ roundsContributed: this.#stats.roundsContributed, tookPart: [...this.#tookPart] });
+      return true;
+    } catch (err) {
+      this.#o.log.error(`cannot record this node's participation in ${this.#o.store.file}: ${errText(err)}; taking part in nothing until it can`);
+      return false;
+    }
   }
 
   stats(): RoundStats {
@@ -105,7 +126,9 @@ export class RoundRunner {
       log.info(`round ${this.#live.round}: superseded by an offer for round ${offer.round}; leaving it`);
     }
     this.#live = null;
-    const refuse = (reason: string): OfferReply => {
+    // The reply carries a code only: the detail (policy numbers, trainer errors with
+    // file paths and column names) stays in this client's log (reasons.ts in @tally/wire).
+    const refuse = (reason: DeclineReason): OfferReply => {
       this.#stats.offersRefused++;
       return { type: 'OfferReply', session: offer.session, round: offer.round, accept: false, reason };
     };
@@ -117,15 +140,16 @@ export class RoundRunner {
       // A repeated offer is the coordinator misbehaving, not a setting of this shop's.
       if (refusal.rule === 'freshSession') log.warn(line);
       else log.info(line);
-      return refuse(refusal.reason);
+      return refuse(refusal.rule === 'freshSession' ? DeclineReason.ReplayedRound : DeclineReason.Policy);
     }
     this.#remember(pair);
+    if (!this.#persist()) return refuse(DeclineReason.StateUnavailable);
     let plan: QuantPlan;
     try {
       plan = planQuantization(offer.quant, offer.model.length);
     } catch (err) {
       log.warn(`refused ${tag}: its quantisation parameters are unusable: ${errText(err)}`);
-      return refuse(`unusable quantisation parameters: ${errText(err)}`);
+      return refuse(DeclineReason.BadQuantization);
     }
 
     const live: LiveRound = {
@@ -144,7 +168,7 @@ export class RoundRunner {
       out = await this.#o.trainer.train({ taskId: offer.taskId, round: offer.round, weights: offer.model });
     } catch (err) {
       log.error(`local training failed for ${tag}: ${errText(err)}; declining the round`);
-      return this.#abandon(live, stillWanted, refuse(`local training failed: ${errText(err)}`));
+      return this.#abandon(live, stillWanted, refuse(DeclineReason.TrainingFailed));
     }
     const ms = Math.round(performance.now() - started);
     if (!stillWanted() || this.#live !== live) {
@@ -154,7 +178,7 @@ export class RoundRunner {
     }
     if (ms > offer.deadlineMs) {
       log.warn(`${tag}: training took ${ms} ms, past the coordinator's ${offer.deadlineMs} ms; declining (make training faster, or ask for a longer deadline)`);
-      return this.#abandon(live, stillWanted, refuse(`training took ${ms} ms, past the ${offer.deadlineMs} ms deadline`));
+      return this.#abandon(live, stillWanted, refuse(DeclineReason.DeadlinePassed));
     }
 
     let weight = out?.weight;
@@ -168,7 +192,7 @@ export class RoundRunner {
       ({ lanes, clipped } = encodeUpdate(plan, { delta: out?.delta, weight, metrics: out?.metrics }, this.#o.random));
     } catch (err) {
       log.error(`${tag}: the trainer's update cannot be encoded: ${errText(err)}; declining the round`);
-      return this.#abandon(live, stillWanted, refuse(`update cannot be encoded: ${errText(err)}`));
+      return this.#abandon(live, stillWanted, refuse(DeclineReason.BadUpdate));
     }
     live.machine = createClient({ identity: this.#o.identity, input: lanes, random: this.#o.random });
     live.phase = 'running';
@@ -220,6 +244,13 @@ export class RoundRunner {
     for (const m of step.outbox) {
       if (m.type === 'MaskedInput') {
         this.#stats.roundsContributed++;
+        // Recorded before the input leaves: a restart cannot forget a contribution.
+        if (!this.#persist()) {
+          this.#stats.roundsContributed--;
+          live.phase = 'left';
+          live.machine = null;
+          return [];
+        }
         log.debug(`round ${live.round}: masked input sent (${this.#stats.roundsContributed} of policy.maxRounds ${this.#o.policy.maxRounds})`);
       }
     }

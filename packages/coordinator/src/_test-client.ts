@@ -187,7 +187,7 @@ export class TestClient {
       ? this.opts.update(offer, this.clientId)
       : deterministicUpdate(this.clientId, offer.round, offer.model.length, offer.quant.metricCount);
     if (update === null) {
-      this.send({ type: 'OfferReply', session: offer.session, round: offer.round, accept: false, reason: 'test declines' });
+      this.send({ type: 'OfferReply', session: offer.session, round: offer.round, accept: false, reason: 'DECLINE_POLICY' });
       return;
     }
     const { lanes } = encodeUpdate(plan, { delta: update.delta, weight: update.weight, metrics: update.metrics });

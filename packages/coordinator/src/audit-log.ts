@@ -31,7 +31,10 @@ export interface AuditRecord {
   /** Session id, hex. */
   readonly session: string;
   readonly status: 'committed' | 'aborted';
+  /** Why an aborted round ended, in full (may hold aggregate values: the audit log only). */
   readonly reason?: string;
+  /** The code the cohort got in RoundResult.reason for this abort. */
+  readonly reasonCode?: string;
   readonly startedAt: string;
   readonly endedAt: string;
   /** Clients offered the round. */

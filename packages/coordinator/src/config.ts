@@ -60,7 +60,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { planQuantization, type QuantPlan } from '@tally/secagg';
+import { MAX_ROUND, planQuantization, type QuantPlan } from '@tally/secagg';
 import { DEFAULT_LIMITS as WIRE_LIMITS, METRIC_NAME_PATTERN, TASK_ID_PATTERN } from '@tally/wire';
 import {
   ConfigError,
@@ -263,7 +263,7 @@ function parseTask(u: unknown, baseDir: string): TaskConfig {
   const metrics = parseMetrics(o['metrics']);
   // The vector (model + weight, clipped, count lanes + metrics) must fit the wire's vector bound.
   const modelLength = expectInt(o['modelLength'], 'task.modelLength', 1, WIRE_LIMITS.maxVectorLength - 3 - metrics.length);
-  const rounds = expectInt(o['rounds'], 'task.rounds', 1, 2 ** 32 - 1);
+  const rounds = expectInt(o['rounds'], 'task.rounds', 1, MAX_ROUND);
   const cohortSize = expectInt(o['cohortSize'], 'task.cohortSize', 2, MAX_COHORT);
   const minClients = expectInt(o['minClients'], 'task.minClients', 2, cohortSize);
   const threshold = has(o, 'threshold') ? expectInt(o['threshold'], 'task.threshold', 1, cohortSize - 1) : undefined;

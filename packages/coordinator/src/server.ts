@@ -15,6 +15,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { isLoopbackHost } from '@tally/wire';
 import { ConfigError } from './_assert.ts';
 import type { LimitsConfig, ListenConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -66,6 +67,12 @@ async function readTls(listen: ListenConfig): Promise<{ cert: Buffer; key: Buffe
     }
   };
   return { cert: await read(listen.tls.cert, 'listen.tls.cert'), key: await read(listen.tls.key, 'listen.tls.key') };
+}
+
+/** The start-up warning for listening beyond loopback without listen.tls, or null (SECURITY.md, Transport). */
+export function insecureListenWarning(host: string, tls: boolean): string | null {
+  if (tls || isLoopbackHost(host)) return null;
+  return `listening on ${host} without listen.tls: the network between clients and this coordinator can read the model and the aggregates and pose as the coordinator; set listen.tls (wss://), or listen on 127.0.0.1 behind a TLS proxy`;
 }
 
 export async function startTransport(opts: TransportOptions): Promise<Transport> {
@@ -166,6 +173,8 @@ export async function startTransport(opts: TransportOptions): Promise<Transport>
   const port = typeof address === 'object' && address !== null ? address.port : listen.port;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   const url = `${tls ? 'wss' : 'ws'}://${host}:${port}`;
+  const plain = insecureListenWarning(listen.host, tls !== undefined);
+  if (plain !== null) logger.warn(plain);
 
   let closing: Promise<void> | undefined;
   return {

@@ -32,7 +32,7 @@ import {
   type RandomSource,
   type UnmaskPool,
 } from '@tally/secagg';
-import { ProtocolError, ProtocolErrorCode, encode, type NodeClientMessage, type TaskOffer } from '@tally/wire';
+import { ProtocolError, ProtocolErrorCode, RoundReason, encode, type NodeClientMessage, type TaskOffer } from '@tally/wire';
 import type { AuditDrop, AuditLog, AuditRecord } from './audit-log.ts';
 import { saveCheckpoint } from './checkpoint.ts';
 import type { ClientRegistry } from './clients.ts';
@@ -333,22 +333,22 @@ export class Task {
     try {
       a.shape = chooseRoundShape(task, a.cohort.length);
     } catch (err) {
-      return this.abortAttempt(a, `no safe threshold for a cohort of ${a.cohort.length}: ${(err as Error).message}`);
+      return this.abortAttempt(a, `no safe threshold for a cohort of ${a.cohort.length}: ${(err as Error).message}`, RoundReason.NoSafeThreshold);
     }
 
     // -- TaskOffer -> OfferReply
     this.stageName = 'TaskOffer';
     const offered = await this.offer(a, a.shape);
     a.accepted = offered;
-    if (this.abort.signal.aborted) return this.abortAttempt(a, 'coordinator closed');
+    if (this.abort.signal.aborted) return this.abortAttempt(a, 'coordinator closed', RoundReason.CoordinatorClosed);
     if (offered.length < task.minClients) {
-      return this.abortAttempt(a, `only ${offered.length} of ${a.cohort.length} offered clients accepted; task.minClients is ${task.minClients}`);
+      return this.abortAttempt(a, `only ${offered.length} of ${a.cohort.length} offered clients accepted; task.minClients is ${task.minClients}`, RoundReason.TooFewAccepted);
     }
     let shape: RoundShape;
     try {
       shape = fitRoster(a.shape, offered.length);
     } catch (err) {
-      return this.abortAttempt(a, `${offered.length} accepted clients cannot run threshold ${a.shape.t}: ${(err as Error).message}`);
+      return this.abortAttempt(a, `${offered.length} accepted clients cannot run threshold ${a.shape.t}: ${(err as Error).message}`, RoundReason.TooFewAccepted);
     }
     a.shape = shape;
 
@@ -371,7 +371,7 @@ export class Task {
         onStage: (report) => this.reportStage(report),
       });
     } catch (err) {
-      return this.abortAttempt(a, `cannot start the round: ${(err as Error).message}`);
+      return this.abortAttempt(a, `cannot start the round: ${(err as Error).message}`, RoundReason.StartFailed);
     }
     this.phase = { kind: 'secagg', session: a.session, round: a.round, driver };
     // Clients that left between the offer and the start are dropped at once.
@@ -381,7 +381,7 @@ export class Task {
     for (const [stage, ms] of Object.entries(report.timings)) a.timings[stage] = ms;
     for (const [id, d] of report.drops) a.drops[String(id)] = { stage: d.stage, reason: d.reason };
     const outcome = report.outcome;
-    if (outcome.kind === 'aborted') return this.abortAttempt(a, `aborted in ${outcome.stage}: ${outcome.reason}`);
+    if (outcome.kind === 'aborted') return this.abortAttempt(a, `aborted in ${outcome.stage}: ${outcome.reason}`, RoundReason.SecAggAborted);
     a.survivors = [...outcome.survivors];
     a.revealed = { selfMaskOf: [...outcome.revealed.selfMaskOf], maskKeyOf: [...outcome.revealed.maskKeyOf] };
 
@@ -392,7 +392,7 @@ export class Task {
     try {
       sum = await this.d.pool.unmask(outcome.plan);
     } catch (err) {
-      return this.abortAttempt(a, `unmasking failed: ${(err as Error).message}`);
+      return this.abortAttempt(a, `unmasking failed: ${(err as Error).message}`, RoundReason.UnmaskFailed);
     }
     let decoded;
     try {
@@ -400,13 +400,13 @@ export class Task {
     } catch (err) {
       // Honest clients cannot produce this: some client sent lanes outside the plan's bounds.
       const why = err instanceof SecAggError ? err.message : String(err);
-      return this.abortAttempt(a, `the unmasked sum is not a valid encoding (a client sent out-of-range lanes): ${why}`);
+      return this.abortAttempt(a, `the unmasked sum is not a valid encoding (a client sent out-of-range lanes): ${why}`, RoundReason.InvalidAggregate);
     }
     let next;
     try {
       next = this.d.strategy.apply(this.model, decoded.meanDelta, this.strategyState);
     } catch (err) {
-      return this.abortAttempt(a, `the strategy refused the update: ${(err as Error).message}; lower the server learning rate or task.quant.clipNorm`);
+      return this.abortAttempt(a, `the strategy refused the update: ${(err as Error).message}; lower the server learning rate or task.quant.clipNorm`, RoundReason.StrategyRefused);
     }
     const metrics: Record<string, number> = {};
     task.metrics.forEach((name, j) => {
@@ -528,13 +528,17 @@ export class Task {
     this.d.emit({ type: 'stage', report });
   }
 
-  private async abortAttempt(a: Attempt, reason: string): Promise<false> {
+  /**
+   * Ends the attempt. `reason` (the detail, which may hold aggregate values) goes
+   * only to the audit log and the log; the cohort gets `code` in RoundResult.
+   */
+  private async abortAttempt(a: Attempt, reason: string, code: RoundReason = RoundReason.Aborted): Promise<false> {
     this.phase = { kind: 'closing', session: a.session, round: a.round };
-    const record = this.record(a, 'aborted', cut(reason), null);
+    const record = { ...this.record(a, 'aborted', cut(reason), null), reasonCode: code };
     await this.d.audit.append(record);
     const summary = summaryOf(record);
     this.d.history.push(summary);
-    this.sendResult(a, 'aborted', cut(reason), undefined);
+    this.sendResult(a, 'aborted', code, undefined);
     const retry = this.abort.signal.aborted ? '' : `; retrying with a new session in ${this.d.config.task.deadlines.retryMs} ms`;
     this.d.logger.warn(`round ${a.round} aborted (session ${toHex(a.session).slice(0, 8)}): ${reason}${retry}`);
     this.d.emit({ type: 'round', summary, model: null });
@@ -572,7 +576,7 @@ export class Task {
   }
 
   /** RoundResult to every offered client still connected (so each can reset its round state). */
-  private sendResult(a: Attempt, status: 'committed' | 'aborted', reason: string | undefined, metrics: Record<string, number> | undefined): void {
+  private sendResult(a: Attempt, status: 'committed' | 'aborted', reason: RoundReason | undefined, metrics: Record<string, number> | undefined): void {
     for (const id of a.cohort) {
       this.d.clients.get(id)?.send({
         type: 'RoundResult',

@@ -17,6 +17,12 @@ export const SESSION_BYTES = 16;
 /** X25519 and Ed25519 public keys. */
 export const PUBLIC_KEY_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
+/**
+ * Largest round number. The round is written as a u32 into the HKDF salt
+ * (hkdf.ts) and the share AEAD's associated data; the wire refuses a larger one
+ * at parse (packages/wire expectRound), so both sides use this one constant.
+ */
+export const MAX_ROUND = 0xffffffff;
 
 /** Client ids are positive integers (they are also Shamir evaluation points). */
 export type ClientId = number;

@@ -22,7 +22,7 @@ export const COORDINATOR_SAMPLES: readonly CoordinatorMessage[] = [
     deadlineMs: 60_000,
   },
   { type: 'RoundResult', session, round, status: 'committed', metrics: { loss: 0.25, 'val_acc.top-1': 0.9 }, survivors: 4 },
-  { type: 'RoundResult', session, round, status: 'aborted', reason: 'below threshold', survivors: 2 },
+  { type: 'RoundResult', session, round, status: 'aborted', reason: 'ROUND_SECAGG_ABORTED', survivors: 2 },
   { type: 'ErrorNotice', code: 'WIRE_BAD_FIELD', message: 'body.sig: expected 64 bytes, got 12' },
   {
     type: 'RoundStart',
@@ -75,11 +75,11 @@ export const CLIENT_SAMPLES: readonly NodeClientMessage[] = [
   { type: 'Hello', identityKey: bytes(32, 16), clientVersion: 'tally-client/0.1.0' },
   { type: 'AuthResponse', sig: bytes(64, 17) },
   { type: 'OfferReply', session, round, accept: true },
-  { type: 'OfferReply', session, round, accept: false, reason: 'cohort below my minimum (3 < 5)' },
+  { type: 'OfferReply', session, round, accept: false, reason: 'DECLINE_POLICY' },
   { type: 'AdvertiseKeys', session, round, cPk: bytes(32, 18), sPk: bytes(32, 19), sig: bytes(64, 20) },
   { type: 'AdvertiseKeys', session, round: 0, cPk: bytes(32, 18), sPk: bytes(32, 19), sig: new Uint8Array(0) },
   { type: 'ShareKeys', session, round, shares: [{ peer: 3, ct: bytes(100, 21) }] },
-  { type: 'MaskedInput', session, round: Number.MAX_SAFE_INTEGER, y: new Uint32Array([0, 1, 0x7fffffff, 0x80000000, 0xffffffff]) },
+  { type: 'MaskedInput', session, round: 0xffffffff /* MAX_ROUND */, y: new Uint32Array([0, 1, 0x7fffffff, 0x80000000, 0xffffffff]) },
   { type: 'ConsistencySignature', session, round, sig: bytes(64, 22) },
   {
     type: 'UnmaskShares',

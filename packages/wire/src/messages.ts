@@ -11,6 +11,7 @@
 
 import type { ClientMessage, ServerMessage } from '@tally/secagg';
 import type { ProtocolError, ProtocolErrorCode } from './errors.ts';
+import type { DeclineReason, RoundReason } from './reasons.ts';
 
 /** The envelope's `v`. A peer speaking another version gets WIRE_UNSUPPORTED_VERSION. */
 export const PROTOCOL_VERSION = 1;
@@ -84,7 +85,8 @@ export interface RoundResult {
   readonly session: Uint8Array;
   readonly round: number;
   readonly status: RoundStatus;
-  readonly reason?: string;
+  /** Why an aborted round ended: a code only; the detail is in the coordinator's audit log. */
+  readonly reason?: RoundReason;
   /** Aggregate metrics of the round (already averaged; no single client's values). */
   readonly metrics?: Readonly<Record<string, number>>;
   readonly survivors: number;
@@ -120,7 +122,8 @@ export interface OfferReply {
   readonly session: Uint8Array;
   readonly round: number;
   readonly accept: boolean;
-  readonly reason?: string;
+  /** Why the client declined: a code only; the detail stays in the client's log. */
+  readonly reason?: DeclineReason;
 }
 
 export type NodeOnlyClientMessage = Hello | AuthResponse | OfferReply;

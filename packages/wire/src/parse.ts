@@ -56,6 +56,7 @@ import {
   type NodeClientMessage,
   type QuantParams,
 } from './messages.ts';
+import { DECLINE_REASONS, ROUND_REASONS } from './reasons.ts';
 import { expectF32Vector, expectU32Vector } from './vector.ts';
 
 /** Ed25519 signatures are 64 bytes; in passive mode (no active adversary) adverts carry an empty one. */
@@ -103,8 +104,8 @@ function text(m: Record<string, unknown>, key: string, l: WireLimits, min = 0): 
   return expectString(m[key], at('body', key), min, l.maxStringLength);
 }
 
-function optionalText(m: Record<string, unknown>, key: string, l: WireLimits): { reason?: string } {
-  return hasKey(m, key) ? { reason: text(m, key, l) } : {};
+function optionalReason<R extends string>(m: Record<string, unknown>, table: readonly R[]): { reason?: R } {
+  return hasKey(m, 'reason') ? { reason: expectOneOf(m['reason'], 'body.reason', table) } : {};
 }
 
 function taskId(u: unknown, path: string): string {
@@ -169,7 +170,7 @@ const COORDINATOR_BODIES: Parsers<CoordinatorMessage> = {
     const m = expectMap(b, 'body', ['status', 'survivors'], ['reason', 'metrics']);
     return {
       status: expectOneOf(m['status'], 'body.status', ROUND_STATUSES),
-      ...optionalText(m, 'reason', l),
+      ...optionalReason(m, ROUND_REASONS),
       ...(hasKey(m, 'metrics') ? { metrics: metrics(m['metrics'], 'body.metrics', l) } : {}),
       survivors: expectCount(m['survivors'], 'body.survivors', 0, l.maxCohort, 'clients'),
     };
@@ -265,7 +266,7 @@ const CLIENT_BODIES: Parsers<NodeClientMessage> = {
   },
   OfferReply(b, l) {
     const m = expectMap(b, 'body', ['accept'], ['reason']);
-    return { accept: expectBool(m['accept'], 'body.accept'), ...optionalText(m, 'reason', l) };
+    return { accept: expectBool(m['accept'], 'body.accept'), ...optionalReason(m, DECLINE_REASONS) };
   },
   AdvertiseKeys(b) {
     const m = expectMap(b, 'body', ['cPk', 'sPk', 'sig']);

@@ -64,6 +64,7 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
     logger: log,
     reconnect: config.reconnect,
     ...(ca === undefined ? {} : { ca }),
+    ...(config.stateDir === undefined ? {} : { stateDir: config.stateDir }),
   });
   const unsubscribe = io.onInterrupt(() => {
     log.info('interrupted: closing the connection');

@@ -240,7 +240,7 @@ async function measureRound(n: number, k: number, t: number, m: number, dropout:
     plainSumMs,
     serverUnmaskMs: unmaskMs,
     serverShamirMs: shamir,
-    exact: Buffer.from(sum.buffer).equals(Buffer.from(plain.buffer)),
+    exact: Buffer.from(sum.buffer, sum.byteOffset, sum.byteLength).equals(Buffer.from(plain.buffer)),
   };
 }
 

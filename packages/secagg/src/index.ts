@@ -7,7 +7,7 @@ export type { RandomSource } from './random.ts';
 export { concatBytes, equalBytes, fromHex, lp, toHex, u32be, utf8 } from './bytes.ts';
 export { KdfLabel, deriveKey, hkdfSha256 } from './hkdf.ts';
 export type { RoundContext } from './hkdf.ts';
-export { MaskAccumulator, addMask, maskKeystream, aesCtrKeystreamFloor } from './prg.ts';
+export { MaskAccumulator, addMask, addVectors, maskKeystream, aesCtrKeystreamFloor } from './prg.ts';
 export { simdAvailable } from './simd.ts';
 export { generateIdentity, generateX25519, signMessage, verifySignature, x25519PublicKey, x25519Shared } from './keys.ts';
 export type { KeyPair } from './keys.ts';

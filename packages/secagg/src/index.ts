@@ -10,6 +10,7 @@ export type { RoundContext } from './hkdf.ts';
 export { MaskAccumulator, addMask, addVectors, maskKeystream, aesCtrKeystreamFloor } from './prg.ts';
 export { simdAvailable } from './simd.ts';
 export { generateIdentity, generateX25519, signMessage, verifySignature, x25519PublicKey, x25519Shared } from './keys.ts';
+export { curveBackend } from './keys.ts';
 export type { KeyPair } from './keys.ts';
 export { FIELD_PRIME, SHARE_BYTES, combineShares, splitSecret } from './shamir.ts';
 export type { Share } from './shamir.ts';

@@ -17,6 +17,8 @@ import type { RandomSource } from './random.ts';
 
 /** The backend in use: node:crypto when it works here (checked once at load), else noble. */
 export const curves: CurveBackend = nodeCurvesWork() ? nodeCurves : nobleCurves;
+/** Which backend runs here: 'node' (OpenSSL) or 'noble' (pure JS). */
+export const curveBackend: CurveBackend['name'] = curves.name;
 
 export interface KeyPair {
   readonly secretKey: Uint8Array;

@@ -423,7 +423,7 @@ export function addVectors(acc: Uint32Array, x: Uint32Array): void {
 /**
  * Benchmark baseline: generates and discards `bytes` keystream bytes with the same
  * cipher and zero buffer as the JS `addMask` loop, in 64 KiB chunks. (The SIMD path
- * uses 256 KiB chunks, which alone measured 0-10% faster here.) Not for protocol use.
+ * uses 32 KiB chunks; see SIMD_CHUNK_BYTES for the measurement.) Not for protocol use.
  */
 export function aesCtrKeystreamFloor(key: Uint8Array, bytes: number): void {
   assertKey(key, 'aesCtrKeystreamFloor key');

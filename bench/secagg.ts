@@ -10,6 +10,9 @@
  *                   signatures; "round" mode only)
  *   clientExpandMs  the mask expansion alone: k+1 keystreams added into one vector (median of 3)
  *   clientAesMs     raw AES-CTR keystream for the same (k+1)·m·4 bytes (baseline, median of 3)
+ *   clientStepOverAesPaired, clientRoundOverAesPaired
+ *                   the same ratios with the floor measured right after each client's masking
+ *                   step (interleaved pairs, median over the pairs): steadier on a loaded machine
  *   serverSumMs     adding the masked vectors as they arrive
  *   plainSumMs      adding the plain vectors (baseline)
  *   serverUnmaskMs  Shamir reconstruction + regenerating and removing every mask (worker threads)
@@ -134,6 +137,8 @@ interface Record {
   clientRoundMs: number | null;
   clientExpandMs: number | null;
   clientAesMs: number | null;
+  clientStepOverAesPaired: number | null;
+  clientRoundOverAesPaired: number | null;
   serverSumMs: number | null;
   plainSumMs: number | null;
   serverUnmaskMs: number | null;
@@ -251,6 +256,9 @@ async function measureRound(n: number, k: number, t: number, m: number, dropout:
   const dropAt = new Map<number, Stage>(dropped.map((id) => [id, 'MaskedInput']));
   const clientMask: number[] = [];
   const clientTotal = new Map<number, number>();
+  const floorAfterMask = new Map<number, number>();
+  const maskMsOf = new Map<number, number>();
+  const floorKey = osRandom(32);
   let serverSum = 0;
   let shamir = 0;
   const r = simulateRound({
@@ -262,7 +270,16 @@ async function measureRound(n: number, k: number, t: number, m: number, dropout:
     observe: {
       now: () => performance.now(),
       step: (who, id, what, ms) => {
-        if (who === 'client' && what === 'ShareBundle') clientMask.push(ms);
+        if (who === 'client' && what === 'ShareBundle') {
+          clientMask.push(ms);
+          if (id !== null) {
+            maskMsOf.set(id, ms);
+            // The floor for this step, measured right after it (outside its timing).
+            const f0 = performance.now();
+            aesCtrKeystreamFloor(floorKey, (k + 1) * m * 4);
+            floorAfterMask.set(id, performance.now() - f0);
+          }
+        }
         if (who === 'client' && id !== null) clientTotal.set(id, (clientTotal.get(id) ?? 0) + ms);
         if (who === 'server' && what === 'MaskedInput') serverSum += ms;
         if (who === 'server' && what === 'UnmaskShares') shamir = ms; // the last one closes the stage
@@ -285,6 +302,8 @@ async function measureRound(n: number, k: number, t: number, m: number, dropout:
     clientMaskMs: median(clientMask),
     // Clients that finished the round (the dropped ones stopped after ShareKeys).
     clientRoundMs: median(survivors.map((id) => clientTotal.get(id) ?? 0)),
+    clientStepOverAesPaired: median(survivors.map((id) => maskMsOf.get(id)! / floorAfterMask.get(id)!)),
+    clientRoundOverAesPaired: median(survivors.map((id) => clientTotal.get(id)! / floorAfterMask.get(id)!)),
     serverSumMs: serverSum,
     plainSumMs,
     serverUnmaskMs: unmaskMs,
@@ -306,10 +325,16 @@ async function measureComponents(n: number, k: number, t: number, m: number, dro
   const mine = generateX25519();
   const x = randomVector(m);
   const clientMask: number[] = [];
+  const paired: number[] = [];
+  const floorKey = osRandom(32);
   for (let rep = 0; rep < 3; rep++) {
     const c0 = performance.now();
     maskInput(x, ctx, 1, osRandom(32), mine.secretKey, peers);
-    clientMask.push(performance.now() - c0);
+    const stepMs = performance.now() - c0;
+    clientMask.push(stepMs);
+    const f0 = performance.now(); // its floor, right after it
+    for (let left = (k + 1) * m * 4; left > 0; left -= 2 ** 28) aesCtrKeystreamFloor(floorKey, Math.min(left, 2 ** 28));
+    paired.push(stepMs / (performance.now() - f0));
   }
 
   // Server sum: the survivors' vectors added as they arrive (a few distinct vectors reused).
@@ -344,6 +369,8 @@ async function measureComponents(n: number, k: number, t: number, m: number, dro
     dropped: dropped.length,
     clientMaskMs: median(clientMask),
     clientRoundMs: null,
+    clientStepOverAesPaired: median(paired),
+    clientRoundOverAesPaired: null,
     serverSumMs,
     plainSumMs,
     serverUnmaskMs: unmaskMs,
@@ -355,7 +382,7 @@ async function measureComponents(n: number, k: number, t: number, m: number, dro
 const records: Record[] = [];
 const fmt = (v: number | null | undefined, d = 1): string => (v === null || v === undefined ? '-' : v.toFixed(d));
 const ratio = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : a / b);
-const EMPTY = { clientMaskMs: null, clientRoundMs: null, clientExpandMs: null, clientAesMs: null, serverSumMs: null, plainSumMs: null, serverUnmaskMs: null, serverShamirMs: null, aesFloorMs: null, exact: null };
+const EMPTY = { clientMaskMs: null, clientRoundMs: null, clientExpandMs: null, clientAesMs: null, clientStepOverAesPaired: null, clientRoundOverAesPaired: null, serverSumMs: null, plainSumMs: null, serverUnmaskMs: null, serverShamirMs: null, aesFloorMs: null, exact: null };
 
 /** The measuring mode for a configuration, or the reason it is skipped. */
 function modeFor(n: number, k: number, m: number, dropout: number): Record['mode'] | string {
@@ -377,13 +404,14 @@ async function measure(n: number, graph: 'complete' | 'harary', k: number, t: nu
 
 console.log(`secagg bench on ${cpus()[0]?.model ?? 'unknown cpu'} (${availableParallelism()} threads), unmask pool of ${pool.threads}, wasm simd ${simdAvailable ? 'on' : 'off'}, curves ${curveBackend}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 console.log(
-  ['n', 'graph', 'k', 't', 'm', 'drop', 'mode', 'clientStep', 'clientRound', 'expand', 'rawAES', 'step/AES', 'round/AES', 'sum', 'plainSum', 'sum/plain', 'unmask', 'shamir', 'aesFloor', 'unmask/floor', 'exact'].join('\t'),
+  ['n', 'graph', 'k', 't', 'm', 'drop', 'mode', 'clientStep', 'clientRound', 'expand', 'rawAES', 'step/AES', 'round/AES', 'step/AES paired', 'round/AES paired', 'sum', 'plainSum', 'sum/plain', 'unmask', 'shamir', 'aesFloor', 'unmask/floor', 'exact'].join('\t'),
 );
 const row = (rec: Record): string =>
   [
     rec.n, rec.graph, rec.k, rec.t, rec.m, rec.dropout, rec.mode,
     fmt(rec.clientMaskMs), fmt(rec.clientRoundMs), fmt(rec.clientExpandMs), fmt(rec.clientAesMs),
     fmt(ratio(rec.clientMaskMs, rec.clientAesMs), 2), fmt(ratio(rec.clientRoundMs, rec.clientAesMs), 2),
+    fmt(rec.clientStepOverAesPaired, 2), fmt(rec.clientRoundOverAesPaired, 2),
     fmt(rec.serverSumMs), fmt(rec.plainSumMs), fmt(ratio(rec.serverSumMs, rec.plainSumMs), 2),
     fmt(rec.serverUnmaskMs), fmt(rec.serverShamirMs), fmt(rec.aesFloorMs), fmt(ratio(rec.serverUnmaskMs, rec.aesFloorMs), 2), String(rec.exact),
   ].join('\t');
@@ -392,6 +420,8 @@ const row = (rec: Record): string =>
 const RATIOS = {
   clientStepOverAes: (r: Record) => ratio(r.clientMaskMs, r.clientAesMs),
   clientRoundOverAes: (r: Record) => ratio(r.clientRoundMs, r.clientAesMs),
+  clientStepOverAesPaired: (r: Record) => r.clientStepOverAesPaired,
+  clientRoundOverAesPaired: (r: Record) => r.clientRoundOverAesPaired,
   expandOverAes: (r: Record) => ratio(r.clientExpandMs, r.clientAesMs),
   sumOverPlain: (r: Record) => ratio(r.serverSumMs, r.plainSumMs),
   unmaskOverFloor: (r: Record) => ratio(r.serverUnmaskMs, r.aesFloorMs),

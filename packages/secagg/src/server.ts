@@ -18,6 +18,7 @@ import { SecAggError, SecAggErrorCode as E, fail } from './errors.ts';
 import type { RoundContext } from './hkdf.ts';
 import { verifySignature, x25519PublicKey } from './keys.ts';
 import { SHARE_BYTES, combineShares, type Share } from './shamir.ts';
+import { addVectors } from './prg.ts';
 import { advertTranscript, survivorTranscript } from './transcript.ts';
 import type { Graph } from './graph.ts';
 import type { UnmaskPlan } from './unmask.ts';
@@ -263,9 +264,7 @@ function acceptMasked(state: ServerState, from: ClientId, msg: Extract<ClientMes
   if (!(msg.y instanceof Uint32Array) || msg.y.length !== state.sum.length) {
     fail(E.BadMessage, `MaskedInput from id ${from}: expected ${state.sum.length} lanes, got ${msg.y?.length}`);
   }
-  const sum = state.sum;
-  const y = msg.y;
-  for (let i = 0; i < sum.length; i++) sum[i] = (sum[i]! + y[i]!) >>> 0;
+  addVectors(state.sum, msg.y);
 }
 
 function acceptSignature(state: ServerState, from: ClientId, msg: Extract<ClientMessage, { type: 'ConsistencySignature' }>): void {

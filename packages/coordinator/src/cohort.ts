@@ -94,12 +94,18 @@ export function chooseRoundShape(s: ShapeSettings, n: number): RoundShape {
 
 /**
  * The shape for the n' clients that accepted, keeping the announced threshold.
- * Throws SecAggError (BadConfig) when t no longer fits (too few accepted).
+ * Throws SecAggError (BadConfig) when t no longer fits (too few accepted), or when,
+ * with `settings`, the smaller cohort misses the tail bounds (secagg's validateParams,
+ * with the same rates chooseRoundShape used).
  */
-export function fitRoster(shape: RoundShape, accepted: number): RoundShape {
+export function fitRoster(shape: RoundShape, accepted: number, settings?: ShapeSettings): RoundShape {
   if (accepted === shape.n) return shape;
   const k = Math.min(shape.k, accepted - 1);
-  validateParams({ n: accepted, k, t: shape.t });
+  const rates =
+    settings === undefined
+      ? {}
+      : { corruptFraction: settings.corruptFraction, ...(settings.dropoutTolerance === undefined ? {} : { dropoutRate: settings.dropoutTolerance }) };
+  validateParams({ n: accepted, k, t: shape.t, ...rates });
   return { n: accepted, k, t: shape.t, graph: k === accepted - 1 ? 'complete' : 'harary' };
 }
 

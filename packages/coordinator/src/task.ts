@@ -346,7 +346,7 @@ export class Task {
     }
     let shape: RoundShape;
     try {
-      shape = fitRoster(a.shape, offered.length);
+      shape = fitRoster(a.shape, offered.length, task);
     } catch (err) {
       return this.abortAttempt(a, `${offered.length} accepted clients cannot run threshold ${a.shape.t}: ${(err as Error).message}`);
     }

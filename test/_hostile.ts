@@ -186,6 +186,8 @@ export function taskOffer(session: Uint8Array, round: number, cohortSize: number
     taskId: TASK_ID,
     cohortSize,
     threshold,
+    graph: 'complete',
+    degree: cohortSize - 1,
     model: new Float32Array(MODEL_LENGTH),
     quant: { clipNorm: 10, weightBound: 100, cohortSize, fractionalBits: 16, metricCount: 1, metricBound: 10 },
     deadlineMs: 60_000,

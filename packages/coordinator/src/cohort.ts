@@ -12,9 +12,9 @@ import {
   SecAggErrorCode,
   chooseParams,
   completeGraph,
-  hararyGraph,
   validateParams,
   type Graph,
+  type HararySpec,
   type RandomSource,
 } from '@tally/secagg';
 
@@ -106,12 +106,19 @@ export function fitRoster(shape: RoundShape, accepted: number, settings?: ShapeS
       ? {}
       : { corruptFraction: settings.corruptFraction, ...(settings.dropoutTolerance === undefined ? {} : { dropoutRate: settings.dropoutTolerance }) };
   validateParams({ n: accepted, k, t: shape.t, ...rates });
-  return { n: accepted, k, t: shape.t, graph: k === accepted - 1 ? 'complete' : 'harary' };
+  // The graph kind stays the offered one (clients refuse another); H_{n'−1,n'} is the complete graph.
+  return { n: accepted, k, t: shape.t, graph: shape.graph };
 }
 
-/** The communication graph over `ids` for `shape` (the Harary ordering is drawn from `random`). */
-export function buildGraph(shape: RoundShape, ids: readonly number[], random: RandomSource): Graph {
-  return shape.graph === 'complete' || shape.k === ids.length - 1 ? completeGraph(ids) : hararyGraph(ids, shape.k, random);
+/**
+ * The graph option of the secagg server for `shape` over `ids`: the complete graph,
+ * or the Harary spec (degree and every member's advert commitment). The Harary
+ * ordering is no longer drawn here: it comes from the seed over the adverts, which
+ * every client recomputes (secagg graph-seed.ts).
+ */
+export function buildGraph(shape: RoundShape, ids: readonly number[], commits: ReadonlyMap<number, Uint8Array>): Graph | HararySpec {
+  if (shape.graph === 'complete') return completeGraph(ids);
+  return { kind: 'harary', degree: Math.min(shape.k, ids.length - 1), commitments: new Map(ids.map((id) => [id, commits.get(id)!])) };
 }
 
 /** A uniform integer in [0, m) from 32-bit draws, by rejection (no modulo bias). */

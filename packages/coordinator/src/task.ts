@@ -89,6 +89,8 @@ type Phase =
       readonly cohort: ReadonlySet<number>;
       readonly pending: Set<number>;
       readonly accepted: Set<number>;
+      /** Advert-key commitments from the acceptances (relayed in a Harary RoundStart). */
+      readonly commits: Map<number, Uint8Array>;
       readonly drops: Map<number, AuditDrop>;
       readonly settle: () => void;
     }
@@ -228,7 +230,7 @@ export class Task {
     }
     const id = peer.id;
     if (msg.type === 'OfferReply') {
-      this.onOfferReply(peer, phase, msg.accept, msg.reason);
+      this.onOfferReply(peer, phase, msg.accept, msg.reason, msg.keyCommit);
       return;
     }
     switch (phase.kind) {
@@ -252,7 +254,7 @@ export class Task {
     this.dropFromRound(peer.id, reason);
   }
 
-  private onOfferReply(peer: Peer, phase: Exclude<Phase, { kind: 'idle' }>, accept: boolean, reason: string | undefined): void {
+  private onOfferReply(peer: Peer, phase: Exclude<Phase, { kind: 'idle' }>, accept: boolean, reason: string | undefined, keyCommit: Uint8Array | undefined): void {
     const id = peer.id;
     if (phase.kind !== 'offer') {
       const inRound = phase.kind === 'secagg' && phase.driver.isInRoster(id);
@@ -275,8 +277,13 @@ export class Task {
       return;
     }
     phase.pending.delete(id);
-    if (accept) phase.accepted.add(id);
-    else phase.drops.set(id, { stage: 'TaskOffer', reason: `declined${reason ? `: ${reason}` : ''}` });
+    if (accept && keyCommit === undefined && this.d.config.task.graph === 'harary') {
+      // The Harary seed needs every member's commitment before RoundStart (secagg graph-seed.ts).
+      phase.drops.set(id, { stage: 'TaskOffer', reason: 'accepted without the advert-key commitment a Harary round needs' });
+    } else if (accept) {
+      phase.accepted.add(id);
+      if (keyCommit !== undefined) phase.commits.set(id, keyCommit);
+    } else phase.drops.set(id, { stage: 'TaskOffer', reason: `declined${reason ? `: ${reason}` : ''}` });
     if (phase.pending.size === 0) phase.settle();
   }
 
@@ -338,7 +345,7 @@ export class Task {
 
     // -- TaskOffer -> OfferReply
     this.stageName = 'TaskOffer';
-    const offered = await this.offer(a, a.shape);
+    const { accepted: offered, commits } = await this.offer(a, a.shape);
     a.accepted = offered;
     if (this.abort.signal.aborted) return this.abortAttempt(a, 'coordinator closed');
     if (offered.length < task.minClients) {
@@ -359,7 +366,7 @@ export class Task {
         session: a.session,
         round: a.round,
         roster: offered.map((id) => ({ id, identityKey: this.d.enrolment.byId(id)!.publicKey })),
-        graph: buildGraph(shape, offered, random),
+        graph: buildGraph(shape, offered, commits),
         threshold: shape.t,
         vectorLength: this.d.plan.vectorLength,
         activeAdversary: task.activeAdversary,
@@ -446,7 +453,7 @@ export class Task {
   }
 
   /** Sends the TaskOffer and collects replies; returns the accepted ids still connected, sorted. */
-  private async offer(a: Attempt, shape: RoundShape): Promise<number[]> {
+  private async offer(a: Attempt, shape: RoundShape): Promise<{ accepted: number[]; commits: ReadonlyMap<number, Uint8Array> }> {
     const { config, clients, plan, logger } = this.d;
     const { task } = config;
     const t0 = performance.now();
@@ -461,6 +468,7 @@ export class Task {
       cohort: new Set(a.cohort),
       pending: new Set(a.cohort),
       accepted: new Set<number>(),
+      commits: new Map<number, Uint8Array>(),
       drops: new Map<number, AuditDrop>(),
       settle,
     };
@@ -472,6 +480,8 @@ export class Task {
       taskId: task.id,
       cohortSize: a.cohort.length,
       threshold: shape.t,
+      graph: shape.graph,
+      degree: shape.k,
       model: this.model,
       quant: {
         clipNorm: plan.clipNorm,
@@ -520,7 +530,7 @@ export class Task {
       ms,
       verb: 'accepted',
     });
-    return accepted;
+    return { accepted, commits: phase.commits };
   }
 
   private reportStage(report: StageReport): void {

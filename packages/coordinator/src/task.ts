@@ -36,6 +36,7 @@ import { ProtocolError, ProtocolErrorCode, encode, type NodeClientMessage, type 
 import type { AuditDrop, AuditLog, AuditRecord } from './audit-log.ts';
 import { saveCheckpoint } from './checkpoint.ts';
 import type { ClientRegistry } from './clients.ts';
+import { checkAggregate } from './aggregate-check.ts';
 import { buildGraph, chooseRoundShape, fitRoster, pickCohort, type RoundShape } from './cohort.ts';
 import type { CoordinatorConfig } from './config.ts';
 import type { Peer } from './connection.ts';
@@ -109,6 +110,7 @@ interface Attempt {
   shape: RoundShape | null;
   drops: Record<string, AuditDrop>;
   revealed: { selfMaskOf: number[]; maskKeyOf: number[] };
+  forgers: number[];
   timings: Record<string, number>;
 }
 
@@ -138,6 +140,8 @@ export class Task {
   private finishedFlag = false;
   private committed = 0;
   private aborted = 0;
+  /** Clients named as share forgers: never offered a later round of this task (audited as `forgers`). */
+  private readonly excluded = new Set<number>();
 
   constructor(deps: TaskDeps) {
     this.d = deps;
@@ -334,9 +338,14 @@ export class Task {
       shape: null,
       drops: {},
       revealed: { selfMaskOf: [], maskKeyOf: [] },
+      forgers: [],
       timings: {},
     };
-    a.cohort = pickCohort(clients.ids(), task.cohortSize, random);
+    a.cohort = pickCohort(
+      clients.ids().filter((id) => !this.excluded.has(id)),
+      task.cohortSize,
+      random,
+    );
     try {
       a.shape = chooseRoundShape(task, a.cohort.length);
     } catch (err) {
@@ -391,6 +400,11 @@ export class Task {
     if (outcome.kind === 'aborted') return this.abortAttempt(a, `aborted in ${outcome.stage}: ${outcome.reason}`);
     a.survivors = [...outcome.survivors];
     a.revealed = { selfMaskOf: [...outcome.revealed.selfMaskOf], maskKeyOf: [...outcome.revealed.maskKeyOf] };
+    a.forgers = [...outcome.forgers];
+    for (const id of outcome.forgers) {
+      this.excluded.add(id);
+      logger.warn(`round ${a.round}: client ${id} revealed a forged share (found with the shares beyond t); excluded from the task's later rounds`);
+    }
 
     // -- aggregate: unmask, decode, strategy, checkpoint
     this.stageName = 'Aggregate';
@@ -408,6 +422,12 @@ export class Task {
       // Honest clients cannot produce this: some client sent lanes outside the plan's bounds.
       const why = err instanceof SecAggError ? err.message : String(err);
       return this.abortAttempt(a, `the unmasked sum is not a valid encoding (a client sent out-of-range lanes): ${why}`);
+    }
+    const refusal = checkAggregate(this.d.plan, sum, decoded, a.survivors.length);
+    if (refusal !== null) {
+      // The detail names aggregate values: the coordinator's log only; clients and the audit line get the code.
+      logger.warn(`round ${a.round}: refusing the aggregate (${refusal.code}): ${refusal.detail}`);
+      return this.abortAttempt(a, `aggregate refused (${refusal.code}): impossible for honest clients; nothing applied`);
     }
     let next;
     try {
@@ -573,6 +593,7 @@ export class Task {
       degree: a.shape?.k ?? null,
       drops: a.drops,
       revealed: a.revealed,
+      ...(a.forgers.length === 0 ? {} : { forgers: a.forgers }),
       clippedCount: agg?.clippedCount ?? null,
       contributors: agg?.contributors ?? null,
       totalWeight: agg?.totalWeight ?? null,

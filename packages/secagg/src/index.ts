@@ -22,7 +22,7 @@ export { MAX_SUBSET_TRIES, reconstructVerified } from './verified-reconstruct.ts
 export { failureBounds } from './params.ts';
 export { chooseParams, validateParams } from './params.ts';
 export { decodeSum, encodeUpdate, planQuantization } from './quantize.ts';
-export type { QuantConfig, QuantPlan } from './quantize.ts';
+export type { DecodedSum, QuantConfig, QuantPlan } from './quantize.ts';
 export { CLIENT_EXPECTS, clientCommitment, clientStep, createClient, maskInput } from './client.ts';
 export type { ClientOptions, ClientState, ClientStep } from './client.ts';
 export { SERVER_EXPECTS, buildCheckedPlan, buildUnmaskPlan, serverStep, startServer } from './server.ts';

@@ -30,6 +30,8 @@ export interface SimulationOptions {
   readonly random?: RandomSource;
   /** Called with every message a client is about to get; may replace it (dishonest-server tests). */
   readonly tamper?: (to: ClientId, msg: ServerMessage) => ServerMessage;
+  /** Rewrites a client's message before the server sees it (a dishonest client). */
+  readonly tamperClient?: (from: ClientId, msg: ClientMessage) => ClientMessage;
   /** Skip the unmasking (the benchmark times it separately). */
   readonly skipUnmask?: boolean;
   /**
@@ -133,7 +135,7 @@ export function simulateRound(o: SimulationOptions): SimulationResult {
           if ((o.dropStyle ?? 'disconnect') === 'disconnect') toServer.push({ type: 'dropped', id: to, reason: 'disconnected' });
           continue;
         }
-        toServer.push({ type: 'message', from: to, msg: m });
+        toServer.push({ type: 'message', from: to, msg: o.tamperClient ? o.tamperClient(to, m) : m });
       }
       continue;
     }

@@ -352,15 +352,18 @@ async function measureComponents(n: number, k: number, t: number, m: number, dro
   const maskPublicKeys = new Map<number, Uint8Array>();
   const selfMaskShares = new Map<number, Share[]>();
   const keyShares = new Map<number, Share[]>();
+  const selfMaskPublicKeys = new Map<number, Uint8Array>();
   for (const u of ids) {
     const s = generateX25519();
+    const b = generateX25519(); // the self-mask seed is b's secret, checked against its public key
     maskPublicKeys.set(u, s.publicKey);
+    selfMaskPublicKeys.set(u, b.publicKey);
     const holders = graph.get(u)!.filter((v) => !droppedSet.has(v));
     if (droppedSet.has(u)) keyShares.set(u, splitSecret(s.secretKey, t, graph.get(u)!).filter((sh) => holders.includes(sh.x)));
-    else selfMaskShares.set(u, splitSecret(osRandom(32), t, graph.get(u)!).filter((sh) => holders.includes(sh.x)));
+    else selfMaskShares.set(u, splitSecret(b.secretKey, t, graph.get(u)!).filter((sh) => holders.includes(sh.x)));
   }
   const u0 = performance.now();
-  const plan = buildUnmaskPlan({ ctx, threshold: t, masked: acc, survivors, dropped, selfMaskShares, keyShares, maskPublicKeys, graph });
+  const plan = buildUnmaskPlan({ ctx, threshold: t, masked: acc, survivors, dropped, selfMaskShares, keyShares, maskPublicKeys, selfMaskPublicKeys, graph });
   const shamir = performance.now() - u0;
   await pool.unmask(plan);
   const unmaskMs = performance.now() - u0;

@@ -186,7 +186,8 @@ export const trivialTrainer: Trainer = {
   },
 };
 
-export const POLICY: Policy = { tasks: [TASK_ID], minCohort: 2, minThreshold: 1, maxRounds: 1_000_000 };
+// Fault tests retry a round many times: allow it (the default policy.maxAttemptsPerRound is 3).
+export const POLICY: Policy = { tasks: [TASK_ID], minCohort: 2, minThreshold: 1, maxRounds: 1_000_000, maxAttemptsPerRound: 1000 };
 
 /** A real client node (closed by cleanup()) and its log. */
 export function startNode(url: string, identity: KeyPair, overrides: Partial<ClientNodeOptions> = {}): { node: ClientNode; log: Lines } {

@@ -88,7 +88,7 @@ function node(url: string, id: number, identity: KeyPair, seen?: Map<number, Flo
     url,
     identity,
     trainer: trainerFor(id, seen),
-    policy: { tasks: [TASK], minCohort: 2, minThreshold: 2, maxRounds: 100 },
+    policy: { tasks: [TASK], minCohort: 2, minThreshold: 2, maxRounds: 100, maxAttemptsPerRound: 1000 }, // retries under fault injection
     logger: silentLogger,
     reconnect: { initialMs: 20, maxMs: 200 },
     heartbeatMs: 0,

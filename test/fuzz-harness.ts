@@ -327,7 +327,9 @@ function craft(rng: Rng, ctx: FrameContext, type: RoundType, session: Uint8Array
       const cPk = rng.bytes(32);
       const sPk = rng.bytes(32);
       sPk[0] = cPk[0]! ^ 0xff; // distinct
-      return { type, ...tag, cPk, sPk, sig: rng.bytes(64) };
+      const bPk = rng.bytes(32);
+      bPk[0] = cPk[0]! ^ 0x0f;
+      return { type, ...tag, cPk, sPk, bPk, sig: rng.bytes(64) };
     }
     case 'ShareKeys':
       return { type, ...tag, shares: someIds().map((peer) => ({ peer, ct: rng.bytes(rng.range(1, 256)) })) };

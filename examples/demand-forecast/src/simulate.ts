@@ -582,7 +582,7 @@ class Simulation {
     this.beforeStage = STAGE_BEFORE[d.settings.dropoutStage];
     this.previous = d.prepared.initialWeights;
     this.scratch = d.prepared.createModel();
-    this.policy = { tasks: [TASK_ID], minCohort: Math.min(3, d.settings.shops), minThreshold: 2, maxRounds: 1_000_000 };
+    this.policy = { tasks: [TASK_ID], minCohort: Math.min(3, d.settings.shops), minThreshold: 2, maxRounds: 1_000_000, graph: d.settings.graph };
     this.off = d.coordinator.on((e) => this.onEvent(e));
   }
 

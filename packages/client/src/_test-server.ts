@@ -141,6 +141,8 @@ export function offer(overrides: Partial<TaskOffer> = {}): TaskOffer {
     taskId: 'demand',
     cohortSize: 3,
     threshold: 2,
+    graph: 'complete',
+    degree: (overrides.cohortSize ?? 3) - 1,
     model: new Float32Array([0.5, -0.25, 1]),
     quant: { clipNorm: 10, weightBound: 1000, cohortSize: 3, fractionalBits: 10, metricCount: 1, metricBound: 100 },
     deadlineMs: 60_000,

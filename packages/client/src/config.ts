@@ -11,7 +11,10 @@
  *     "peers": "enrolment.json",                   optional (strongly advised): the enrolment list the
  *                                                  operator published; relative to the config file
  *     "policy": { "tasks": ["demand"], "minCohort": 3, "minThreshold": 2, "maxRounds": 100,
- *                 "allowPassive": false },         allowPassive optional (default false)
+ *                 "allowPassive": false,           optional (default false)
+ *                 "graph": "complete",             optional: "complete" (default) or "harary" to allow SecAgg+
+ *                 "minMargin": 1,                  optional: least 2t − k accepted (default 1)
+ *                 "maxAttemptsPerRound": 3 },      optional: attempts joined per round (default 3)
  *     "reconnect": { "initialMs": 500, "maxMs": 30000 },   optional (these are the defaults)
  *     "trainer": { ... }                           optional here; passed through to the CLI
  *   }
@@ -129,7 +132,11 @@ function errText(err: unknown): string {
 }
 
 export function parsePolicy(u: unknown, field: string): Policy {
-  const m = object(u, field, ['tasks', 'minCohort', 'minThreshold', 'maxRounds'], ['allowPassive']);
+  const m = object(u, field, ['tasks', 'minCohort', 'minThreshold', 'maxRounds'], ['allowPassive', 'graph', 'minMargin', 'maxAttemptsPerRound']);
+  const graph = m['graph'];
+  if (graph !== undefined && graph !== 'complete' && graph !== 'harary') {
+    throw new ConfigError(`${field}.graph`, `expected "complete" (only the complete graph) or "harary" (also allow SecAgg+'s sparse graph), got ${describe(graph)}`);
+  }
   const tasksField = `${field}.tasks`;
   const tasks = m['tasks'];
   if (!Array.isArray(tasks) || tasks.length === 0) {
@@ -146,6 +153,9 @@ export function parsePolicy(u: unknown, field: string): Policy {
     minThreshold: integer(m['minThreshold'], `${field}.minThreshold`, 1, 1000),
     maxRounds: integer(m['maxRounds'], `${field}.maxRounds`, 1, MAX_ROUNDS),
     allowPassive: m['allowPassive'] === undefined ? false : boolean(m['allowPassive'], `${field}.allowPassive`),
+    ...(graph === undefined ? {} : { graph }),
+    ...(m['minMargin'] === undefined ? {} : { minMargin: integer(m['minMargin'], `${field}.minMargin`, 1, 1000) }),
+    ...(m['maxAttemptsPerRound'] === undefined ? {} : { maxAttemptsPerRound: integer(m['maxAttemptsPerRound'], `${field}.maxAttemptsPerRound`, 1, 1000) }),
   };
 }
 

@@ -26,6 +26,9 @@ function roundStart(o: TaskOffer, keys: readonly Uint8Array[], over: Partial<Ext
     you: 1,
     roster,
     neighbours: roster.slice(1).map((e) => e.id),
+    graph: 'complete',
+    degree: roster.length - 1,
+    commitments: [],
     threshold: o.threshold,
     vectorLength: o.model.length + 3 + 1,
     activeAdversary: true,
@@ -68,7 +71,8 @@ describe('freshSession: one (session, round) is never run twice', () => {
   });
 
   it(`remembers the last ${MAX_REMEMBERED_ROUNDS} pairs, and forgets the oldest first`, async () => {
-    const { r } = runner(generateIdentity());
+    // maxRounds × maxAttemptsPerRound bounds the attempts joined over the node's lifetime: leave room.
+    const { r } = runner(generateIdentity(), { policy: { ...POLICY, maxRounds: 1000 } });
     for (let round = 0; round <= MAX_REMEMBERED_ROUNDS; round++) {
       expect(await r.onOffer(offer({ round }), always)).toMatchObject({ accept: true });
     }

@@ -13,6 +13,7 @@
 import {
   SecAggError,
   SecAggErrorCode,
+  clientCommitment,
   clientStep,
   createClient,
   encodeUpdate,
@@ -42,7 +43,7 @@ interface LiveRound {
   readonly round: number;
   readonly taskId: string;
   /** What the accepted offer promised; RoundStart must not ask for less privacy (policy rule matchesOffer). */
-  readonly offered: { readonly cohortSize: number; readonly threshold: number };
+  readonly offered: { readonly cohortSize: number; readonly threshold: number; readonly graph: TaskOffer['graph']; readonly degree: number };
   /** 'training' until the OfferReply; 'running' while the secagg machine runs; 'left' once we stopped for this round. */
   phase: 'training' | 'running' | 'left';
   machine: ClientState | null;
@@ -74,6 +75,8 @@ export class RoundRunner {
   #live: LiveRound | null = null;
   /** `session hex/round` of offers this node took part in, oldest first (a Set keeps insertion order). */
   readonly #tookPart = new Set<string>();
+  /** `task/round` -> offers accepted for it (policy.maxAttemptsPerRound), bounded like #tookPart. */
+  readonly #attempts = new Map<string, number>();
   #stats = { offersAccepted: 0, offersRefused: 0, roundsContributed: 0, roundsCommitted: 0, roundsAborted: 0, roundErrors: 0 };
 
   /** Loads the stored participation record; throws when it is damaged. */
@@ -134,7 +137,13 @@ export class RoundRunner {
     };
 
     const pair = `${toHex(offer.session)}/${offer.round}`;
-    const refusal = checkOffer(policy, offer, { roundsContributed: this.#stats.roundsContributed, tookPart: this.#tookPart.has(pair) });
+    const attemptKey = `${offer.taskId}/${offer.round}`;
+    const refusal = checkOffer(policy, offer, {
+      roundsContributed: this.#stats.roundsContributed,
+      tookPart: this.#tookPart.has(pair),
+      attemptsThisRound: this.#attempts.get(attemptKey) ?? 0,
+      attemptsTotal: this.#stats.offersAccepted,
+    });
     if (refusal !== null) {
       const line = `refused ${tag}: ${refusal.reason} (policy.${refusal.rule})`;
       // A repeated offer is the coordinator misbehaving, not a setting of this shop's.
@@ -156,7 +165,7 @@ export class RoundRunner {
       session: offer.session,
       round: offer.round,
       taskId: offer.taskId,
-      offered: { cohortSize: offer.cohortSize, threshold: offer.threshold },
+      offered: { cohortSize: offer.cohortSize, threshold: offer.threshold, graph: offer.graph, degree: offer.degree },
       phase: 'training',
       machine: null,
     };
@@ -194,11 +203,15 @@ export class RoundRunner {
       log.error(`${tag}: the trainer's update cannot be encoded: ${errText(err)}; declining the round`);
       return this.#abandon(live, stillWanted, refuse(DeclineReason.BadUpdate));
     }
-    live.machine = createClient({ identity: this.#o.identity, input: lanes, random: this.#o.random });
+    const machine = createClient({ identity: this.#o.identity, input: lanes, random: this.#o.random });
+    live.machine = machine;
     live.phase = 'running';
     this.#stats.offersAccepted++;
+    this.#attempts.set(attemptKey, (this.#attempts.get(attemptKey) ?? 0) + 1);
+    if (this.#attempts.size > MAX_REMEMBERED_ROUNDS) this.#attempts.delete(this.#attempts.keys().next().value!);
     log.info(`${tag}: trained in ${ms} ms on ${weight} samples${clipped ? `; update clipped to norm ${plan.clipNorm}` : ''}; ready for secure aggregation`);
-    return { type: 'OfferReply', session: offer.session, round: offer.round, accept: true };
+    const keyCommit = machine.stage === 'Init' ? clientCommitment(machine) : undefined;
+    return { type: 'OfferReply', session: offer.session, round: offer.round, accept: true, ...(keyCommit === undefined ? {} : { keyCommit }) };
   }
 
   /** Steps the secagg machine; returns what to send (nothing when the message is not for us or we left). */
@@ -291,6 +304,7 @@ export class RoundRunner {
 const ROUND_START_ADVICE: Partial<Record<PolicyRule, string>> = {
   peers: ': if a shop was enrolled since, get the current enrolment list from the coordinator operator; otherwise the coordinator is adding keys of its own',
   activeAdversary: ': set policy.allowPassive to true only if you trust the coordinator to follow the protocol',
+  matchesOffer: ': the coordinator changed the round after this client consented to it',
 };
 
 function formatMetric(v: number): string {

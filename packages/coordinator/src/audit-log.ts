@@ -48,6 +48,11 @@ export interface AuditRecord {
   readonly degree: number | null;
   readonly drops: Readonly<Record<string, AuditDrop>>;
   readonly revealed: { readonly selfMaskOf: readonly number[]; readonly maskKeyOf: readonly number[] };
+  /**
+   * Clients that revealed a forged share (named with the shares beyond t, secagg
+   * verified-reconstruct.ts); excluded from the task's later rounds. Absent: none.
+   */
+  readonly forgers?: readonly number[];
   readonly clippedCount: number | null;
   readonly contributors: number | null;
   readonly totalWeight: number | null;

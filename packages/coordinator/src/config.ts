@@ -286,7 +286,7 @@ function parseTask(u: unknown, baseDir: string): TaskConfig {
   const shape = { threshold, dropoutTolerance, corruptFraction, graph };
   const full = attempt(() => chooseRoundShape(shape, cohortSize), threshold === undefined ? 'task' : 'task.threshold');
   try {
-    fitRoster(full, minClients);
+    fitRoster(full, minClients, shape);
   } catch (err) {
     const e = err instanceof Error ? err.message : String(err);
     throw new ConfigError('task.minClients', `a round with only ${minClients} clients cannot use threshold ${full.t} (${e}); raise minClients or lower the threshold`, { cause: err });

@@ -36,6 +36,7 @@ import { ProtocolError, ProtocolErrorCode, RoundReason, encode, type NodeClientM
 import type { AuditDrop, AuditLog, AuditRecord } from './audit-log.ts';
 import { saveCheckpoint } from './checkpoint.ts';
 import type { ClientRegistry } from './clients.ts';
+import { checkAggregate } from './aggregate-check.ts';
 import { buildGraph, chooseRoundShape, fitRoster, pickCohort, type RoundShape } from './cohort.ts';
 import type { CoordinatorConfig } from './config.ts';
 import type { Peer } from './connection.ts';
@@ -89,6 +90,8 @@ type Phase =
       readonly cohort: ReadonlySet<number>;
       readonly pending: Set<number>;
       readonly accepted: Set<number>;
+      /** Advert-key commitments from the acceptances (relayed in a Harary RoundStart). */
+      readonly commits: Map<number, Uint8Array>;
       readonly drops: Map<number, AuditDrop>;
       readonly settle: () => void;
     }
@@ -107,6 +110,7 @@ interface Attempt {
   shape: RoundShape | null;
   drops: Record<string, AuditDrop>;
   revealed: { selfMaskOf: number[]; maskKeyOf: number[] };
+  forgers: number[];
   timings: Record<string, number>;
 }
 
@@ -136,6 +140,8 @@ export class Task {
   private finishedFlag = false;
   private committed = 0;
   private aborted = 0;
+  /** Clients named as share forgers: never offered a later round of this task (audited as `forgers`). */
+  private readonly excluded = new Set<number>();
 
   constructor(deps: TaskDeps) {
     this.d = deps;
@@ -228,7 +234,7 @@ export class Task {
     }
     const id = peer.id;
     if (msg.type === 'OfferReply') {
-      this.onOfferReply(peer, phase, msg.accept, msg.reason);
+      this.onOfferReply(peer, phase, msg.accept, msg.reason, msg.keyCommit);
       return;
     }
     switch (phase.kind) {
@@ -252,7 +258,7 @@ export class Task {
     this.dropFromRound(peer.id, reason);
   }
 
-  private onOfferReply(peer: Peer, phase: Exclude<Phase, { kind: 'idle' }>, accept: boolean, reason: string | undefined): void {
+  private onOfferReply(peer: Peer, phase: Exclude<Phase, { kind: 'idle' }>, accept: boolean, reason: string | undefined, keyCommit: Uint8Array | undefined): void {
     const id = peer.id;
     if (phase.kind !== 'offer') {
       const inRound = phase.kind === 'secagg' && phase.driver.isInRoster(id);
@@ -275,8 +281,13 @@ export class Task {
       return;
     }
     phase.pending.delete(id);
-    if (accept) phase.accepted.add(id);
-    else phase.drops.set(id, { stage: 'TaskOffer', reason: `declined${reason ? `: ${reason}` : ''}` });
+    if (accept && keyCommit === undefined && this.d.config.task.graph === 'harary') {
+      // The Harary seed needs every member's commitment before RoundStart (secagg graph-seed.ts).
+      phase.drops.set(id, { stage: 'TaskOffer', reason: 'accepted without the advert-key commitment a Harary round needs' });
+    } else if (accept) {
+      phase.accepted.add(id);
+      if (keyCommit !== undefined) phase.commits.set(id, keyCommit);
+    } else phase.drops.set(id, { stage: 'TaskOffer', reason: `declined${reason ? `: ${reason}` : ''}` });
     if (phase.pending.size === 0) phase.settle();
   }
 
@@ -327,9 +338,14 @@ export class Task {
       shape: null,
       drops: {},
       revealed: { selfMaskOf: [], maskKeyOf: [] },
+      forgers: [],
       timings: {},
     };
-    a.cohort = pickCohort(clients.ids(), task.cohortSize, random);
+    a.cohort = pickCohort(
+      clients.ids().filter((id) => !this.excluded.has(id)),
+      task.cohortSize,
+      random,
+    );
     try {
       a.shape = chooseRoundShape(task, a.cohort.length);
     } catch (err) {
@@ -338,7 +354,7 @@ export class Task {
 
     // -- TaskOffer -> OfferReply
     this.stageName = 'TaskOffer';
-    const offered = await this.offer(a, a.shape);
+    const { accepted: offered, commits } = await this.offer(a, a.shape);
     a.accepted = offered;
     if (this.abort.signal.aborted) return this.abortAttempt(a, 'coordinator closed', RoundReason.CoordinatorClosed);
     if (offered.length < task.minClients) {
@@ -346,7 +362,7 @@ export class Task {
     }
     let shape: RoundShape;
     try {
-      shape = fitRoster(a.shape, offered.length);
+      shape = fitRoster(a.shape, offered.length, task);
     } catch (err) {
       return this.abortAttempt(a, `${offered.length} accepted clients cannot run threshold ${a.shape.t}: ${(err as Error).message}`, RoundReason.TooFewAccepted);
     }
@@ -359,7 +375,7 @@ export class Task {
         session: a.session,
         round: a.round,
         roster: offered.map((id) => ({ id, identityKey: this.d.enrolment.byId(id)!.publicKey })),
-        graph: buildGraph(shape, offered, random),
+        graph: buildGraph(shape, offered, commits),
         threshold: shape.t,
         vectorLength: this.d.plan.vectorLength,
         activeAdversary: task.activeAdversary,
@@ -384,6 +400,11 @@ export class Task {
     if (outcome.kind === 'aborted') return this.abortAttempt(a, `aborted in ${outcome.stage}: ${outcome.reason}`, RoundReason.SecAggAborted);
     a.survivors = [...outcome.survivors];
     a.revealed = { selfMaskOf: [...outcome.revealed.selfMaskOf], maskKeyOf: [...outcome.revealed.maskKeyOf] };
+    a.forgers = [...outcome.forgers];
+    for (const id of outcome.forgers) {
+      this.excluded.add(id);
+      logger.warn(`round ${a.round}: client ${id} revealed a forged share (found with the shares beyond t); excluded from the task's later rounds`);
+    }
 
     // -- aggregate: unmask, decode, strategy, checkpoint
     this.stageName = 'Aggregate';
@@ -401,6 +422,12 @@ export class Task {
       // Honest clients cannot produce this: some client sent lanes outside the plan's bounds.
       const why = err instanceof SecAggError ? err.message : String(err);
       return this.abortAttempt(a, `the unmasked sum is not a valid encoding (a client sent out-of-range lanes): ${why}`, RoundReason.InvalidAggregate);
+    }
+    const refusal = checkAggregate(this.d.plan, sum, decoded, a.survivors.length);
+    if (refusal !== null) {
+      // The detail names aggregate values: the coordinator's log only; clients and the audit line get the code.
+      logger.warn(`round ${a.round}: refusing the aggregate (${refusal.code}): ${refusal.detail}`);
+      return this.abortAttempt(a, `aggregate refused (${refusal.code}): impossible for honest clients; nothing applied`);
     }
     let next;
     try {
@@ -446,7 +473,7 @@ export class Task {
   }
 
   /** Sends the TaskOffer and collects replies; returns the accepted ids still connected, sorted. */
-  private async offer(a: Attempt, shape: RoundShape): Promise<number[]> {
+  private async offer(a: Attempt, shape: RoundShape): Promise<{ accepted: number[]; commits: ReadonlyMap<number, Uint8Array> }> {
     const { config, clients, plan, logger } = this.d;
     const { task } = config;
     const t0 = performance.now();
@@ -461,6 +488,7 @@ export class Task {
       cohort: new Set(a.cohort),
       pending: new Set(a.cohort),
       accepted: new Set<number>(),
+      commits: new Map<number, Uint8Array>(),
       drops: new Map<number, AuditDrop>(),
       settle,
     };
@@ -472,6 +500,8 @@ export class Task {
       taskId: task.id,
       cohortSize: a.cohort.length,
       threshold: shape.t,
+      graph: shape.graph,
+      degree: shape.k,
       model: this.model,
       quant: {
         clipNorm: plan.clipNorm,
@@ -520,7 +550,7 @@ export class Task {
       ms,
       verb: 'accepted',
     });
-    return accepted;
+    return { accepted, commits: phase.commits };
   }
 
   private reportStage(report: StageReport): void {
@@ -567,6 +597,7 @@ export class Task {
       degree: a.shape?.k ?? null,
       drops: a.drops,
       revealed: a.revealed,
+      ...(a.forgers.length === 0 ? {} : { forgers: a.forgers }),
       clippedCount: agg?.clippedCount ?? null,
       contributors: agg?.contributors ?? null,
       totalWeight: agg?.totalWeight ?? null,

@@ -9,7 +9,7 @@
  * OfferReply; accepted clients then run the secagg stages; RoundResult ends it.
  */
 
-import type { ClientMessage, ServerMessage } from '@tally/secagg';
+import type { ClientMessage, GraphKind, ServerMessage } from '@tally/secagg';
 import type { ProtocolError, ProtocolErrorCode } from './errors.ts';
 import type { DeclineReason, RoundReason } from './reasons.ts';
 
@@ -66,6 +66,10 @@ export interface TaskOffer {
   readonly taskId: string;
   readonly cohortSize: number;
   readonly threshold: number;
+  /** Communication graph the round will use; RoundStart must match (client policy.graph may insist on complete). */
+  readonly graph: GraphKind;
+  /** Neighbours per client k (cohortSize − 1 for the complete graph); RoundStart may lower it only with the roster. */
+  readonly degree: number;
   /** Global weights; public to participants. */
   readonly model: Float32Array;
   readonly quant: QuantParams;
@@ -124,6 +128,12 @@ export interface OfferReply {
   readonly accept: boolean;
   /** Why the client declined: a code only; the detail stays in the client's log. */
   readonly reason?: DeclineReason;
+  /**
+   * With accept: the commitment to this round's advert keys (secagg's clientCommitment).
+   * Harary rounds relay every member's in RoundStart, so the graph seed is fixed before
+   * anyone reveals its keys.
+   */
+  readonly keyCommit?: Uint8Array;
 }
 
 export type NodeOnlyClientMessage = Hello | AuthResponse | OfferReply;

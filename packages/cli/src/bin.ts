@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --import tsx
+#!/usr/bin/env node
 /** Entry point of the `tally` command (see main.ts). */
 import { processIo } from './io.ts';
 import { main } from './main.ts';

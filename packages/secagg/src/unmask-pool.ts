@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { maskJobs, unmask, type MaskJob, type UnmaskPlan } from './unmask.ts';
 import type { WorkerReply, WorkerTask } from './unmask-worker.ts';
+import { unmaskWorkerUrl } from './unmask-worker-url.ts';
 
 export interface UnmaskPoolOptions {
   /** Worker threads. Default: the machine's available parallelism, at most 8. */
@@ -39,7 +40,7 @@ export function createUnmaskPool(options: UnmaskPoolOptions = {}): UnmaskPool {
   let nextId = 0;
 
   const spawn = (): Worker => {
-    const w = new Worker(new URL('./unmask-worker-entry.mjs', import.meta.url));
+    const w = new Worker(unmaskWorkerUrl());
     w.unref();
     return w;
   };

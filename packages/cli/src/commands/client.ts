@@ -21,7 +21,7 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
   let built;
   try {
     config = parseClientConfig(json, baseDir);
-    built = await buildTrainer(parseTrainerConfig(config.trainer, baseDir));
+    built = await buildTrainer(parseTrainerConfig(config.trainer, baseDir), 'trainer', baseDir);
   } catch (err) {
     if (err instanceof ConfigError) throw where(err);
     throw err;

@@ -6,7 +6,8 @@ const EXIT_CODES = `Exit codes:
   0    done: the task completed (or keygen wrote the key)
   1    runtime failure: refused by the coordinator, port in use, I/O error
   2    usage or configuration error: the message names the flag or config field
-  130  interrupted (Ctrl-C or SIGTERM) after a clean shutdown`;
+  130  interrupted by Ctrl-C (SIGINT) after a clean shutdown
+  143  stopped by SIGTERM after a clean shutdown`;
 
 export const MAIN_HELP = `tally ${VERSION}: federated learning with secure aggregation.
 Shops train one shared model on their own data; the coordinator only ever

@@ -13,6 +13,7 @@ import { createUnmaskPool, osRandom, type RandomSource, type UnmaskPool } from '
 import { ProtocolError, ProtocolErrorCode, type WireLimits } from '@tally/wire';
 import { ConfigError } from './_assert.ts';
 import { AuditLog, AUDIT_FILE } from './audit-log.ts';
+import { acquireDirLock } from './lock.ts';
 import { CHECKPOINT_FILE, ensureDir, loadCheckpoint, readInitialModel } from './checkpoint.ts';
 import { ClientRegistry } from './clients.ts';
 import { FRAME_SLACK_BYTES, quantPlanOf, type CoordinatorConfig } from './config.ts';
@@ -66,6 +67,26 @@ export interface Coordinator {
 }
 
 export async function startCoordinator(options: CoordinatorOptions): Promise<Coordinator> {
+  // One coordinator per task folder (lock.ts), held until close().
+  const lock = await acquireDirLock(join(options.config.dataDir, options.config.task.id));
+  if (lock.tookOver !== null) (options.logger ?? createLogger()).warn(`${lock.path}: took over a stale lock (its process is gone): ${lock.tookOver}`);
+  let running: Coordinator;
+  try {
+    running = await startLocked(options);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+  return {
+    ...running,
+    async close() {
+      await running.close();
+      await lock.release();
+    },
+  };
+}
+
+async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
   const { config } = options;
   const { task, limits } = config;
   const logger = options.logger ?? createLogger();

@@ -27,6 +27,7 @@ import {
   parseClientMessage,
   type CoordinatorMessage,
   type NodeClientMessage,
+  type TaskDescriptor,
   type WireLimits,
 } from '@tally/wire';
 import { authStep, type AuthState } from './auth.ts';
@@ -60,6 +61,8 @@ export interface ConnectionHooks {
 
 export interface ConnectionOptions {
   readonly taskId: string;
+  /** Sent in Welcome so that clients refuse at authentication what no round could satisfy. */
+  readonly task?: TaskDescriptor;
   readonly coordinatorVersion: string;
   readonly authTimeoutMs: number;
   readonly maxBufferedBytes: number;
@@ -187,7 +190,7 @@ export class ClientConnection implements Peer {
       this.fail(dup);
       return;
     }
-    this.send({ type: 'Welcome', clientId: next.client.id, taskId: this.opts.taskId });
+    this.send({ type: 'Welcome', clientId: next.client.id, taskId: this.opts.taskId, ...(this.opts.task === undefined ? {} : { task: this.opts.task }) });
   }
 
   send(msg: CoordinatorMessage): boolean {

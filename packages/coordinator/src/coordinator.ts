@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import { createUnmaskPool, osRandom, type RandomSource, type UnmaskPool } from '@tally/secagg';
-import { ProtocolError, ProtocolErrorCode, type WireLimits } from '@tally/wire';
+import { ProtocolError, ProtocolErrorCode, type TaskDescriptor, type WireLimits } from '@tally/wire';
 import { ConfigError } from './_assert.ts';
 import { AuditLog, AUDIT_FILE } from './audit-log.ts';
 import { acquireDirLock } from './lock.ts';
@@ -101,6 +101,13 @@ async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
   const strategy = createStrategy(task.strategy);
   const taskDir = join(config.dataDir, task.id);
   await ensureDir(taskDir);
+  const descriptor: TaskDescriptor = {
+    rounds: task.rounds,
+    modelLength: task.modelLength,
+    cohortSize: task.cohortSize,
+    threshold: task.threshold ?? null,
+    activeAdversary: task.activeAdversary,
+  };
 
   // -- where to start
   const cp = await loadCheckpoint(taskDir, { taskId: task.id, modelLength: task.modelLength });
@@ -206,7 +213,7 @@ async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
               emitter.emit({ type: 'client-disconnected', id: c.id, name: c.name, code, reason });
             },
           },
-          { taskId: task.id, coordinatorVersion: COORDINATOR_VERSION, authTimeoutMs: limits.authTimeoutMs, maxBufferedBytes: limits.maxBufferedBytes, random },
+          { taskId: task.id, task: descriptor, coordinatorVersion: COORDINATOR_VERSION, authTimeoutMs: limits.authTimeoutMs, maxBufferedBytes: limits.maxBufferedBytes, random },
         );
         // After the last round nobody has anything to do here: same close as everyone got.
         if (taskRun.finished) conn.close(1000, 'task complete');

@@ -79,7 +79,7 @@ interface Case {
   readonly valid?: boolean;
 }
 
-const OPTIONAL = new Set(['reason', 'metrics']);
+const OPTIONAL = new Set(['reason', 'metrics', 'task']);
 
 function wrongType(v: unknown): unknown {
   return typeof v === 'string' ? 123 : 'x';

@@ -64,6 +64,7 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
     logger: log,
     reconnect: config.reconnect,
     ...(ca === undefined ? {} : { ca }),
+    ...(built.modelLength === undefined ? {} : { modelLength: built.modelLength }),
   });
   const unsubscribe = io.onInterrupt(() => {
     log.info('interrupted: closing the connection');
@@ -81,6 +82,11 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
     if (result.status === 'rejected') {
       log.error(line);
       return EXIT.failure;
+    }
+    if (result.status === 'incompatible') {
+      // This client's own setup (consent, policy, model, key, TLS) can never work with this task: a configuration error.
+      log.error(line);
+      return EXIT.usage;
     }
     log.info(line);
     return EXIT.interrupted;

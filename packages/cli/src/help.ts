@@ -6,7 +6,8 @@ const EXIT_CODES = `Exit codes:
   0    done: the task completed (or keygen wrote the key)
   1    runtime failure: refused by the coordinator, port in use, I/O error
   2    usage or configuration error: the message names the flag or config field
-  130  interrupted (Ctrl-C or SIGTERM) after a clean shutdown`;
+  130  interrupted by Ctrl-C (SIGINT) after a clean shutdown
+  143  stopped by SIGTERM after a clean shutdown`;
 
 export const MAIN_HELP = `tally ${VERSION}: federated learning with secure aggregation.
 Shops train one shared model on their own data; the coordinator only ever
@@ -65,7 +66,7 @@ task.rounds rounds are committed. Stop with Ctrl-C; a restart resumes from the
 last checkpoint.
 
 Options:
-  -c, --config FILE     coordinator config, JSON (required; relative paths in it are
+  -c, --config FILE     coordinator config, JSON with comments (required; relative paths in it are
                         relative to the file)
   -v, --verbose         also log debug lines
   -h, --help            show this help
@@ -79,6 +80,7 @@ Example config (defaults in comments; see packages/coordinator/src/config.ts):
       "id": "demand-quickstart",
       "modelLength": 4,                                 // features + 1 for linear-csv clients
       "rounds": 5, "cohortSize": 3, "minClients": 3,
+      "dropoutTolerance": 0, "corruptFraction": 0,      // 3 shops: no room for dropouts (defaults 0.1, 0.05)
       "graph": "complete",                              // or "harary" (SecAgg+)
       "deadlines": { "trainMs": 60000, "stageMs": 15000 },
       "quant": { "clipNorm": 10, "weightBound": 1000, "fractionalBits": 12, "metricBound": 100 },
@@ -100,7 +102,7 @@ machine; only a masked update does. Reconnects by itself (exponential backoff);
 stops when the coordinator ends the task, or on Ctrl-C.
 
 Options:
-  -c, --config FILE     client config, JSON (required; relative paths in it are
+  -c, --config FILE     client config, JSON with comments (required; relative paths in it are
                         relative to the file)
   -v, --verbose         also log debug lines (each secagg step)
   -h, --help            show this help

@@ -1,6 +1,6 @@
 /**
- * The `trainer` section of a client config: which Trainer the CLI builds. One kind
- * for now; the tfjs one joins it later.
+ * The `trainer` section of a client config: which Trainer the CLI builds. Kinds:
+ * `linear-csv` (below) and `module`, the shop's own JavaScript Trainer (trainer-module.ts).
  *
  *   "trainer": {
  *     "kind": "linear-csv",
@@ -17,8 +17,9 @@ import { resolve } from 'node:path';
 import { ConfigError, type Trainer } from '@tally/client';
 import { CsvError, parseNumericCsv } from './csv.ts';
 import { LINEAR_DEFAULTS, createLinearTrainer, datasetFromTable, type Dataset } from './linear-trainer.ts';
+import { loadModuleTrainer, parseModuleTrainerConfig, type ModuleTrainerConfig } from './trainer-module.ts';
 
-export const TRAINER_KINDS = ['linear-csv'] as const;
+export const TRAINER_KINDS = ['linear-csv', 'module'] as const;
 
 export interface LinearCsvConfig {
   readonly kind: 'linear-csv';
@@ -31,7 +32,7 @@ export interface LinearCsvConfig {
   readonly seed: number;
 }
 
-export type TrainerConfig = LinearCsvConfig;
+export type TrainerConfig = LinearCsvConfig | ModuleTrainerConfig;
 
 const LINEAR_KEYS = ['kind', 'data', 'target', 'epochs', 'lr', 'batchSize', 'seed'];
 
@@ -45,6 +46,7 @@ export function parseTrainerConfig(u: unknown, baseDir: string, field = 'trainer
   if (!TRAINER_KINDS.includes(o['kind'] as (typeof TRAINER_KINDS)[number])) {
     throw new ConfigError(`${field}.kind`, `expected one of ${TRAINER_KINDS.join(', ')}, got ${JSON.stringify(o['kind']) ?? 'nothing'}`);
   }
+  if (o['kind'] === 'module') return parseModuleTrainerConfig(o, baseDir, field);
   for (const k of Object.keys(o)) {
     if (!LINEAR_KEYS.includes(k)) throw new ConfigError(`${field}.${k}`, `unknown field; expected one of ${LINEAR_KEYS.join(', ')}`);
   }
@@ -79,11 +81,15 @@ export interface BuiltTrainer {
   readonly trainer: Trainer;
   /** One line for the start-up log. */
   readonly description: string;
-  readonly modelLength: number;
+  /** The model length the trainer expects, where it knows one. */
+  readonly modelLength?: number;
 }
 
 /** Loads the data and builds the Trainer. Data problems are ConfigErrors on `trainer.data` / `trainer.target`. */
-export async function buildTrainer(config: TrainerConfig, field = 'trainer'): Promise<BuiltTrainer> {
+export async function buildTrainer(config: TrainerConfig, field = 'trainer', configDir = process.cwd()): Promise<BuiltTrainer> {
+  if (config.kind === 'module') {
+    return { trainer: await loadModuleTrainer(config, configDir, field), description: `module ${config.module}` };
+  }
   let text: string;
   try {
     text = await readFile(config.data, 'utf8');

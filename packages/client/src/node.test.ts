@@ -76,10 +76,13 @@ describe('authentication', () => {
     expect(node!.stats()).toMatchObject({ state: 'ready', clientId: 9, connections: 1 });
   });
 
-  it('warns when the coordinator runs a task outside the policy', async () => {
-    start();
+  it('stops (incompatible) when the coordinator runs a task outside the policy, without retrying', async () => {
+    const n = start();
     await acceptClient(server, { clientId: 1, taskId: 'other-task' });
-    await log.waitFor(/task other-task is not in this client's policy.tasks/);
+    const result = await n.done;
+    expect(result.status).toBe('incompatible');
+    expect(result.reason).toMatch(/task "other-task", which this client does not consent to \(policy\.tasks: /);
+    expect(n.stats().connections).toBe(1);
   });
 
   it.each([
@@ -87,7 +90,7 @@ describe('authentication', () => {
     ['WIRE_AUTH_FAILED', /check that keyFile holds the key pair that was enrolled/],
     ['WIRE_DUPLICATE_CONNECTION', /another node is already connected/],
     ['WIRE_POLICY_REFUSED', /refuses this client by its policy \(WIRE_POLICY_REFUSED: refused\)/],
-  ] as const)('stops without retrying when refused with %s', async (code, advice) => {
+  ] as const)('stops without retrying when refused with %s (its own key: incompatible; the coordinator\'s call: rejected)', async (code, advice) => {
     const n = start();
     const conn = await server.connections.next();
     await conn.expect('Hello');
@@ -95,7 +98,7 @@ describe('authentication', () => {
     conn.send({ type: 'ErrorNotice', code, message: 'refused' });
     conn.ws.close(CLOSE_CODES[code], code);
     const result = await n.done;
-    expect(result.status).toBe('rejected');
+    expect(result.status).toBe(code === 'WIRE_NOT_ENROLLED' || code === 'WIRE_AUTH_FAILED' ? 'incompatible' : 'rejected');
     expect(result.reason).toMatch(advice);
     if (code === 'WIRE_NOT_ENROLLED') expect(result.reason).toContain(toHex(identity.publicKey));
     expect(log.lines.some((l) => l.startsWith('error ') && l.includes(code))).toBe(true);

@@ -43,6 +43,7 @@ import type { Policy } from './policy.ts';
 import { ParticipationStore } from './participation-store.ts';
 import { RoundRunner, type RoundMessage } from './round.ts';
 import type { Trainer } from './trainer.ts';
+import { checkTask, speaksTls, tlsProblem } from './compat.ts';
 
 export const CLIENT_VERSION = 'tally-client/0.1.0';
 
@@ -79,6 +80,11 @@ export interface ClientNodeOptions {
   readonly random?: RandomSource;
   /** PEM CA certificate(s) to trust for a wss:// coordinator (e.g. a self-signed one). */
   readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /**
+   * Weights the trainer's model has, where it knows: a task with another modelLength
+   * (Welcome.task) stops the node at authentication (status 'incompatible').
+   */
+  readonly modelLength?: number;
   /** Ping interval in ms; 0 turns the heartbeat off. Default DEFAULT_HEARTBEAT_MS. */
   readonly heartbeatMs?: number;
   /** Largest frame accepted from the coordinator, in bytes. Default DEFAULT_MAX_PAYLOAD. */
@@ -95,8 +101,13 @@ export interface ClientNodeOptions {
   readonly stateDir?: string;
 }
 
-export const NODE_STATUSES = ['completed', 'rejected', 'closed'] as const;
-/** completed: the coordinator ended the task (close 1000); rejected: it refused us for good; closed: close() was called. */
+export const NODE_STATUSES = ['completed', 'rejected', 'incompatible', 'closed'] as const;
+/**
+ * completed: the coordinator ended the task (close 1000); rejected: it refused us for good;
+ * incompatible: this client's own setup can never work with this coordinator's task (not
+ * enrolled or the wrong key, no consent, a policy no round can meet, another model length,
+ * a TLS trust or ws/wss mismatch; compat.ts): a configuration to fix; closed: close() was called.
+ */
 export type NodeStatus = (typeof NODE_STATUSES)[number];
 
 export interface NodeResult {
@@ -146,6 +157,10 @@ interface Connection {
   localClose: { readonly stop: NodeStatus | null; readonly reason: string } | null;
   /** Last socket error, for the close log line (e.g. ECONNREFUSED). */
   lastError: string | null;
+  /** A connect error no retry can fix (compat.ts tlsProblem), else null. */
+  fatal: string | null;
+  /** The socket was reset (ECONNRESET). */
+  reset: boolean;
   /** Last ErrorNotice from the coordinator. */
   lastNotice: string | null;
 }
@@ -192,6 +207,8 @@ class Node implements ClientNode {
   readonly #rounds: RoundRunner;
   readonly #publicKeyHex: string;
   readonly #enrolled: ReadonlyMap<number, Uint8Array> | undefined;
+  readonly #policy: Policy;
+  readonly #modelLength: number | undefined;
   #resolveDone!: (r: NodeResult) => void;
   #conn: Connection | null = null;
   #state: ConnectionState = 'connecting';
@@ -209,6 +226,8 @@ class Node implements ClientNode {
     this.#enrolled = o.enrolled === undefined ? undefined : checkEnrolled(o.enrolled);
     this.#url = o.url;
     this.#identity = o.identity;
+    this.#policy = o.policy;
+    this.#modelLength = o.modelLength;
     this.#log = o.logger ?? silentLogger;
     this.#reconnect = resolveReconnect(o.reconnect);
     this.#random = o.random ?? osRandom;
@@ -292,7 +311,7 @@ class Node implements ClientNode {
       this.#finish('rejected', `bad coordinator URL: ${errText(err)}`);
       return;
     }
-    const conn: Connection = { ws, challenged: false, authed: false, alive: true, localClose: null, lastError: null, lastNotice: null };
+    const conn: Connection = { ws, challenged: false, authed: false, alive: true, localClose: null, lastError: null, lastNotice: null, fatal: null, reset: false };
     this.#conn = conn;
     ws.on('open', () => this.#queue.push({ kind: 'open', conn }, true));
     ws.on('message', (data, binary) => {
@@ -307,6 +326,8 @@ class Node implements ClientNode {
     });
     ws.on('error', (err) => {
       conn.lastError = errText(err);
+      conn.fatal ??= tlsProblem(err, this.#url, this.#ca !== undefined);
+      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') conn.reset = true;
     });
     ws.on('close', (code, reason) => this.#queue.push({ kind: 'close', conn, code, reason: reason.toString('utf8') }, true));
   }
@@ -352,19 +373,45 @@ class Node implements ClientNode {
     const terminal = local === null && !ownStaleSocket ? terminalClose(code, this.#publicKeyHex, conn.lastNotice ?? reason) : null;
     if (terminal !== null) {
       this.#log.error(`the coordinator refused this client (${why}): ${terminal}`);
-      return this.#finish('rejected', terminal);
+      return this.#finish(code === CLOSE_CODES.WIRE_NOT_ENROLLED || code === CLOSE_CODES.WIRE_AUTH_FAILED ? 'incompatible' : 'rejected', terminal);
     }
+    if (conn.fatal !== null) {
+      this.#log.error(`cannot connect to ${this.#url}: ${conn.fatal}`);
+      return this.#finish('incompatible', conn.fatal);
+    }
+    if (local === null && !conn.challenged && conn.reset && this.#url.startsWith('ws:')) {
+      // Reset before any HTTP answer: a TLS server on a ws:// URL looks like this. Ask it once.
+      void this.#probeScheme();
+      return;
+    }
+    this.#retryLater(why, conn.challenged, ownStaleSocket);
+  }
+
+  #retryLater(why: string, challenged = false, ownStaleSocket = false): void {
     const attempt = this.#attempt++;
     const delay = backoffDelay(this.#reconnect, attempt, this.#random);
     const retry = `reconnecting in ${(delay / 1000).toFixed(1)} s`;
     if (ownStaleSocket) this.#log.warn(`the coordinator still holds this client's previous connection (${why}); ${retry}`);
-    else if (conn.challenged) this.#log.warn(`connection lost (${why}); ${retry}`);
+    else if (challenged) this.#log.warn(`connection lost (${why}); ${retry}`);
     // While the coordinator stays unreachable, say so at the first failure and every 10th, not at each.
     else if (attempt === 0) this.#log.warn(`cannot reach ${this.#url} (${why}); ${retry}`);
     else if (attempt % 10 === 0) this.#log.warn(`still cannot reach ${this.#url} after ${attempt + 1} attempts (${why}); ${retry}`);
     else this.#log.debug(`cannot reach ${this.#url} (${why}); ${retry}`);
     this.#state = 'waiting';
     this.#retryTimer = setTimeout(() => this.#connect(), delay);
+  }
+
+  /** A ws:// URL whose server hung up: stop if it speaks TLS (wrong scheme), else retry as usual. */
+  async #probeScheme(): Promise<void> {
+    const u = new URL(this.#url);
+    const tls = await speaksTls(u.hostname.replace(/^\[|\]$/g, ''), Number(u.port || 80));
+    if (this.#result !== null) return;
+    if (tls) {
+      const reason = `${this.#url} uses ws://, but the coordinator there speaks TLS: use wss:// in coordinator (with ca set to its certificate if it is self-signed)`;
+      this.#log.error(`cannot connect to ${this.#url}: ${reason}`);
+      return this.#finish('incompatible', reason);
+    }
+    this.#retryLater('socket hang up before any answer');
   }
 
   // ---- frames ----------------------------------------------------------------------------
@@ -433,8 +480,11 @@ class Node implements ClientNode {
         `the coordinator calls this client ${msg.clientId}, but the peer list enrols its key as ${listed}: every round will be refused (policy.peers); check that peers is the coordinator's current enrolment list`,
       );
     }
-    if (!this.#rounds.consents(msg.taskId)) {
-      this.#log.warn(`task ${msg.taskId} is not in this client's policy.tasks: every offer for it will be refused`);
+    // What no round of this task could satisfy stops the node now, not offer after offer (compat.ts).
+    const mismatch = checkTask(msg.taskId, msg.task, this.#policy, this.#modelLength);
+    if (mismatch !== null) {
+      this.#log.error(`cannot take part: ${mismatch}`);
+      this.#closeConn(conn, 1000, 'client cannot take part in this task', { stop: 'incompatible', reason: mismatch });
     }
   }
 

@@ -59,6 +59,8 @@ export interface AuditRecord {
   readonly metrics: Readonly<Record<string, number>> | null;
   /** Milliseconds per stage: TaskOffer, the secagg stages, Aggregate (unmask + decode + strategy + checkpoint). */
   readonly timings: Readonly<Record<string, number>>;
+  /** On an abort identical to the ones before it: its place in that streak (only 2, 4, 8, … are written; abort-streak.ts). */
+  readonly repeat?: number;
 }
 
 export interface AuditLogContents {

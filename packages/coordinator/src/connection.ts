@@ -34,6 +34,7 @@ import {
   type DecodeBudget,
   type CoordinatorMessage,
   type NodeClientMessage,
+  type TaskDescriptor,
   type WireLimits,
 } from '@tally/wire';
 import { authStep, type AuthState } from './auth.ts';
@@ -68,6 +69,8 @@ export interface ConnectionHooks {
 
 export interface ConnectionOptions {
   readonly taskId: string;
+  /** Sent in Welcome so that clients refuse at authentication what no round could satisfy. */
+  readonly task?: TaskDescriptor;
   readonly coordinatorVersion: string;
   readonly authTimeoutMs: number;
   readonly maxBufferedBytes: number;
@@ -202,7 +205,7 @@ export class ClientConnection implements Peer {
       this.fail(dup);
       return;
     }
-    this.send({ type: 'Welcome', clientId: next.client.id, taskId: this.opts.taskId });
+    this.send({ type: 'Welcome', clientId: next.client.id, taskId: this.opts.taskId, ...(this.opts.task === undefined ? {} : { task: this.opts.task }) });
   }
 
   send(msg: CoordinatorMessage): boolean {

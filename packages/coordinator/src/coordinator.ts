@@ -10,9 +10,10 @@
  */
 import { join } from 'node:path';
 import { createUnmaskPool, osRandom, type RandomSource, type UnmaskPool } from '@tally/secagg';
-import { ProtocolError, ProtocolErrorCode, type WireLimits } from '@tally/wire';
+import { ProtocolError, ProtocolErrorCode, type TaskDescriptor, type WireLimits } from '@tally/wire';
 import { ConfigError } from './_assert.ts';
 import { AuditLog, AUDIT_FILE } from './audit-log.ts';
+import { acquireDirLock } from './lock.ts';
 import { CHECKPOINT_FILE, ensureDir, loadCheckpoint, readInitialModel } from './checkpoint.ts';
 import { ClientRegistry } from './clients.ts';
 import { FRAME_SLACK_BYTES, quantPlanOf, type CoordinatorConfig } from './config.ts';
@@ -66,6 +67,26 @@ export interface Coordinator {
 }
 
 export async function startCoordinator(options: CoordinatorOptions): Promise<Coordinator> {
+  // One coordinator per task folder (lock.ts), held until close().
+  const lock = await acquireDirLock(join(options.config.dataDir, options.config.task.id));
+  if (lock.tookOver !== null) (options.logger ?? createLogger()).warn(`${lock.path}: took over a stale lock (its process is gone): ${lock.tookOver}`);
+  let running: Coordinator;
+  try {
+    running = await startLocked(options);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+  return {
+    ...running,
+    async close() {
+      await running.close();
+      await lock.release();
+    },
+  };
+}
+
+async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
   const { config } = options;
   const { task, limits } = config;
   const logger = options.logger ?? createLogger();
@@ -80,6 +101,13 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   const strategy = createStrategy(task.strategy);
   const taskDir = join(config.dataDir, task.id);
   await ensureDir(taskDir);
+  const descriptor: TaskDescriptor = {
+    rounds: task.rounds,
+    modelLength: task.modelLength,
+    cohortSize: task.cohortSize,
+    threshold: task.threshold ?? null,
+    activeAdversary: task.activeAdversary,
+  };
 
   // -- where to start
   const cp = await loadCheckpoint(taskDir, { taskId: task.id, modelLength: task.modelLength });
@@ -185,7 +213,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
               emitter.emit({ type: 'client-disconnected', id: c.id, name: c.name, code, reason });
             },
           },
-          { taskId: task.id, coordinatorVersion: COORDINATOR_VERSION, authTimeoutMs: limits.authTimeoutMs, maxBufferedBytes: limits.maxBufferedBytes, random },
+          { taskId: task.id, task: descriptor, coordinatorVersion: COORDINATOR_VERSION, authTimeoutMs: limits.authTimeoutMs, maxBufferedBytes: limits.maxBufferedBytes, random },
         );
         // After the last round nobody has anything to do here: same close as everyone got.
         if (taskRun.finished) conn.close(1000, 'task complete');

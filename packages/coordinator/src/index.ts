@@ -18,6 +18,8 @@ export {
 export type { CoordinatorConfig, DeadlinesConfig, LimitsConfig, ListenConfig, TaskConfig, TaskQuantConfig, TlsConfig } from './config.ts';
 export { ConfigError } from './_assert.ts';
 export { loadEnrolment, parseEnrolment } from './enrolment.ts';
+export { DirLockedError, LOCK_FILE, acquireDirLock } from './lock.ts';
+export type { DirLock } from './lock.ts';
 export type { EnrolledClient, Enrolment } from './enrolment.ts';
 export { DEFAULT_DROPOUT_TOLERANCE, GRAPH_KINDS } from './cohort.ts';
 export type { GraphKind, RoundShape } from './cohort.ts';

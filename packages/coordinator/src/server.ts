@@ -159,7 +159,12 @@ export async function startTransport(opts: TransportOptions): Promise<Transport>
   heartbeat.unref();
 
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      // A port in use is a run-time condition (exit 1 in the CLI), not a config mistake.
+      if (err.code === 'EADDRINUSE') {
+        reject(Object.assign(new Error(`cannot listen on ${listen.host}:${listen.port}: the port is in use; stop the other process or change listen.port`, { cause: err }), { code: err.code }));
+        return;
+      }
       reject(new ConfigError('listen', `cannot listen on ${listen.host}:${listen.port}: ${err.message}; pick another port or stop the other process`, { cause: err }));
     };
     server.once('error', onError);

@@ -42,6 +42,7 @@ import type { CoordinatorConfig } from './config.ts';
 import type { Peer } from './connection.ts';
 import type { Enrolment } from './enrolment.ts';
 import type { CoordinatorEvent, TaskSummary } from './events.ts';
+import { AbortStreak, BACKOFF_AFTER, MAX_RETRY_MS, auditsRepeat, retryDelay } from './abort-streak.ts';
 import { formatStageLine, type Logger, type StageReport } from './logger.ts';
 import { RoundDriver } from './round.ts';
 import { summaryOf, type History, type TaskStage } from './status.ts';
@@ -142,6 +143,7 @@ export class Task {
   private aborted = 0;
   /** Clients named as share forgers: never offered a later round of this task (audited as `forgers`). */
   private readonly excluded = new Set<number>();
+  private readonly streak = new AbortStreak();
 
   constructor(deps: TaskDeps) {
     this.d = deps;
@@ -181,6 +183,7 @@ export class Task {
         }
         const committed = await this.attempt();
         if (committed) {
+          this.streak.reset();
           this.committed++;
           this.lastRound = this.current;
           this.current++;
@@ -188,7 +191,7 @@ export class Task {
           this.aborted++;
           if (signal.aborted) break;
           this.stageName = 'retry pause';
-          await delay(task.deadlines.retryMs, signal);
+          await delay(retryDelay(task.deadlines.retryMs, this.streak.count), signal);
         }
       }
     } catch (err) {
@@ -565,12 +568,20 @@ export class Task {
   private async abortAttempt(a: Attempt, reason: string, code: RoundReason = RoundReason.Aborted): Promise<false> {
     this.phase = { kind: 'closing', session: a.session, round: a.round };
     const record = { ...this.record(a, 'aborted', cut(reason), null), reasonCode: code };
-    await this.d.audit.append(record);
+    // Identical aborts in a row: the audit keeps the 1st, 2nd, 4th, … and the pause grows (abort-streak.ts).
+    const n = this.streak.note(record);
+    if (auditsRepeat(n)) await this.d.audit.append(n === 1 ? record : { ...record, repeat: n });
     const summary = summaryOf(record);
     this.d.history.push(summary);
     this.sendResult(a, 'aborted', code, undefined);
-    const retry = this.abort.signal.aborted ? '' : `; retrying with a new session in ${this.d.config.task.deadlines.retryMs} ms`;
+    const pause = retryDelay(this.d.config.task.deadlines.retryMs, n);
+    const retry = this.abort.signal.aborted ? '' : `; retrying with a new session in ${pause} ms`;
     this.d.logger.warn(`round ${a.round} aborted (session ${toHex(a.session).slice(0, 8)}): ${reason}${retry}`);
+    if (!this.abort.signal.aborted && n >= BACKOFF_AFTER) {
+      this.d.logger.warn(
+        `round ${a.round}: ${n} attempts in a row aborted the same way (${reason}); retrying cannot fix that by itself, so the pause doubles (now ${pause} ms, at most ${MAX_RETRY_MS} ms) and the audit log keeps only the 1st, 2nd, 4th, 8th, … of them (field repeat): check the clients' logs and policies`,
+      );
+    }
     this.d.emit({ type: 'round', summary, model: null });
     return false;
   }

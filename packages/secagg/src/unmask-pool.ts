@@ -15,6 +15,7 @@ import { generateX25519 } from './keys.ts';
 import { MaskAccumulator } from './prg.ts';
 import { maskJobs, unmask, type MaskJob, type UnmaskPlan } from './unmask.ts';
 import type { WorkerReply, WorkerTask } from './unmask-worker.ts';
+import { unmaskWorkerUrl } from './unmask-worker-url.ts';
 
 export interface UnmaskPoolOptions {
   /** Worker threads. Default: the machine's available parallelism, at most 8. */
@@ -44,12 +45,9 @@ const PAIR_OVERHEAD_LANES = 50_000;
 /** Lanes of the vector `warm()` runs through each thread: enough for the SIMD path. */
 const WARM_LANES = 65536;
 
-/**
- * The worker thread's entry module. The one place that knows where it lives and how it
- * is started: a package build that compiles the worker to JS changes only this.
- */
+/** Starts one worker thread; where its entry lives (sources or a build) is unmaskWorkerUrl()'s business. */
 function spawnWorker(): Worker {
-  const w = new Worker(new URL('./unmask-worker-entry.mjs', import.meta.url));
+  const w = new Worker(unmaskWorkerUrl());
   w.unref();
   return w;
 }

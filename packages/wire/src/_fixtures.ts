@@ -10,6 +10,7 @@ const round = 42;
 export const COORDINATOR_SAMPLES: readonly CoordinatorMessage[] = [
   { type: 'Challenge', nonce: bytes(32, 2), coordinatorVersion: 'tally-coordinator/0.1.0' },
   { type: 'Welcome', clientId: 7, taskId: 'demand-forecast.v1' },
+  { type: 'Welcome', clientId: 8, taskId: 'demand-forecast.v1', task: { rounds: 20, modelLength: 7, cohortSize: 5, threshold: null, activeAdversary: true } },
   {
     type: 'TaskOffer',
     session,

@@ -63,7 +63,7 @@ const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]
 
 const BODY: BodyWriters = {
   Challenge: (m) => ({ nonce: m.nonce, coordinatorVersion: m.coordinatorVersion }),
-  Welcome: (m) => ({ clientId: m.clientId, taskId: m.taskId }),
+  Welcome: (m) => ({ clientId: m.clientId, taskId: m.taskId, ...optional('task', m.task) }),
   TaskOffer: (m) => ({
     taskId: m.taskId,
     cohortSize: m.cohortSize,

@@ -30,6 +30,7 @@ export type {
   RoundStatus,
   TaskOffer,
   Welcome,
+  TaskDescriptor,
 } from './messages.ts';
 export { CLOSE_CODES, ProtocolError, ProtocolErrorCode, isProtocolError, isProtocolErrorCode } from './errors.ts';
 export { DEFAULT_LIMITS } from './limits.ts';

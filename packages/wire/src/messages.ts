@@ -46,6 +46,27 @@ export interface Welcome {
   /** The client's stable id, from the enrolment file. */
   readonly clientId: number;
   readonly taskId: string;
+  /**
+   * What the task will ask of every client, so that a client can refuse at
+   * authentication what no round of it could satisfy (its consent, its policy, its
+   * trainer's model) instead of declining offer after offer. Optional: absent from
+   * coordinators before it was added; clients then check each offer only.
+   */
+  readonly task?: TaskDescriptor;
+}
+
+/** The fixed parameters of a task (Welcome.task). Each round's TaskOffer stays within them. */
+export interface TaskDescriptor {
+  /** Rounds the task runs. */
+  readonly rounds: number;
+  /** Weights in the model; every offer's model has this length. */
+  readonly modelLength: number;
+  /** Most clients offered one round (an offer's cohortSize is at most this). */
+  readonly cohortSize: number;
+  /** The Shamir threshold when the task fixes one; null when each round derives it from its cohort. */
+  readonly threshold: number | null;
+  /** Signed adverts and the consistency round (false: honest-but-curious mode). */
+  readonly activeAdversary: boolean;
 }
 
 /** Quantisation parameters the cohort must share (see secagg's quantiser). */

@@ -80,7 +80,7 @@ interface Case {
   readonly valid?: boolean;
 }
 
-const OPTIONAL = new Set(['reason', 'metrics', 'keyCommit']);
+const OPTIONAL = new Set(['reason', 'metrics', 'keyCommit', 'task']);
 
 function wrongType(v: unknown): unknown {
   return typeof v === 'string' ? 123 : 'x';

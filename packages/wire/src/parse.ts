@@ -56,6 +56,7 @@ import {
   type CoordinatorMessageType,
   type NodeClientMessage,
   type QuantParams,
+  type TaskDescriptor,
 } from './messages.ts';
 import { DECLINE_REASONS, ROUND_REASONS } from './reasons.ts';
 import { expectF32Vector, expectU32Vector } from './vector.ts';
@@ -115,6 +116,18 @@ function taskId(u: unknown, path: string): string {
   return expectPattern(u, path, TASK_ID_PATTERN, 'a task id (1-128 of [A-Za-z0-9._-], starting alphanumeric)');
 }
 
+function taskDescriptor(u: unknown, path: string, l: WireLimits): TaskDescriptor {
+  const m = expectMap(u, path, ['rounds', 'modelLength', 'cohortSize', 'threshold', 'activeAdversary']);
+  const cohortSize = expectCount(m['cohortSize'], at(path, 'cohortSize'), 1, l.maxCohort, 'clients');
+  return {
+    rounds: expectInt(m['rounds'], at(path, 'rounds'), 1, Number.MAX_SAFE_INTEGER),
+    modelLength: expectCount(m['modelLength'], at(path, 'modelLength'), 1, l.maxVectorLength, 'weights'),
+    cohortSize,
+    threshold: m['threshold'] === null ? null : expectInt(m['threshold'], at(path, 'threshold'), 1, cohortSize, `null or a threshold in [1, cohortSize = ${cohortSize}]`),
+    activeAdversary: expectBool(m['activeAdversary'], at(path, 'activeAdversary')),
+  };
+}
+
 function quant(u: unknown, path: string, l: WireLimits): QuantParams {
   const m = expectMap(u, path, ['clipNorm', 'weightBound', 'cohortSize', 'fractionalBits', 'metricCount', 'metricBound']);
   return {
@@ -153,9 +166,13 @@ const COORDINATOR_BODIES: Parsers<CoordinatorMessage> = {
       coordinatorVersion: text(m, 'coordinatorVersion', l, 1),
     };
   },
-  Welcome(b) {
-    const m = expectMap(b, 'body', ['clientId', 'taskId']);
-    return { clientId: expectId(m['clientId'], 'body.clientId'), taskId: taskId(m['taskId'], 'body.taskId') };
+  Welcome(b, l) {
+    const m = expectMap(b, 'body', ['clientId', 'taskId'], ['task']);
+    return {
+      clientId: expectId(m['clientId'], 'body.clientId'),
+      taskId: taskId(m['taskId'], 'body.taskId'),
+      ...(hasKey(m, 'task') ? { task: taskDescriptor(m['task'], 'body.task', l) } : {}),
+    };
   },
   TaskOffer(b, l) {
     const m = expectMap(b, 'body', ['taskId', 'cohortSize', 'threshold', 'graph', 'degree', 'model', 'quant', 'deadlineMs']);

@@ -21,7 +21,7 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
   let built;
   try {
     config = parseClientConfig(json, baseDir);
-    built = await buildTrainer(parseTrainerConfig(config.trainer, baseDir));
+    built = await buildTrainer(parseTrainerConfig(config.trainer, baseDir), 'trainer', baseDir);
   } catch (err) {
     if (err instanceof ConfigError) throw where(err);
     throw err;
@@ -65,6 +65,7 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
     reconnect: config.reconnect,
     ...(ca === undefined ? {} : { ca }),
     ...(config.stateDir === undefined ? {} : { stateDir: config.stateDir }),
+    ...(built.modelLength === undefined ? {} : { modelLength: built.modelLength }),
   });
   const unsubscribe = io.onInterrupt(() => {
     log.info('interrupted: closing the connection');
@@ -82,6 +83,11 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
     if (result.status === 'rejected') {
       log.error(line);
       return EXIT.failure;
+    }
+    if (result.status === 'incompatible') {
+      // This client's own setup (consent, policy, model, key, TLS) can never work with this task: a configuration error.
+      log.error(line);
+      return EXIT.usage;
     }
     log.info(line);
     return EXIT.interrupted;

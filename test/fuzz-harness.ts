@@ -959,7 +959,12 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
       let frame: Frame;
       if (stage === 'TaskOffer' && joining) frame = generateFrame(rng, ctx, 'replay-stale');
       else if (i === 0 && stage !== 'TaskOffer' && (joining || rng.chance(0.25))) frame = roundFrame(rng, ctx, LEAD[stage]);
-      else frame = generateFrame(rng, ctx);
+      else {
+        // The kinds are drawn by weight; when the frames left are no more than the kinds not
+        // yet tried, try those, so every kind is exercised whatever the seed and message set.
+        const untried = FRAME_KINDS.filter((k) => (report.byKind[k]?.frames ?? 0) === 0);
+        frame = untried.length > 0 && remaining + (n - i) <= untried.length ? generateFrame(rng, ctx, untried[0]) : generateFrame(rng, ctx);
+      }
       record(frame, await tryFrame(frame), stage);
     }
     if (stage !== 'TaskOffer') joining = false;

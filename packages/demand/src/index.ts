@@ -25,3 +25,5 @@ export type { DemandTrainingOptions, OfferedModel, SavedModelInfo } from './trai
 export { MAX_FORECAST_DAYS, forecastCsv, forecastShop, forecastTable } from './forecast.ts';
 export type { Forecast, ForecastInput, ProductForecast } from './forecast.ts';
 export { forecastSvg } from './forecast-svg.ts';
+/** Backend choice for callers that reach TF.js only through this package (the CLI). */
+export { initBackend } from '@tally/ml';

@@ -128,6 +128,9 @@ it('three shops train the demand model from their till exports, each gets the fi
     norms.add(JSON.stringify((JSON.parse(await readFile(join(modelDir, 'normalisation.json'), 'utf8')) as { scale: number[] }).scale));
   }
   expect(norms.size).toBe(3);
+  // tally export writes the checkpoint's model the same way.
+  expect(await main(['export', '--config', join(dir, 'coordinator.json'), '--out', join(dir, 'exported')], quiet)).toBe(0);
+  expect((await readFile(join(dir, 'exported', 'weights.bin'))).equals(final)).toBe(true);
 
   // Step 4: the forecast at shop-a.
   const out = join(dir, 'forecast.csv');

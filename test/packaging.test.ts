@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The published packages (everything under packages/ without "private": true). */
-const PUBLISHED = ['secagg', 'wire', 'coordinator', 'client', 'ml', 'cli'] as const;
+const PUBLISHED = ['secagg', 'wire', 'coordinator', 'client', 'ml', 'demand', 'cli'] as const;
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 
 interface Run {

@@ -16,7 +16,7 @@
  * The test weeks are never looked at.
  */
 import { TfjsTrainer, predictRows, setFlatWeights, type LayersModel } from '@tally/ml';
-import { concatSplits, type Split } from './features.ts';
+import { concatSplits, type Split } from '@tally/demand';
 import type { PreparedShops } from './prepare.ts';
 import { mixSeed } from './rng.ts';
 

@@ -8,8 +8,8 @@
 import type { BackendPreference, OptimizerName } from '@tally/ml';
 import { DEFAULT_EARLY_STOPPING, type EarlyStopping } from './baselines.ts';
 import { DEFAULT_GENERATOR, type GeneratorConfig } from './data.ts';
-import { DEFAULT_FEATURES, type FeatureConfig } from './features.ts';
-import { DEFAULT_MODEL, type ModelConfig } from './model.ts';
+import { DEFAULT_FEATURES, type FeatureConfig } from '@tally/demand';
+import { DEFAULT_MODEL, type ModelConfig } from '@tally/demand';
 
 export interface TrainingConfig {
   /** Federated rounds. */

@@ -39,7 +39,10 @@
  * | shockSigma | 0.08 | shock_{s,t} = exp(N(0, σ)): shop-wide day effects (weather, local events) |
  * | dispersion | 10 | k of the negative binomial |
  */
+import { HOLIDAYS, NO_RECORD, buildCalendar, isHolidayEve, type Calendar } from '@tally/demand';
 import { createRng, type Rng } from './rng.ts';
+
+export { HOLIDAYS, NO_RECORD, isHolidayEve };
 
 export interface GeneratorConfig {
   readonly seed: number;
@@ -87,16 +90,6 @@ export const DEFAULT_GENERATOR: GeneratorConfig = Object.freeze<GeneratorConfig>
   dispersion: 10,
 });
 
-/** Fixed-date holidays (month-day). Most shops close early or stay shut: demand drops. */
-export const HOLIDAYS: readonly { readonly monthDay: string; readonly name: string }[] = Object.freeze([
-  { monthDay: '01-01', name: "New Year's Day" },
-  { monthDay: '01-06', name: 'Epiphany' },
-  { monthDay: '05-01', name: 'Labour Day' },
-  { monthDay: '08-15', name: 'Assumption Day' },
-  { monthDay: '11-01', name: "All Saints' Day" },
-  { monthDay: '12-25', name: 'Christmas Day' },
-  { monthDay: '12-26', name: "St Stephen's Day" },
-]);
 /** Demand multiplier on a holiday. */
 export const HOLIDAY_EFFECT = 0.4;
 /** Demand multiplier on the day before a holiday (stocking up). */
@@ -117,9 +110,6 @@ export interface ProductInfo {
   /** Share of a typical shop's volume before its own mix is drawn. */
   readonly popularity: number;
 }
-
-/** Sentinel in `units` for days before a shop's history starts. */
-export const NO_RECORD = -1;
 
 export interface ShopSeries {
   readonly id: string;
@@ -149,6 +139,8 @@ export interface SalesData {
   readonly dayOfYear: Uint16Array;
   /** 1 on a HOLIDAYS date. */
   readonly holiday: Uint8Array;
+  /** 1 when the next day is a HOLIDAYS date. */
+  readonly holidayEve: Uint8Array;
   readonly products: readonly ProductInfo[];
   readonly shops: readonly ShopSeries[];
 }
@@ -215,39 +207,6 @@ export function generateSales(config: Partial<GeneratorConfig> = {}): SalesData 
     shops.push(generateShop(c, calendar, products, s, sizes[s] as number, c.days - history, root.fork(100 + s)));
   }
   return { config: c, ...calendar, products, shops };
-}
-
-interface Calendar {
-  readonly dates: readonly string[];
-  readonly dayOfWeek: Uint8Array;
-  readonly dayOfYear: Uint16Array;
-  readonly holiday: Uint8Array;
-}
-
-function buildCalendar(startDate: string, days: number): Calendar {
-  const start = Date.parse(`${startDate}T00:00:00Z`);
-  const holidaySet = new Set(HOLIDAYS.map((h) => h.monthDay));
-  const dates: string[] = [];
-  const dayOfWeek = new Uint8Array(days);
-  const dayOfYear = new Uint16Array(days);
-  const holiday = new Uint8Array(days);
-  for (let t = 0; t < days; t++) {
-    const d = new Date(start + t * 86_400_000);
-    const iso = d.toISOString().slice(0, 10);
-    dates.push(iso);
-    dayOfWeek[t] = (d.getUTCDay() + 6) % 7;
-    dayOfYear[t] = Math.floor((d.getTime() - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86_400_000);
-    holiday[t] = holidaySet.has(iso.slice(5)) ? 1 : 0;
-  }
-  return { dates, dayOfWeek, dayOfYear, holiday };
-}
-
-/** True when the calendar day after `t` is a holiday (computed from the date, so it works on the last day too). */
-export function isHolidayEve(data: Pick<SalesData, 'dates'>, t: number): boolean {
-  const iso = data.dates[t];
-  if (iso === undefined) throw new RangeError(`isHolidayEve: day ${t} out of range`);
-  const next = new Date(Date.parse(`${iso}T00:00:00Z`) + 86_400_000).toISOString().slice(5, 10);
-  return HOLIDAYS.some((h) => h.monthDay === next);
 }
 
 function generateShop(

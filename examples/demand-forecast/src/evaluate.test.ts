@@ -2,8 +2,8 @@ import { initBackend } from '@tally/ml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateSales } from './data.ts';
 import { denormalise, errorMetrics, evaluateAll, mae, median, wape } from './evaluate.ts';
-import { buildShopDataset } from './features.ts';
-import { createDemandModel } from './model.ts';
+import { buildShopDataset } from '@tally/demand';
+import { createDemandModel } from '@tally/demand';
 
 beforeAll(async () => {
   await initBackend({ prefer: 'wasm', logger: { info: () => {}, warn: () => {} } });

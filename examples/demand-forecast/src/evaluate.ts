@@ -11,7 +11,7 @@
  * `max(0, prediction) · m_{s,p}` (see features.ts).
  */
 import { predictRows, setFlatWeights, type LayersModel } from '@tally/ml';
-import type { ShopDataset, Split } from './features.ts';
+import type { ShopDataset, Split } from '@tally/demand';
 
 export const METHODS = ['federated', 'local', 'naive', 'centralised'] as const;
 export type Method = (typeof METHODS)[number];

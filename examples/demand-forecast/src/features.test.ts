@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateSales, type SalesData } from './data.ts';
-import { BASE_FEATURES, LAG_WINDOW, buildShopDataset, featureNames } from './features.ts';
+import { BASE_FEATURES, LAG_WINDOW, buildShopDataset, featureNames } from '@tally/demand';
 
 const data = generateSales({ seed: 9, shops: 3, products: 2, days: 200, minHistoryDays: 90 });
 

@@ -11,7 +11,7 @@
  */
 import { TRAINER_METRICS, predictRows, setFlatWeights, type LayersModel } from '@tally/ml';
 import { denormalise } from './evaluate.ts';
-import type { ShopDataset } from './features.ts';
+import type { ShopDataset } from '@tally/demand';
 import type { PreparedShops } from './prepare.ts';
 
 export const TASK_ID = 'demand-forecast';

@@ -7,8 +7,8 @@
 import { TfjsTrainer, countWeights, initBackend, type BackendChoice, type LayersModel, type MlLogger } from '@tally/ml';
 import { resolveConfig, type DemandConfig, type DemandConfigInput } from './config.ts';
 import { generateSales, type SalesData } from './data.ts';
-import { buildShopDataset, type ShopDataset } from './features.ts';
-import { createDemandModel, initialWeights } from './model.ts';
+import { buildShopDataset, type ShopDataset } from '@tally/demand';
+import { createDemandModel, initialWeights } from '@tally/demand';
 import { mixSeed } from './rng.ts';
 
 export interface PreparedShops {

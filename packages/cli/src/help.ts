@@ -19,7 +19,10 @@ Usage:
 Commands:
   keygen        create a client identity key pair (Ed25519) and print its enrolment entry
   coordinator   run the coordinator of a task (rounds, secure aggregation, checkpoints)
-  client        run a client node (one shop): authenticates, trains, joins rounds
+  client        run a client node (one shop): authenticates, trains, joins rounds,
+                saves the global model it receives
+  forecast      a shop's next days per product from its saved model and its sales export
+  export        write a coordinator checkpoint's model as a model folder
   simulate      the demand-forecast demo: a coordinator and one client node per shop
                 on this machine, secure aggregation, then a comparison with baselines
 
@@ -62,8 +65,11 @@ export const COORDINATOR_HELP = `Usage:
 
 Runs one task: waits for enrolled clients, offers rounds, runs secure aggregation,
 applies the strategy, checkpoints the model and appends the audit log, until
-task.rounds rounds are committed. Stop with Ctrl-C; a restart resumes from the
-last checkpoint.
+task.rounds rounds are committed. Every committed model is sent to every
+connected client; at the end the final model is written to
+<dataDir>/<task.id>/final-model/ (TF.js format for a declared "demand" model,
+else the tally-weights format; see tally export --help). Stop with Ctrl-C; a
+restart resumes from the last checkpoint.
 
 Options:
   -c, --config FILE     coordinator config, JSON with comments (required; relative paths in it are
@@ -78,7 +84,14 @@ Example config (defaults in comments; see packages/coordinator/src/config.ts):
     "enrolment": "enrolment.json",                      // {"clients": [{id, name, publicKey}]}
     "task": {
       "id": "demand-quickstart",
-      "modelLength": 4,                                 // features + 1 for linear-csv clients
+      "model": {                                        // optional: what the model is; clients check it
+        "kind": "demand",                               //   the TF.js demand model (trainer.kind "demand")
+        "products": ["bread", "milk"],                  //   the catalogue, in column order (required)
+        "holidays": ["01-01", "12-25"],                 //   "MM-DD" yearly or "YYYY-MM-DD"; default: 7 fixed days
+        "hidden": [32, 16], "seed": 7                   //   MLP widths and init seed (defaults)
+      },
+      "modelLength": 4,                                 // features + 1 for linear-csv clients; for a
+                                                        //   "demand" model leave it out (computed)
       "rounds": 5, "cohortSize": 3, "minClients": 3,
       "dropoutTolerance": 0, "corruptFraction": 0,      // 3 shops: no room for dropouts (defaults 0.1, 0.05)
       "graph": "complete",                              // or "harary" (SecAgg+)
@@ -98,8 +111,11 @@ export const CLIENT_HELP = `Usage:
 Runs one client node (a shop): connects to the coordinator, proves its identity
 with its key file, and for each round offered checks its own policy, trains on
 its local data, and takes part in secure aggregation. Its data never leaves the
-machine; only a masked update does. Reconnects by itself (exponential backoff);
-stops when the coordinator ends the task, or on Ctrl-C.
+machine; only a masked update does. Each committed global model it receives is
+saved in modelDir (the final one when the task completes). Before training it
+checks the task's model declaration against its trainer and stops with a message
+saying which side to change if they do not fit. Reconnects by itself
+(exponential backoff); stops when the coordinator ends the task, or on Ctrl-C.
 
 Options:
   -c, --config FILE     client config, JSON with comments (required; relative paths in it are
@@ -121,13 +137,24 @@ Example config:
       "allowPassive": false                      //   refuse rounds without signatures/consistency check
     },
     "reconnect": { "initialMs": 500, "maxMs": 30000 },   // optional; these are the defaults
+    "modelDir": "model/shop-a",                  // optional: where received models are saved
     "trainer": {
-      "kind": "linear-csv",                      // least squares by mini-batch gradient descent
-      "data": "data/shop-a.csv",                 // header row, numeric columns
-      "target": "demand",                        // the column to predict; the others are features
-      "epochs": 5, "lr": 0.05, "batchSize": 32   // optional; these are the defaults
+      "kind": "demand",                          // the TF.js demand model; the task names the products
+      "sales": "data/shop-a.csv",                // the till's sales export, header row
+      "columns": { "date": "date", "product": "product", "units": "units",
+                   "price": "price", "promo": "promo" },   // header names; price, promo optional
+      "delimiter": "auto",                       // or "," ";" "\t" "|"
+      "dateFormat": "auto",                      // YYYY-MM-DD or DD.MM.YYYY; or "DD/MM/YYYY", "MM/DD/YYYY"
+      "epochs": 2, "batchSize": 64, "learningRate": 0.002   // optional; these are the defaults
     }
   }
+  or "trainer": {"kind": "linear-csv", "data": "shop.csv", "target": "demand",
+                 "epochs": 5, "lr": 0.05, "batchSize": 32}  (numeric CSV, least squares)
+
+Lines of the sales export that cannot be used (bad dates or numbers, products
+the task does not list) and days without any sales are logged as warnings with
+their line numbers; the model folder's normalisation.json holds this shop's own
+scale per product (it never leaves the shop; tally forecast needs it).
 
 ${EXIT_CODES}
 `;
@@ -175,6 +202,63 @@ Progress, one line per round attempt:
 Examples:
   tally simulate                                  # defaults: about 2 minutes on 2 cores
   tally simulate --shops 8 --rounds 5 --dropout 0.2 --dropout-stage ShareKeys --json
+
+${EXIT_CODES}
+`;
+
+export const FORECAST_HELP = `Usage:
+  tally forecast --model DIR --sales FILE [--days N] [--out FILE] [--svg FILE]
+
+Forecasts this shop's units per product for the N days after the last day of its
+sales export, with the shared demand model its client saved in DIR (the client
+config's modelDir) and the shop's own normalisation saved beside it. Each day is
+predicted from the days before it (forecasts feed the later days' lags); future
+prices are the last known ones and no promotions are assumed. Products the shop
+has never sold are left out. Runs entirely on the shop's machine.
+
+Prints a table (one row per day, one column per product) on stdout, writes the
+forecast as CSV (date,product,units) and an SVG chart of the last 28 days of
+sales and the forecast, one panel per product.
+
+Options:
+  -m, --model DIR       the shop's model folder (model.json, weights.bin, spec.json,
+                        normalisation.json), written by tally client (required)
+  -s, --sales FILE      the shop's sales export, the same layout as in training (required)
+  -d, --days N          days to forecast, 1 to 366 (default 7)
+  -o, --out FILE        the CSV to write (default forecast.csv)
+      --svg FILE        the chart to write (default: --out with .svg for .csv)
+  -h, --help            show this help
+
+Example:
+  tally forecast --model examples/quickstart/model/shop-a --sales examples/quickstart/data/shop-a.csv --days 7
+  -> date        bread  milk  ...
+     2025-07-01   41.3  22.0  ...
+     (and forecast.csv, forecast.svg)
+
+${EXIT_CODES}
+`;
+
+export const EXPORT_HELP = `Usage:
+  tally export --config FILE --out DIR
+
+Writes the model of the coordinator's latest checkpoint (in <dataDir>/<task.id>/)
+to DIR as a model folder: for a task declaring a "demand" model, the TF.js layers
+format (model.json + weights.bin, loadable with tf.loadLayersModel) plus spec.json;
+otherwise the tally-weights format:
+  model.json   {"format": "tally-weights/1", "taskId", "round", "final", "modelLength",
+                "weights": "weights.bin", "dtype": "float32-le", "sha256"}
+  weights.bin  modelLength little-endian float32 values
+The coordinator writes its final model the same way, to <dataDir>/<task.id>/final-model/.
+A shop's folder needs its own normalisation.json too before tally forecast can use it:
+shops get theirs from tally client (modelDir).
+
+Options:
+  -c, --config FILE     the coordinator config (required)
+  -o, --out DIR         the folder to write (required; created if missing)
+  -h, --help            show this help
+
+Example:
+  tally export --config examples/quickstart/coordinator.json --out model-round-5
 
 ${EXIT_CODES}
 `;

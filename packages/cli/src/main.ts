@@ -6,10 +6,12 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { client } from './commands/client.ts';
 import { coordinator } from './commands/coordinator.ts';
+import { exportCommand } from './commands/export.ts';
+import { DEFAULT_FORECAST_OUT, forecastCommand } from './commands/forecast.ts';
 import { keygen } from './commands/keygen.ts';
 import { DEFAULT_SIMULATE_OUT, simulateCommand } from './commands/simulate.ts';
 import { EXIT, RuntimeError, UsageError, errText, type ExitCode } from './exit-codes.ts';
-import { CLIENT_HELP, COORDINATOR_HELP, KEYGEN_HELP, MAIN_HELP, SIMULATE_HELP, VERSION } from './help.ts';
+import { CLIENT_HELP, COORDINATOR_HELP, EXPORT_HELP, FORECAST_HELP, KEYGEN_HELP, MAIN_HELP, SIMULATE_HELP, VERSION } from './help.ts';
 import type { Io } from './io.ts';
 
 const COMMANDS = {
@@ -51,6 +53,44 @@ const COMMANDS = {
       help: { type: 'boolean', short: 'h', default: false },
     },
     run: (v: Values, io: Io) => client({ config: required(v, 'config', 'FILE', 'tally client --config shop-a.json'), verbose: v['verbose'] === true }, io),
+  },
+  forecast: {
+    help: FORECAST_HELP,
+    options: {
+      model: { type: 'string', short: 'm' },
+      sales: { type: 'string', short: 's' },
+      days: { type: 'string', short: 'd' },
+      out: { type: 'string', short: 'o', default: DEFAULT_FORECAST_OUT },
+      svg: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    run: (v: Values, io: Io) =>
+      forecastCommand(
+        {
+          model: required(v, 'model', 'DIR', 'tally forecast --model model/shop-a --sales data/shop-a.csv'),
+          sales: required(v, 'sales', 'FILE', 'tally forecast --model model/shop-a --sales data/shop-a.csv'),
+          ...optional(v, 'days', 'days'),
+          out: typeof v['out'] === 'string' ? v['out'] : DEFAULT_FORECAST_OUT,
+          ...optional(v, 'svg', 'svg'),
+        },
+        io,
+      ),
+  },
+  export: {
+    help: EXPORT_HELP,
+    options: {
+      config: { type: 'string', short: 'c' },
+      out: { type: 'string', short: 'o' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    run: (v: Values, io: Io) =>
+      exportCommand(
+        {
+          config: required(v, 'config', 'FILE', 'tally export --config coordinator.json --out model'),
+          out: required(v, 'out', 'DIR', 'tally export --config coordinator.json --out model'),
+        },
+        io,
+      ),
   },
   simulate: {
     help: SIMULATE_HELP,

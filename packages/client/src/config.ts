@@ -17,6 +17,7 @@
  *                 "maxAttemptsPerRound": 3 },      optional: attempts joined per round (default 3)
  *     "reconnect": { "initialMs": 500, "maxMs": 30000 },   optional (these are the defaults)
  *     "trainer": { ... }                           optional here; passed through to the CLI
+ *     "modelDir": "model",                         optional: where received global models are saved
  *   }
  */
 import { readFileSync } from 'node:fs';
@@ -48,6 +49,8 @@ export interface ClientConfig {
   readonly peers?: PeerList;
   readonly policy: Policy;
   readonly reconnect: ReconnectOptions;
+  /** Absolute path of the folder where received global models are saved (the CLI's format per trainer kind). */
+  readonly modelDir?: string;
   /** The `trainer` section, unvalidated: the composition root knows the trainer kinds. */
   readonly trainer?: Readonly<Record<string, unknown>>;
 }
@@ -74,7 +77,7 @@ const MAX_DELAY_MS = 24 * 3600 * 1000;
  * here too, so that a bad one stops the client before it connects. Throws ConfigError.
  */
 export function parseClientConfig(json: unknown, baseDir: string, options: ParseClientConfigOptions = {}): ClientConfig {
-  const root = object(json, '', ['coordinator', 'keyFile', 'policy'], ['ca', 'peers', 'reconnect', 'trainer', 'stateDir']);
+  const root = object(json, '', ['coordinator', 'keyFile', 'policy'], ['ca', 'peers', 'reconnect', 'trainer', 'stateDir', 'modelDir']);
   const coordinator = wsUrl(root['coordinator'], 'coordinator');
   const keyFile = resolve(baseDir, path(root['keyFile'], 'keyFile'));
   const ca = root['ca'] === undefined ? undefined : resolve(baseDir, path(root['ca'], 'ca'));
@@ -85,6 +88,7 @@ export function parseClientConfig(json: unknown, baseDir: string, options: Parse
   const policy = parsePolicy(root['policy'], 'policy');
   const reconnect = root['reconnect'] === undefined ? DEFAULT_RECONNECT : parseReconnect(root['reconnect'], 'reconnect');
   const trainer = root['trainer'] === undefined ? undefined : object(root['trainer'], 'trainer');
+  const modelDir = root['modelDir'] === undefined ? undefined : resolve(baseDir, path(root['modelDir'], 'modelDir'));
   // Last: the only check that reads a file.
   const peers = root['peers'] === undefined ? undefined : readPeers(resolve(baseDir, path(root['peers'], 'peers')), options.readFile ?? readUtf8);
   return {
@@ -96,6 +100,7 @@ export function parseClientConfig(json: unknown, baseDir: string, options: Parse
     policy,
     reconnect,
     ...(trainer === undefined ? {} : { trainer }),
+    ...(modelDir === undefined ? {} : { modelDir }),
   };
 }
 

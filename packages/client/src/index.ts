@@ -2,7 +2,7 @@
 
 export { startClientNode, CLIENT_VERSION, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_QUEUED_FRAMES, NODE_STATUSES } from './node.ts';
 export type { ClientNode, ClientNodeOptions, ClientNodeStats, ConnectionState, NodeResult, NodeStatus } from './node.ts';
-export type { Trainer, TrainInput, TrainOutput } from './trainer.ts';
+export type { CheckingTrainer, OfferedModel, Trainer, TrainInput, TrainOutput } from './trainer.ts';
 export { POLICY_RULES, checkOffer, checkRoundStart } from './policy.ts';
 export type { OfferHistory, Policy, PolicyRule, Refusal, RoundStartContext } from './policy.ts';
 export { ConfigError, parseClientConfig, parsePolicy } from './config.ts';
@@ -14,3 +14,5 @@ export type { ReconnectOptions } from './backoff.ts';
 export { silentLogger } from './logger.ts';
 export type { Logger } from './logger.ts';
 export type { RoundStats } from './round.ts';
+/** The committed global model a node hands to ClientNodeOptions.onModel. */
+export type { GlobalModel } from '@tally/wire';

@@ -23,6 +23,7 @@ import { osRandom, signMessage, toHex, type KeyPair, type RandomSource } from '@
 import {
   CLOSE_CODES,
   DEFAULT_LIMITS,
+  DeclineReason,
   ProtocolError,
   ProtocolErrorCode,
   authTranscript,
@@ -32,6 +33,7 @@ import {
   isLoopbackHost,
   parseCoordinatorMessage,
   type CoordinatorMessage,
+  type GlobalModel,
   type NodeClientMessage,
   type WireLimits,
 } from '@tally/wire';
@@ -99,6 +101,12 @@ export interface ClientNodeOptions {
    * neither. Absent: kept in memory only, and the node warns at start.
    */
   readonly stateDir?: string;
+  /**
+   * Called with each committed global model (GlobalModel): after every committed
+   * round, and with `final` when the task completes. Frames wait while it runs, so
+   * it should be quick or hand the work off; an error it throws is logged.
+   */
+  readonly onModel?: (model: GlobalModel) => void | Promise<void>;
 }
 
 export const NODE_STATUSES = ['completed', 'rejected', 'incompatible', 'closed'] as const;
@@ -209,6 +217,8 @@ class Node implements ClientNode {
   readonly #enrolled: ReadonlyMap<number, Uint8Array> | undefined;
   readonly #policy: Policy;
   readonly #modelLength: number | undefined;
+  readonly #trainer: Trainer;
+  readonly #onModel: ClientNodeOptions['onModel'];
   #resolveDone!: (r: NodeResult) => void;
   #conn: Connection | null = null;
   #state: ConnectionState = 'connecting';
@@ -236,6 +246,8 @@ class Node implements ClientNode {
     this.#maxPayload = nonNegativeInt(o.maxPayload ?? DEFAULT_MAX_PAYLOAD, 'maxPayload');
     this.#limits = o.limits;
     this.#publicKeyHex = toHex(o.identity.publicKey);
+    this.#trainer = o.trainer;
+    this.#onModel = o.onModel;
     this.#rounds = new RoundRunner({
       identity: o.identity,
       trainer: o.trainer,
@@ -444,14 +456,34 @@ class Node implements ClientNode {
         this.#log.warn(`the coordinator reports ${msg.code}: ${msg.message}`);
         return;
       case 'TaskOffer': {
+        const mismatch = this.#trainer.checkOffer?.({ taskId: msg.taskId, modelLength: msg.model.length, ...(msg.modelSpec === undefined ? {} : { modelSpec: msg.modelSpec }) }) ?? null;
+        if (mismatch !== null) {
+          // Refused before any training; retrying cannot fix a model mismatch, so the node stops.
+          this.#log.error(`refused round ${msg.round} of task ${msg.taskId}: ${mismatch}`);
+          this.#send(conn, { type: 'OfferReply', session: msg.session, round: msg.round, accept: false, reason: DeclineReason.ModelMismatch });
+          this.#closeConn(conn, 1000, 'model mismatch', { stop: 'rejected', reason: mismatch });
+          return;
+        }
         const reply = await this.#rounds.onOffer(msg, () => conn === this.#conn && conn.localClose === null && this.#result === null);
         if (reply !== null) this.#send(conn, reply);
         return;
       }
       case 'RoundResult':
         return this.#rounds.onResult(msg);
+      case 'GlobalModel':
+        return this.#onGlobalModel(msg);
       default:
         for (const out of this.#rounds.onRoundMessage(msg satisfies RoundMessage)) this.#send(conn, out);
+    }
+  }
+
+  async #onGlobalModel(msg: GlobalModel): Promise<void> {
+    this.#log.debug(`received the ${msg.final ? 'final' : 'committed'} global model of round ${msg.round} (${msg.model.length} weights)`);
+    if (this.#onModel === undefined) return;
+    try {
+      await this.#onModel(msg);
+    } catch (err) {
+      this.#log.error(`could not keep the global model of round ${msg.round}: ${errText(err)}`);
     }
   }
 

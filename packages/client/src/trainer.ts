@@ -25,4 +25,25 @@ export interface TrainOutput {
 
 export interface Trainer {
   train(input: TrainInput): Promise<TrainOutput>;
+  /** Optional: see CheckingTrainer. */
+  checkOffer?(offer: OfferedModel): string | null;
+}
+
+/** What a TaskOffer says about the model, for Trainer.checkOffer. */
+export interface OfferedModel {
+  readonly taskId: string;
+  /** The task's model declaration (TaskOffer.modelSpec, JSON text), if it declares one. */
+  readonly modelSpec?: string;
+  /** Weights in the offered global model. */
+  readonly modelLength: number;
+}
+
+/** A Trainer that can say, before any training, whether the offered model is one it can train. */
+export interface CheckingTrainer extends Trainer {
+  /**
+   * Null when this trainer can train the offered model; otherwise the refusal,
+   * saying which side (this shop's config or the task's) must change. A refusal
+   * ends the node (status 'rejected'): the mismatch will not go away by retrying.
+   */
+  checkOffer(offer: OfferedModel): string | null;
 }

@@ -181,6 +181,7 @@ export class TestClient {
         this.machine = null;
         return;
       case 'ErrorNotice':
+      case 'GlobalModel':
         return;
       default:
         this.onSecAgg(msg);

@@ -27,6 +27,8 @@
  *     "id": "demand-v1",            // required; 1-128 of [A-Za-z0-9._-], starting alphanumeric
  *     "modelLength": 1024,          // required; float32 weights in the model
  *     "initialModel": "init.f32",   // optional: raw little-endian float32, 4·modelLength bytes; default all zeros
+ *     "model": { "kind": "demand", ... }, // optional: what the model is; sent in every TaskOffer
+ *                                   //   (modelSpec) for clients to check; the CLI knows the kinds
  *     "rounds": 10,                 // required; committed rounds to run (numbered 1..rounds)
  *     "cohortSize": 10,             // required; clients offered each round, 2..1000
  *     "minClients": 5,              // required; wait for this many before offering, and abort a
@@ -61,7 +63,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { MAX_ROUND, planQuantization, type QuantPlan } from '@tally/secagg';
-import { DEFAULT_LIMITS as WIRE_LIMITS, METRIC_NAME_PATTERN, TASK_ID_PATTERN } from '@tally/wire';
+import { DEFAULT_LIMITS as WIRE_LIMITS, MAX_MODEL_SPEC_LENGTH, METRIC_NAME_PATTERN, TASK_ID_PATTERN, isPlainObject } from '@tally/wire';
 import {
   ConfigError,
   at,
@@ -118,6 +120,8 @@ export interface TaskConfig {
   readonly modelLength: number;
   /** Absolute path, or undefined for an all-zero initial model. */
   readonly initialModel?: string | undefined;
+  /** The `model` declaration as JSON text (TaskOffer.modelSpec), or undefined. */
+  readonly modelSpec?: string | undefined;
   readonly rounds: number;
   readonly cohortSize: number;
   readonly minClients: number;
@@ -257,7 +261,7 @@ function parseTask(u: unknown, baseDir: string): TaskConfig {
     u,
     'task',
     ['id', 'modelLength', 'rounds', 'cohortSize', 'minClients', 'quant'],
-    ['initialModel', 'threshold', 'dropoutTolerance', 'corruptFraction', 'graph', 'activeAdversary', 'deadlines', 'metrics', 'strategy'],
+    ['initialModel', 'model', 'threshold', 'dropoutTolerance', 'corruptFraction', 'graph', 'activeAdversary', 'deadlines', 'metrics', 'strategy'],
   );
   const id = expectString(o['id'], 'task.id', TASK_ID_PATTERN, 'a task id (1-128 of [A-Za-z0-9._-], starting alphanumeric)');
   const metrics = parseMetrics(o['metrics']);
@@ -306,6 +310,7 @@ function parseTask(u: unknown, baseDir: string): TaskConfig {
     id,
     modelLength,
     ...(has(o, 'initialModel') ? { initialModel: path(baseDir, nonEmptyPath(o['initialModel'], 'task.initialModel')) } : {}),
+    ...(has(o, 'model') ? { modelSpec: modelDeclaration(o['model']) } : {}),
     rounds,
     cohortSize,
     minClients,
@@ -364,4 +369,14 @@ export async function loadCoordinatorConfig(file: string): Promise<CoordinatorCo
     throw new ConfigError('', `config file ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
   return parseCoordinatorConfig(json, dirname(resolve(file)));
+}
+
+/** `task.model`: an object with a string `kind`, kept as JSON text that fits TaskOffer.modelSpec. Its content is the CLI's to check. */
+function modelDeclaration(u: unknown): string {
+  if (!isPlainObject(u)) throw new ConfigError('task.model', `expected an object with a "kind", got ${JSON.stringify(u)}`);
+  const o = u;
+  if (typeof o['kind'] !== 'string' || o['kind'] === '') throw new ConfigError('task.model.kind', `expected a model kind (e.g. "demand"), got ${JSON.stringify(o['kind'])}`);
+  const json = JSON.stringify(o);
+  if (json.length > MAX_MODEL_SPEC_LENGTH) throw new ConfigError('task.model', `expected at most ${MAX_MODEL_SPEC_LENGTH} characters of JSON, got ${json.length}`);
+  return json;
 }

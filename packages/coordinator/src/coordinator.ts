@@ -49,6 +49,12 @@ export interface CoordinatorOptions {
   readonly random?: RandomSource;
   /** Enrolment to use instead of reading config.enrolment (tests, embedders). */
   readonly enrolment?: Enrolment;
+  /**
+   * The round-1 model when there is no checkpoint and config.task.initialModel is
+   * unset (e.g. an architecture's seeded initialisation, computed by the caller).
+   * Must have task.modelLength finite weights. Default: all zeros.
+   */
+  readonly initialModel?: Float32Array;
   /** Unmasking worker threads (default: available parallelism, at most 8). */
   readonly unmaskThreads?: number;
 }
@@ -129,8 +135,13 @@ async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
         : `task ${task.id}: resuming at round ${cp.round + 1} of ${task.rounds} from the checkpoint of ${cp.createdAt}`,
     );
   } else {
-    start = { round: 1, model: await readInitialModel(task.initialModel, task.modelLength), state: strategy.initState(task.modelLength), resumedFrom: null };
-    logger.info(`task ${task.id}: starting at round 1 of ${task.rounds} from ${task.initialModel ?? 'an all-zero model'}`);
+    const given = task.initialModel === undefined ? options.initialModel : undefined;
+    if (given !== undefined && (given.length !== task.modelLength || !given.every(Number.isFinite))) {
+      throw new RangeError(`initialModel: expected ${task.modelLength} finite weights (task.modelLength), got ${given.length}`);
+    }
+    const model = given === undefined ? await readInitialModel(task.initialModel, task.modelLength) : Float32Array.from(given);
+    start = { round: 1, model, state: strategy.initState(task.modelLength), resumedFrom: null };
+    logger.info(`task ${task.id}: starting at round 1 of ${task.rounds} from ${task.initialModel ?? (given === undefined ? 'an all-zero model' : "the model declaration's initial weights")}`);
   }
 
   const { log: audit, contents } = await AuditLog.open(join(taskDir, AUDIT_FILE));
@@ -216,7 +227,11 @@ async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
           { taskId: task.id, task: descriptor, coordinatorVersion: COORDINATOR_VERSION, authTimeoutMs: limits.authTimeoutMs, maxBufferedBytes: limits.maxBufferedBytes, random },
         );
         // After the last round nobody has anything to do here: same close as everyone got.
-        if (taskRun.finished) conn.close(1000, 'task complete');
+        if (taskRun.finished) {
+          // The final model first: a shop that missed the end still gets it (the frame is queued before the close).
+          taskRun.broadcastModel(undefined, true, [conn as Peer]);
+          conn.close(1000, 'task complete');
+        }
         return conn;
       },
     });

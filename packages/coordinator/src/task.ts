@@ -467,6 +467,7 @@ export class Task {
     const summary = summaryOf(record);
     this.d.history.push(summary);
     this.sendResult(a, 'committed', undefined, metrics);
+    this.broadcastModel(a.round, a.round >= task.rounds);
     const metricText = task.metrics.map((n) => ` ${n}=${+metrics[n]!.toPrecision(6)}`).join('');
     logger.info(
       `round ${a.round} committed: ${decoded.contributors} contributors, total weight ${decoded.totalWeight}, ${decoded.clippedCount} clipped,${metricText || ' no metrics'} in ${Math.round(performance.now() - a.t0)} ms`,
@@ -515,6 +516,7 @@ export class Task {
         metricBound: plan.metricBound,
       },
       deadlineMs: task.deadlines.trainMs,
+      ...(task.modelSpec === undefined ? {} : { modelSpec: task.modelSpec }),
     };
     // One frame for everyone (the model is the same): memory O(model), not O(cohort × model).
     const frame = new Uint8Array(encode(offer));
@@ -615,6 +617,17 @@ export class Task {
       metrics: agg?.metrics ?? null,
       timings: Object.fromEntries(Object.entries(a.timings).map(([k, v]) => [k, Math.round(v)])),
     };
+  }
+
+  /**
+   * The committed model to every authenticated client, in one shared frame; `final`
+   * after the last round (the connections close next). Also used for a client that
+   * connects after the task is complete.
+   */
+  broadcastModel(round: number = this.lastRound, final = this.finishedFlag, to: Iterable<Peer> = this.d.clients.peers()): void {
+    if (round < 1) return; // nothing committed yet
+    const frame = new Uint8Array(encode({ type: 'GlobalModel', taskId: this.d.config.task.id, round, final, model: this.model }));
+    for (const peer of to) void peer.sendFrame(frame);
   }
 
   /** RoundResult to every offered client still connected (so each can reset its round state). */

@@ -80,7 +80,9 @@ const BODY: BodyWriters = {
       metricBound: m.quant.metricBound,
     },
     deadlineMs: m.deadlineMs,
+    ...optional('modelSpec', m.modelSpec),
   }),
+  GlobalModel: (m) => ({ taskId: m.taskId, round: m.round, final: m.final, model: toWireVector(m.model) }),
   RoundResult: (m) => ({
     status: m.status,
     ...optional('reason', m.reason),

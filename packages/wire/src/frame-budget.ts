@@ -54,6 +54,7 @@ const SHAPES: { readonly [T in MessageType]: Shape } = {
   Welcome: {},
   TaskOffer: { vector: modelLanes },
   RoundResult: { strings: 1, metrics: true },
+  GlobalModel: { strings: 1, vector: modelLanes },
   ErrorNotice: { strings: 1 },
   RoundStart: { lists: [none, none] },
   KeyList: { lists: [none] },

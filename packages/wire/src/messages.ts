@@ -28,6 +28,12 @@ export const MAX_CLIENT_ID = 2 ** 31;
  */
 export const TASK_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
+/**
+ * Longest TaskOffer.modelSpec, in UTF-16 code units: a declaration names the
+ * task's product list and holidays, which outgrow the 1024 of free-text strings.
+ */
+export const MAX_MODEL_SPEC_LENGTH = 65_536;
+
 /** Metric names (keys of RoundResult.metrics): 1-64 of [A-Za-z0-9_.-], starting with a letter. */
 export const METRIC_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
@@ -100,6 +106,12 @@ export interface TaskOffer {
    * at most 2^31 - 1 so that it is a valid setTimeout delay.
    */
   readonly deadlineMs: number;
+  /**
+   * What the model is, as JSON text (e.g. `{"kind":"demand","featureVersion":1,...}`):
+   * the task's declaration, which a client checks against its trainer before
+   * training and refuses on a mismatch. Absent for tasks that declare none.
+   */
+  readonly modelSpec?: string;
 }
 
 export const ROUND_STATUSES = ['committed', 'aborted'] as const;
@@ -117,6 +129,20 @@ export interface RoundResult {
   readonly survivors: number;
 }
 
+/**
+ * The committed global model: sent to every authenticated client after each
+ * committed round, and with `final` when the task is complete (then the connection
+ * closes with 1000). Not session-scoped: clients outside the round get it too.
+ */
+export interface GlobalModel {
+  readonly type: 'GlobalModel';
+  readonly taskId: string;
+  /** The round whose commit produced this model. */
+  readonly round: number;
+  readonly final: boolean;
+  readonly model: Float32Array;
+}
+
 /** Sent before closing a connection, or to reject one message. */
 export interface ErrorNotice {
   readonly type: 'ErrorNotice';
@@ -124,7 +150,7 @@ export interface ErrorNotice {
   readonly message: string;
 }
 
-export type NodeCoordinatorMessage = Challenge | Welcome | TaskOffer | RoundResult | ErrorNotice;
+export type NodeCoordinatorMessage = Challenge | Welcome | TaskOffer | RoundResult | GlobalModel | ErrorNotice;
 export type CoordinatorMessage = NodeCoordinatorMessage | ServerMessage;
 
 // ---- client -> coordinator --------------------------------------------------
@@ -167,6 +193,7 @@ export const COORDINATOR_MESSAGE_TYPES = [
   'Welcome',
   'TaskOffer',
   'RoundResult',
+  'GlobalModel',
   'ErrorNotice',
   'RoundStart',
   'KeyList',
@@ -199,6 +226,7 @@ export const SESSION_SCOPED: { readonly [T in MessageType]: boolean } = {
   Welcome: false,
   TaskOffer: true,
   RoundResult: true,
+  GlobalModel: false,
   ErrorNotice: false,
   RoundStart: true,
   KeyList: true,

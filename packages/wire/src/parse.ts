@@ -45,6 +45,7 @@ import {
 import { ProtocolError, ProtocolErrorCode, isProtocolErrorCode } from './errors.ts';
 import { resolveLimits, type WireLimits } from './limits.ts';
 import {
+  MAX_MODEL_SPEC_LENGTH,
   METRIC_NAME_PATTERN,
   NONCE_BYTES,
   PROTOCOL_VERSION,
@@ -175,7 +176,7 @@ const COORDINATOR_BODIES: Parsers<CoordinatorMessage> = {
     };
   },
   TaskOffer(b, l) {
-    const m = expectMap(b, 'body', ['taskId', 'cohortSize', 'threshold', 'graph', 'degree', 'model', 'quant', 'deadlineMs']);
+    const m = expectMap(b, 'body', ['taskId', 'cohortSize', 'threshold', 'graph', 'degree', 'model', 'quant', 'deadlineMs'], ['modelSpec']);
     const cohortSize = expectCount(m['cohortSize'], 'body.cohortSize', 1, l.maxCohort, 'clients');
     return {
       taskId: taskId(m['taskId'], 'body.taskId'),
@@ -186,6 +187,16 @@ const COORDINATOR_BODIES: Parsers<CoordinatorMessage> = {
       model: expectF32Vector(m['model'], 'body.model', l.maxVectorLength, l.expectedModelLength),
       quant: quant(m['quant'], 'body.quant', l),
       deadlineMs: expectInt(m['deadlineMs'], 'body.deadlineMs', 1, MAX_DEADLINE_MS),
+      ...(hasKey(m, 'modelSpec') ? { modelSpec: expectString(m['modelSpec'], 'body.modelSpec', 1, MAX_MODEL_SPEC_LENGTH) } : {}),
+    };
+  },
+  GlobalModel(b, l) {
+    const m = expectMap(b, 'body', ['taskId', 'round', 'final', 'model']);
+    return {
+      taskId: taskId(m['taskId'], 'body.taskId'),
+      round: expectRound(m['round'], 'body.round'),
+      final: expectBool(m['final'], 'body.final'),
+      model: expectF32Vector(m['model'], 'body.model', l.maxVectorLength, l.expectedModelLength),
     };
   },
   RoundResult(b, l) {

@@ -46,6 +46,8 @@ export const DeclineReason = {
   BadUpdate: 'DECLINE_BAD_UPDATE',
   /** The client cannot record its participation durably (its state directory). */
   StateUnavailable: 'DECLINE_STATE_UNAVAILABLE',
+  /** The task's model (its declaration or length) is not one this client's trainer trains. */
+  ModelMismatch: 'DECLINE_MODEL_MISMATCH',
 } as const;
 export type DeclineReason = (typeof DeclineReason)[keyof typeof DeclineReason];
 export const DECLINE_REASONS: readonly DeclineReason[] = Object.freeze(Object.values(DeclineReason));

@@ -1,6 +1,6 @@
 /** `tally client`: one shop's node, with the trainer its config names. */
 import { readFile } from 'node:fs/promises';
-import { ConfigError, parseClientConfig, startClientNode } from '@tally/client';
+import { ConfigError, parseClientConfig, startClientNode, type GlobalModel } from '@tally/client';
 import { toHex } from '@tally/secagg';
 import { readJsonFile } from '../config-file.ts';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.ts';
@@ -19,9 +19,14 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
   const where = (err: ConfigError): UsageError => new UsageError(`client config ${args.config}: ${err.message}`);
   let config;
   let built;
+  const early: string[] = [];
+  // The demand trainer reports data problems when the task's declaration arrives: to the log once it exists.
+  let warnSink = (line: string): void => {
+    early.push(line);
+  };
   try {
     config = parseClientConfig(json, baseDir);
-    built = await buildTrainer(parseTrainerConfig(config.trainer, baseDir), 'trainer', baseDir);
+    built = await buildTrainer(parseTrainerConfig(config.trainer, baseDir), 'trainer', (line) => warnSink(line), baseDir);
   } catch (err) {
     if (err instanceof ConfigError) throw where(err);
     throw err;
@@ -54,6 +59,13 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
   );
   if (config.peers !== undefined) log.info(`peers: ${config.peers.enrolled.size} enrolled clients from ${config.peers.file}; every round's roster is checked against them`);
   log.info(`trainer: ${built.description}`);
+  for (const line of [...built.warnings, ...early]) log.warn(line);
+  warnSink = (line) => log.warn(line);
+  const modelDir = config.modelDir;
+  log.info(modelDir === undefined ? 'no modelDir: the global models the coordinator sends are not saved' : `global models are saved in ${modelDir}`);
+  const trainerBuilt = built;
+  // Saves run one after another; the last is awaited before the command returns.
+  let saving: Promise<void> = Promise.resolve();
 
   const node = startClientNode({
     url: config.coordinator,
@@ -63,9 +75,23 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
     ...(config.peers === undefined ? {} : { enrolled: config.peers.enrolled }),
     logger: log,
     reconnect: config.reconnect,
+    ...(modelDir === undefined
+      ? {}
+      : {
+          onModel: (m: GlobalModel) => {
+            saving = saving.then(async () => {
+              try {
+                await trainerBuilt.saveModel(modelDir, m.model, { taskId: m.taskId, round: m.round, final: m.final });
+                log.info(`saved the ${m.final ? 'final' : 'global'} model of round ${m.round} in ${modelDir}`);
+              } catch (err) {
+                log.error(`could not save the model of round ${m.round} in ${modelDir}: ${(err as Error).message}`);
+              }
+            });
+          },
+        }),
     ...(ca === undefined ? {} : { ca }),
     ...(config.stateDir === undefined ? {} : { stateDir: config.stateDir }),
-    ...(built.modelLength === undefined ? {} : { modelLength: built.modelLength }),
+    ...(built.modelLength === null ? {} : { modelLength: built.modelLength }),
   });
   const unsubscribe = io.onInterrupt(() => {
     log.info('interrupted: closing the connection');
@@ -74,6 +100,7 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
   try {
     const result = await node.done;
     await node.close();
+    await saving;
     const s = node.stats();
     const line = `stopped: ${result.reason}; contributed to ${result.rounds} round(s), ${s.roundsCommitted} committed, ${s.roundsAborted} aborted`;
     if (result.status === 'completed') {

@@ -1,9 +1,12 @@
-/** `tally coordinator`: run one task until its rounds are committed. */
+/** `tally coordinator`: run one task until its rounds are committed, then write the final model. */
+import { join } from 'node:path';
 import { loadEnrolment, parseCoordinatorConfig, startCoordinator, type Coordinator } from '@tally/coordinator';
 import { isConfigError, readJsonFile } from '../config-file.ts';
 import { EXIT, RuntimeError, UsageError, errText, type ExitCode } from '../exit-codes.ts';
 import type { Io } from '../io.ts';
 import { createCliLogger } from '../log.ts';
+import { writeModelFolder } from '../model-files.ts';
+import { FINAL_MODEL_DIR, declaredInitialModel, resolveTaskModel } from '../task-model.ts';
 
 export interface CoordinatorArgs {
   readonly config: string;
@@ -12,6 +15,7 @@ export interface CoordinatorArgs {
 
 export async function coordinator(args: CoordinatorArgs, io: Io): Promise<ExitCode> {
   const { json, baseDir } = await readJsonFile(args.config, 'coordinator config');
+  resolveTaskModel(json, args.config);
   const where = (err: Error): UsageError => new UsageError(`coordinator config ${args.config}: ${err.message}`);
   let config;
   try {
@@ -24,7 +28,8 @@ export async function coordinator(args: CoordinatorArgs, io: Io): Promise<ExitCo
   const log = createCliLogger((line) => io.err(line), 'coordinator', args.verbose ? 'debug' : 'info');
   let running: Coordinator;
   try {
-    running = await startCoordinator({ config, logger: log });
+    const initialModel = config.task.initialModel === undefined ? await declaredInitialModel(config.task.modelSpec) : undefined;
+    running = await startCoordinator({ config, logger: log, ...(initialModel === undefined ? {} : { initialModel }) });
   } catch (err) {
     if (isConfigError(err)) throw where(err);
     const code = (err as NodeJS.ErrnoException).code;
@@ -49,6 +54,9 @@ export async function coordinator(args: CoordinatorArgs, io: Io): Promise<ExitCo
     log.info(line);
     if (summary.finished) {
       log.info(`final model: [${Array.from(summary.model.subarray(0, 16), (v) => v.toPrecision(6)).join(', ')}${summary.model.length > 16 ? ', ...' : ''}]`);
+      const dir = join(config.dataDir, config.task.id, FINAL_MODEL_DIR);
+      const format = await writeModelFolder(dir, config.task.modelSpec, summary.model, { taskId: summary.taskId, round: summary.lastRound, final: true });
+      log.info(`final model written to ${dir} (${format})`);
       return EXIT.ok;
     }
     return interrupted ? EXIT.interrupted : EXIT.failure;

@@ -29,12 +29,29 @@
  * the test set; the training rows are the days from firstDay + LAG_WINDOW (so every
  * lag is a real record) up to the day before the test period.
  */
-import { NO_RECORD, isHolidayEve, type SalesData, type ShopSeries } from './data.ts';
+import { NO_RECORD, type Calendar } from './calendar.ts';
+import { BASE_FEATURES, LAG_WINDOW } from './feature-layout.ts';
 
-/** Days of history a row needs for its lags. */
-export const LAG_WINDOW = 28;
-/** Number of non-product columns (the table above). */
-export const BASE_FEATURES = 17;
+/** One shop's daily series, per product (index = the model's product order). */
+export interface ShopSeries {
+  readonly id: string;
+  /** First day (index) with a record; earlier entries of `units` are NO_RECORD. */
+  readonly firstDay: number;
+  /** Per product, per day: units sold (or NO_RECORD). */
+  readonly units: readonly Int32Array[];
+  /** Per product, per day: shelf price. */
+  readonly price: readonly Float32Array[];
+  /** Per product, per day: 1 on promotion days. */
+  readonly promo: readonly Uint8Array[];
+}
+
+/** What the features read: a calendar, the product list (its length), and the shops' series. */
+export interface SalesData extends Calendar {
+  readonly products: readonly unknown[];
+  readonly shops: readonly ShopSeries[];
+}
+
+export { BASE_FEATURES, LAG_WINDOW };
 /** Smallest normaliser: keeps a product a shop barely sells from dividing by ~0. */
 export const MIN_SCALE = 0.5;
 
@@ -46,7 +63,7 @@ export function featureNames(products: number): string[] {
 }
 
 export interface FeatureConfig {
-  /** Days at the end of the calendar held out for testing. Default 28 (four weeks). */
+  /** Days at the end of the calendar held out for testing. Default 28 (four weeks); 0 trains on every day (a shop's own model). */
   readonly testDays: number;
 }
 
@@ -75,6 +92,8 @@ export interface ShopDataset {
   readonly inputs: number;
   /** m_{s,p}: the per-product normaliser (mean daily units over the training period). */
   readonly scale: Float32Array;
+  /** The per-product reference price (mean shelf price over the training period). */
+  readonly refPrice: Float64Array;
   readonly train: Split;
   readonly test: Split;
 }
@@ -86,8 +105,8 @@ export function buildShopDataset(data: SalesData, shopIndex: number, config: Par
   if (shop === undefined) throw new RangeError(`buildShopDataset: no shop ${shopIndex} (have ${data.shops.length})`);
   const days = data.dates.length;
   const P = data.products.length;
-  if (!Number.isInteger(testDays) || testDays < 1 || testDays >= days) {
-    throw new RangeError(`buildShopDataset: expected 1 <= testDays < ${days}, got ${testDays}`);
+  if (!Number.isInteger(testDays) || testDays < 0 || testDays >= days) {
+    throw new RangeError(`buildShopDataset: expected 0 <= testDays < ${days}, got ${testDays}`);
   }
   const testStart = days - testDays;
   const trainStart = shop.firstDay + LAG_WINDOW;
@@ -121,12 +140,13 @@ export function buildShopDataset(data: SalesData, shopIndex: number, config: Par
     historyDays: days - shop.firstDay,
     inputs: ctx.inputs,
     scale,
+    refPrice,
     train: buildSplit(ctx, trainStart, testStart),
     test: buildSplit(ctx, testStart, days),
   };
 }
 
-interface RowContext {
+export interface RowContext {
   readonly data: SalesData;
   readonly shop: ShopSeries;
   readonly scale: Float32Array;
@@ -134,7 +154,8 @@ interface RowContext {
   readonly inputs: number;
 }
 
-function buildSplit(ctx: RowContext, from: number, to: number): Split {
+/** The feature rows of days [from, to) for every product; every lag must be a record. */
+export function buildSplit(ctx: RowContext, from: number, to: number): Split {
   const { data, shop, scale, refPrice, inputs } = ctx;
   const P = data.products.length;
   const rows = (to - from) * P;
@@ -146,7 +167,7 @@ function buildSplit(ctx: RowContext, from: number, to: number): Split {
   const naive = new Float32Array(rows);
   let r = 0;
   for (let t = from; t < to; t++) {
-    const eve = isHolidayEve(data, t) ? 1 : 0;
+    const eve = data.holidayEve[t] as number;
     const angle = (2 * Math.PI * (data.dayOfYear[t] as number)) / 365.25;
     for (let p = 0; p < P; p++, r++) {
       const u = shop.units[p] as Int32Array;

@@ -335,7 +335,7 @@ describe('rounds', () => {
 });
 
 describe('the model declaration and the global model', () => {
-  it('refuses an offer whose model the trainer cannot train, before training, and stops as rejected', async () => {
+  it('refuses an offer whose model the trainer cannot train, before training, and stops as incompatible (the reply carries only a code)', async () => {
     let trained = 0;
     const seen: unknown[] = [];
     start({
@@ -346,8 +346,8 @@ describe('the model declaration and the global model', () => {
     });
     const { conn } = await acceptClient(server);
     conn.send(offer({ modelSpec: '{"kind":"image"}' }));
-    expect(await conn.expect('OfferReply')).toMatchObject({ accept: false, reason: 'set trainer.kind to the task kind' });
-    expect(await node!.done).toEqual({ rounds: 0, status: 'rejected', reason: 'set trainer.kind to the task kind' });
+    expect(await conn.expect('OfferReply')).toMatchObject({ accept: false, reason: 'DECLINE_MODEL_MISMATCH' });
+    expect(await node!.done).toEqual({ rounds: 0, status: 'incompatible', reason: 'set trainer.kind to the task kind' });
     expect(trained).toBe(0);
     expect(seen).toEqual([{ taskId: 'demand', modelLength: 3, modelSpec: '{"kind":"image"}' }]);
     expect(log.lines.some((l) => /^error refused round 0 of task demand: set trainer.kind/.test(l))).toBe(true);

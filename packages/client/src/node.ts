@@ -461,7 +461,7 @@ class Node implements ClientNode {
           // Refused before any training; retrying cannot fix a model mismatch, so the node stops.
           this.#log.error(`refused round ${msg.round} of task ${msg.taskId}: ${mismatch}`);
           this.#send(conn, { type: 'OfferReply', session: msg.session, round: msg.round, accept: false, reason: DeclineReason.ModelMismatch });
-          this.#closeConn(conn, 1000, 'model mismatch', { stop: 'rejected', reason: mismatch });
+          this.#closeConn(conn, 1000, 'model mismatch', { stop: 'incompatible', reason: mismatch });
           return;
         }
         const reply = await this.#rounds.onOffer(msg, () => conn === this.#conn && conn.localClose === null && this.#result === null);

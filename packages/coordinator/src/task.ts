@@ -441,7 +441,7 @@ export class Task {
     logger.info(
       `round ${a.round} committed: ${decoded.contributors} contributors, total weight ${decoded.totalWeight}, ${decoded.clippedCount} clipped,${metricText || ' no metrics'} in ${Math.round(performance.now() - a.t0)} ms`,
     );
-    this.d.emit({ type: 'round', summary, model: this.model });
+    this.d.emit({ type: 'round', summary, model: this.model, record });
     return true;
   }
 
@@ -537,7 +537,7 @@ export class Task {
     this.sendResult(a, 'aborted', cut(reason), undefined);
     const retry = this.abort.signal.aborted ? '' : `; retrying with a new session in ${this.d.config.task.deadlines.retryMs} ms`;
     this.d.logger.warn(`round ${a.round} aborted (session ${toHex(a.session).slice(0, 8)}): ${reason}${retry}`);
-    this.d.emit({ type: 'round', summary, model: null });
+    this.d.emit({ type: 'round', summary, model: null, record });
     return false;
   }
 

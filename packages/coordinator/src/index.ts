@@ -1,7 +1,11 @@
 /** @tally/coordinator: the WebSocket server that enrols, authenticates and runs federated rounds with secure aggregation. */
 
 export { COORDINATOR_VERSION, maxPayloadFor, startCoordinator } from './coordinator.ts';
-export type { Coordinator, CoordinatorOptions } from './coordinator.ts';
+export type { ConsoleAccess, Coordinator, CoordinatorOptions } from './coordinator.ts';
+export { CONSOLE_TOKEN_FILE, consoleTokenPath, readConsoleToken } from './console/token.ts';
+export { DROP_REASONS, dropReasonClass } from './console/metrics.ts';
+export type { DropReason } from './console/metrics.ts';
+export type { ConsoleSnapshot, RoundView, ShopView } from './console/state.ts';
 export {
   DEFAULT_CORRUPT_FRACTION,
   DEFAULT_DATA_DIR,

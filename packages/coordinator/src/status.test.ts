@@ -43,7 +43,7 @@ describe('GET /status', () => {
   it('refuses GET /status without the console token (401, no task or shop data)', async () => {
     const s = await startTest({ n: 4 });
     await connectAll(s.coordinator.url, s.ids.slice(0, 1));
-    for (const headers of [{}, { authorization: 'Bearer wrong-token-wrong-token-wrong-token-1234' }, { authorization: s.coordinator.console.token }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer wrong-token-wrong-token-wrong-token-1234' }, { authorization: s.coordinator.console.token }]) {
       const res = await fetch(`${http(s.coordinator.url)}/status`, { headers });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);

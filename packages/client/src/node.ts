@@ -35,6 +35,7 @@ import {
 } from '@tally/wire';
 import { backoffDelay, resolveReconnect, type ReconnectOptions } from './backoff.ts';
 import { EventQueue } from './event-queue.ts';
+import type { Ledger } from './ledger.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { peerIdOf } from './peers.ts';
 import type { Policy } from './policy.ts';
@@ -84,6 +85,8 @@ export interface ClientNodeOptions {
   readonly limits?: Partial<WireLimits>;
   /** Most frames waiting to be handled before the connection is dropped. Default DEFAULT_MAX_QUEUED_FRAMES. */
   readonly maxQueuedFrames?: number;
+  /** The shop's privacy ledger (`Ledger.open(stateDir)`); absent: nothing is recorded. */
+  readonly ledger?: Ledger;
 }
 
 export const NODE_STATUSES = ['completed', 'rejected', 'closed'] as const;
@@ -215,6 +218,7 @@ class Node implements ClientNode {
       ...(this.#enrolled === undefined ? {} : { enrolled: this.#enrolled }),
       random: this.#random,
       log: this.#log,
+      ...(o.ledger === undefined ? {} : { ledger: o.ledger }),
     });
     this.#checkPeerList();
     this.#queue = new EventQueue<NodeEvent>(
@@ -428,9 +432,11 @@ class Node implements ClientNode {
 
   #send(conn: Connection, msg: NodeClientMessage): void {
     if (conn.ws.readyState !== WebSocket.OPEN) return;
-    conn.ws.send(encode(msg), { binary: true }, (err) => {
+    const frame = encode(msg);
+    conn.ws.send(frame, { binary: true }, (err) => {
       if (err) this.#log.debug(`sending ${msg.type} failed: ${err.message}`);
     });
+    this.#rounds.sent(msg, frame.length);
   }
 
   // ---- heartbeat and closing ---------------------------------------------------------------

@@ -25,7 +25,7 @@ export { loadEnrolment, parseEnrolment } from './enrolment.ts';
 export type { EnrolledClient, Enrolment } from './enrolment.ts';
 export { DEFAULT_DROPOUT_TOLERANCE, GRAPH_KINDS } from './cohort.ts';
 export type { GraphKind, RoundShape } from './cohort.ts';
-export { createLogger, formatLogLine, formatStageLine, silentLogger } from './logger.ts';
+export { createLogger, formatLogFields, formatLogLine, formatStageLine, silentLogger } from './logger.ts';
 export type { LogFields, Logger, LogLevel, StageReport } from './logger.ts';
 export type { CoordinatorEvent, CoordinatorListener, TaskSummary } from './events.ts';
 export { HISTORY_LENGTH } from './status.ts';

@@ -60,7 +60,7 @@ it('three shops and a coordinator finish the task and find the true model', asyn
 
   // Step 3: the coordinator, then the shops.
   const coordIo = new TestIo();
-  const coordinator = main(['coordinator', '--config', join(dir, 'coordinator.json')], coordIo);
+  const coordinator = main(['coordinator', '--config', join(dir, 'coordinator.json'), '--exit-on-complete'], coordIo);
   const url = (await Promise.race([coordIo.waitFor(/clients connect to (ws:\/\/\S+)/), coordinator.then(() => null)]))?.[1];
   expect(url, coordIo.text).toBeDefined();
   const clients = SHOPS.map(async (shop) => {
@@ -87,4 +87,22 @@ it('three shops and a coordinator finish the task and find the true model', asyn
   const losses = [...coordIo.text.matchAll(/round \d+ committed: .*loss=([\d.e+-]+)/g)].map((m) => Number(m[1]));
   expect(losses).toHaveLength(5);
   expect(losses.at(-1)!).toBeLessThan(losses[0]! / 10);
+
+  // The console's address and token were printed, and the token is the one in the data folder.
+  const link = coordIo.text.match(/console: (http:\/\/127\.0\.0\.1:\d+\/)#token=([A-Za-z0-9_-]+)/);
+  expect(link, coordIo.text).not.toBeNull();
+  const tokenIo = new TestIo();
+  expect(await main(['console-token', '--config', join(dir, 'coordinator.json')], tokenIo)).toBe(0);
+  expect(tokenIo.text.split('\n')[0]).toBe(link![2]);
+
+  // Step 4: each shop's ledger, in plain language and as JSON.
+  const ledgerIo = new TestIo();
+  expect(await main(['ledger', '--config', join(dir, 'shop-a.json')], ledgerIo), ledgerIo.text).toBe(0);
+  expect(ledgerIo.text).toContain('You were offered 5 rounds: you accepted 5.');
+  expect(ledgerIo.text).toContain('In 5 rounds your sales never left this machine: you sent only masked updates (5 masked vectors');
+  expect(ledgerIo.text).toContain('each sum the coordinator learned covered at least 3 shops');
+  expect(ledgerIo.text).toContain('You revealed 10 shares (10 self-mask shares of shops that stayed, 0 mask-key shares of shops that dropped), never both shares of one shop.');
+  const jsonIo = new TestIo();
+  expect(await main(['ledger', '--config', join(dir, 'shop-b.json'), '--json'], jsonIo)).toBe(0);
+  expect(JSON.parse(jsonIo.text)).toMatchObject({ roundsContributed: 5, committedWithInput: 5, smallestSum: 3, bothSharesRounds: [], dpBudget: null });
 });

@@ -13,6 +13,9 @@
  *     "policy": { "tasks": ["demand"], "minCohort": 3, "minThreshold": 2, "maxRounds": 100,
  *                 "allowPassive": false },         allowPassive optional (default false)
  *     "reconnect": { "initialMs": 500, "maxMs": 30000 },   optional (these are the defaults)
+ *     "stateDir": ".tally-state/shop-a",           optional: where the node keeps its privacy ledger;
+ *                                                  relative to the config file (the CLI's default:
+ *                                                  .tally-state/<config file name> beside the config)
  *     "trainer": { ... }                           optional here; passed through to the CLI
  *   }
  */
@@ -43,6 +46,8 @@ export interface ClientConfig {
   readonly peers?: PeerList;
   readonly policy: Policy;
   readonly reconnect: ReconnectOptions;
+  /** Absolute path of the node's state folder (the privacy ledger), when the config names one. */
+  readonly stateDir?: string;
   /** The `trainer` section, unvalidated: the composition root knows the trainer kinds. */
   readonly trainer?: Readonly<Record<string, unknown>>;
 }
@@ -69,7 +74,7 @@ const MAX_DELAY_MS = 24 * 3600 * 1000;
  * here too, so that a bad one stops the client before it connects. Throws ConfigError.
  */
 export function parseClientConfig(json: unknown, baseDir: string, options: ParseClientConfigOptions = {}): ClientConfig {
-  const root = object(json, '', ['coordinator', 'keyFile', 'policy'], ['ca', 'peers', 'reconnect', 'trainer']);
+  const root = object(json, '', ['coordinator', 'keyFile', 'policy'], ['ca', 'peers', 'reconnect', 'trainer', 'stateDir']);
   const coordinator = wsUrl(root['coordinator'], 'coordinator');
   const keyFile = resolve(baseDir, path(root['keyFile'], 'keyFile'));
   const ca = root['ca'] === undefined ? undefined : resolve(baseDir, path(root['ca'], 'ca'));
@@ -79,6 +84,7 @@ export function parseClientConfig(json: unknown, baseDir: string, options: Parse
   const policy = parsePolicy(root['policy'], 'policy');
   const reconnect = root['reconnect'] === undefined ? DEFAULT_RECONNECT : parseReconnect(root['reconnect'], 'reconnect');
   const trainer = root['trainer'] === undefined ? undefined : object(root['trainer'], 'trainer');
+  const stateDir = root['stateDir'] === undefined ? undefined : resolve(baseDir, path(root['stateDir'], 'stateDir'));
   // Last: the only check that reads a file.
   const peers = root['peers'] === undefined ? undefined : readPeers(resolve(baseDir, path(root['peers'], 'peers')), options.readFile ?? readUtf8);
   return {
@@ -89,6 +95,7 @@ export function parseClientConfig(json: unknown, baseDir: string, options: Parse
     policy,
     reconnect,
     ...(trainer === undefined ? {} : { trainer }),
+    ...(stateDir === undefined ? {} : { stateDir }),
   };
 }
 

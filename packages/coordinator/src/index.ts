@@ -2,7 +2,7 @@
 
 export { COORDINATOR_VERSION, maxPayloadFor, startCoordinator } from './coordinator.ts';
 export type { ConsoleAccess, Coordinator, CoordinatorOptions } from './coordinator.ts';
-export { CONSOLE_TOKEN_FILE, consoleTokenPath, readConsoleToken } from './console/token.ts';
+export { CONSOLE_TOKEN_FILE, consoleTokenPath, ensureConsoleToken, readConsoleToken } from './console/token.ts';
 export { DROP_REASONS, dropReasonClass } from './console/metrics.ts';
 export type { DropReason } from './console/metrics.ts';
 export type { ConsoleSnapshot, RoundView, ShopView } from './console/state.ts';

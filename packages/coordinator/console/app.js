@@ -18,6 +18,8 @@ function takeToken() {
 }
 
 let token = takeToken();
+/** Bumped when the token changes: an older stream stops. */
+let generation = 0;
 let state = null;
 let receivedAt = 0;
 const charts = new Map();
@@ -69,15 +71,23 @@ function authHeaders() {
 
 // ---- the event stream -------------------------------------------------------------
 
-async function stream() {
+function restart() {
+  generation++;
+  stream(generation);
+}
+
+async function stream(gen) {
+  if (gen !== generation) return;
   if (!token) return showAuth();
+  const retry = () => setTimeout(() => stream(gen), 2000);
   let res;
   try {
     res = await fetch('/api/events', { headers: authHeaders(), cache: 'no-store' });
   } catch {
     setLive(false, 'offline: retrying');
-    return setTimeout(stream, 2000);
+    return retry();
   }
+  if (gen !== generation) return res.body?.cancel();
   if (res.status === 401) {
     sessionStorage.removeItem(TOKEN_KEY);
     token = null;
@@ -85,7 +95,7 @@ async function stream() {
   }
   if (!res.ok || !res.body) {
     setLive(false, `error ${res.status}: retrying`);
-    return setTimeout(stream, 2000);
+    return retry();
   }
   setLive(true, 'live');
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -93,7 +103,7 @@ async function stream() {
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) break;
+      if (done || gen !== generation) break;
       buf += value;
       let i;
       while ((i = buf.indexOf('\n\n')) >= 0) {
@@ -104,8 +114,9 @@ async function stream() {
   } catch {
     // the coordinator went away; retry below
   }
+  if (gen !== generation) return reader.cancel();
   setLive(false, 'offline: retrying');
-  setTimeout(stream, 2000);
+  retry();
 }
 
 function onBlock(block) {
@@ -253,7 +264,16 @@ $('#auth-form').addEventListener('submit', (ev) => {
   token = t;
   sessionStorage.setItem(TOKEN_KEY, t);
   $('#auth-token').value = '';
-  stream();
+  restart();
+});
+
+// A new #token=... in the address bar (same page, no reload) replaces the token.
+window.addEventListener('hashchange', () => {
+  const t = takeToken();
+  if (t && t !== token) {
+    token = t;
+    restart();
+  }
 });
 
 $('#audit-form').addEventListener('submit', (ev) => {
@@ -285,5 +305,5 @@ $('#download-model').addEventListener('click', async () => {
 });
 
 setInterval(renderClock, 1000);
-if (token) stream();
+if (token) restart();
 else showAuth();

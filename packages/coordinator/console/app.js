@@ -241,7 +241,9 @@ function renderCharts(task, history) {
           width,
           height: 200,
           scales: { x: { time: false } },
-          axes: [{ label: 'round' }, {}],
+          legend: { show: false },
+          // Whole rounds on the x axis.
+          axes: [{ label: 'round', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] }, {}],
           series: [{ label: 'round' }, { label: s.title, stroke: COLOURS[i % COLOURS.length], width: 2, points: { show: true } }],
         },
         data,

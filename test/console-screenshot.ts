@@ -37,7 +37,7 @@ const browser = await chromium.launch({ executablePath, headless: true, args: ['
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await page.goto(link);
-  await page.waitForFunction(() => Number(document.querySelector('#round')?.getAttribute('data-last-committed')) >= 4, undefined, { timeout: 600_000 });
+  await page.waitForFunction("Number(document.querySelector('#round')?.getAttribute('data-last-committed')) >= 4", undefined, { timeout: 600_000 });
   await page.waitForTimeout(1500); // let the charts settle after the last push
   await page.screenshot({ path: out, fullPage: true });
   console.log(`wrote ${out}`);

@@ -223,6 +223,10 @@ Options:
   -v, --verbose         also print the coordinator's and the nodes' log lines (stderr)
   -h, --help            show this help
 
+At start it prints the coordinator's console address with its token
+(console: http://127.0.0.1:PORT/ ... open http://127.0.0.1:PORT/#token=...): open it
+to watch the rounds live. simulate exits when the run is over (the console with it).
+
 Progress, one line per round attempt:
   round 3/15: 16/16 survivors, loss 0.240 → 0.222, 19.9 s elapsed
   (loss: the securely aggregated training MSE of the global model → after local training)

@@ -37,7 +37,12 @@ const browser = await chromium.launch({ executablePath, headless: true, args: ['
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await page.goto(link);
-  await page.waitForFunction("Number(document.querySelector('#round')?.getAttribute('data-last-committed')) >= 4", undefined, { timeout: 600_000 });
+  // A function, not a string: the console's CSP forbids eval. Typed without the DOM library.
+  await page.waitForFunction(
+    () => Number((globalThis as unknown as { document: { querySelector(s: string): { getAttribute(n: string): string | null } | null } }).document.querySelector('#round')?.getAttribute('data-last-committed')) >= 4,
+    undefined,
+    { timeout: 600_000 },
+  );
   await page.waitForTimeout(1500); // let the charts settle after the last push
   await page.screenshot({ path: out, fullPage: true });
   console.log(`wrote ${out}`);

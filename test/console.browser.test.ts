@@ -14,6 +14,20 @@ import { cleanup, onCleanup, startNode, startTestCoordinator } from './_helpers.
 
 afterEach(cleanup);
 
+/**
+ * What the page-side predicates use of the DOM, typed here (the workspace type-checks
+ * without the DOM library). They are passed as functions: the console's CSP forbids
+ * eval, so string predicates would be refused, as they should be.
+ */
+interface PageCanvas {
+  readonly width: number;
+  readonly height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { readonly data: Uint8ClampedArray } } | null;
+}
+interface PageDocument {
+  querySelector(selector: string): (PageCanvas & { getAttribute(name: string): string | null }) | null;
+}
+
 const chromiumPath = findChromium();
 if (chromiumPath === null && !IN_CI) console.warn(`test/console.browser.test.ts skipped: ${NO_BROWSER}`);
 
@@ -58,9 +72,8 @@ describe.skipIf(chromiumPath === null && !IN_CI)('operator console in chromium',
 
     // Real rounds: three shops connect; the counter advances while the page is open.
     for (const id of s.ids.slice(0, 3)) startNode(s.coordinator.url, id);
-    // (Page-side code as strings: the workspace type-checks without the DOM library.)
-    await page.waitForFunction("Number(document.querySelector('#round')?.getAttribute('data-round')) >= 2");
-    await page.waitForFunction("document.querySelector('#round')?.getAttribute('data-last-committed') === '3'");
+    await page.waitForFunction(() => Number((globalThis as unknown as { document: PageDocument }).document.querySelector('#round')?.getAttribute('data-round')) >= 2);
+    await page.waitForFunction(() => (globalThis as unknown as { document: PageDocument }).document.querySelector('#round')?.getAttribute('data-last-committed') === '3');
     expect(await page.locator('#stage').textContent()).toBe('complete');
 
     // The absent shop shows as absent, the others as connected with their rounds.
@@ -71,14 +84,15 @@ describe.skipIf(chromiumPath === null && !IN_CI)('operator console in chromium',
     expect(await page.locator('#shops tr[data-shop-id="1"] td').nth(4).textContent()).toBe('3');
 
     // A chart draws: the loss chart's canvas has painted pixels.
-    const painted = await page.waitForFunction(`(() => {
-      const c = document.querySelector('#chart-metric-loss canvas');
-      if (!c || c.width === 0) return 0;
-      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const painted = await page.waitForFunction(() => {
+      const c = (globalThis as unknown as { document: PageDocument }).document.querySelector('#chart-metric-loss canvas');
+      const ctx = c?.getContext('2d');
+      if (!c || !ctx || c.width === 0) return 0;
+      const d = ctx.getImageData(0, 0, c.width, c.height).data;
       let n = 0;
-      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+      for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
       return n > 500 ? n : 0;
-    })()`);
+    });
     expect(await painted.jsonValue()).toBeGreaterThan(500);
     expect(await page.locator('#history tbody tr').count()).toBe(3);
 

@@ -267,8 +267,8 @@ function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
   return data;
 }
 
-/** GET /status over loopback HTTP: the status code and the parsed body. */
+/** GET /status over loopback HTTP with the console token: the status code and the parsed body. */
 export async function getStatus(coordinator: Coordinator): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`http://127.0.0.1:${coordinator.port}/status`);
+  const res = await fetch(`http://127.0.0.1:${coordinator.port}/status`, { headers: { authorization: `Bearer ${coordinator.console.token}` } });
   return { status: res.status, body: await res.json() };
 }

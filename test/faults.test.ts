@@ -413,7 +413,7 @@ interface CliCoordinator {
 
 /** `node --import tsx packages/cli/src/bin.ts coordinator --config <file>`, the way an operator runs it. */
 function cliCoordinator(configFile: string): CliCoordinator {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'packages/cli/src/bin.ts'), 'coordinator', '--config', configFile], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'packages/cli/src/bin.ts'), 'coordinator', '--config', configFile, '--exit-on-complete'], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '' },

@@ -108,6 +108,8 @@ export interface SimulateHooks {
   readonly clientLogger?: (shopId: string) => ClientLogger;
   /** Stops the run (the coordinator and nodes close; simulate rejects with the signal's reason). */
   readonly signal?: AbortSignal;
+  /** Called once the coordinator listens (e.g. to print its console's address and token). */
+  readonly onCoordinator?: (coordinator: Coordinator) => void;
 }
 
 /** Task settings the simulation fixes (the example's author's bounds; fractionalBits is left to the plan). */
@@ -509,6 +511,7 @@ async function runSecureRounds(
       'simulate',
     );
     const coordinator = await startCoordinator({ config, enrolment, logger: hooks.coordinatorLogger ?? silentCoordinatorLogger, unmaskThreads: 1 });
+    hooks.onCoordinator?.(coordinator);
     const t = config.task;
     log.info(
       `demand-forecast: coordinator on ${coordinator.url}: ${t.rounds} rounds, ${t.cohortSize} shops, ${t.graph} graph, ` +

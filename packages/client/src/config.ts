@@ -16,6 +16,9 @@
  *                 "minMargin": 1,                  optional: least 2t − k accepted (default 1)
  *                 "maxAttemptsPerRound": 3 },      optional: attempts joined per round (default 3)
  *     "reconnect": { "initialMs": 500, "maxMs": 30000 },   optional (these are the defaults)
+ *     "stateDir": ".tally-state/shop-a",           optional: where the node keeps its participation record and privacy ledger;
+ *                                                  relative to the config file (the CLI's default:
+ *                                                  .tally-state/<config file name> beside the config)
  *     "trainer": { ... }                           optional here; passed through to the CLI
  *     "modelDir": "model",                         optional: where received global models are saved
  *   }
@@ -43,7 +46,7 @@ export interface ClientConfig {
   readonly keyFile: string;
   /** Absolute path of a PEM CA bundle for wss://, when set. */
   readonly ca?: string;
-  /** Absolute path of the node's state directory (`stateDir`: its participation record), when set. */
+  /** Absolute path of the node's state directory (`stateDir`: its participation record and privacy ledger), when set. */
   readonly stateDir?: string;
   /** The peer list (`peers`), read and validated; absent when the config names none. */
   readonly peers?: PeerList;

@@ -39,6 +39,7 @@ import {
 } from '@tally/wire';
 import { backoffDelay, resolveReconnect, type ReconnectOptions } from './backoff.ts';
 import { EventQueue } from './event-queue.ts';
+import type { Ledger } from './ledger.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { peerIdOf } from './peers.ts';
 import type { Policy } from './policy.ts';
@@ -107,6 +108,8 @@ export interface ClientNodeOptions {
    * it should be quick or hand the work off; an error it throws is logged.
    */
   readonly onModel?: (model: GlobalModel) => void | Promise<void>;
+  /** The shop's privacy ledger (`Ledger.open(stateDir)`); absent: nothing is recorded. */
+  readonly ledger?: Ledger;
 }
 
 export const NODE_STATUSES = ['completed', 'rejected', 'incompatible', 'closed'] as const;
@@ -256,6 +259,7 @@ class Node implements ClientNode {
       random: this.#random,
       log: this.#log,
       ...(o.stateDir === undefined ? {} : { store: new ParticipationStore(o.stateDir) }),
+      ...(o.ledger === undefined ? {} : { ledger: o.ledger }),
     });
     this.#checkPeerList();
     const plain = insecureTransportWarning(o.url);
@@ -529,9 +533,11 @@ class Node implements ClientNode {
 
   #send(conn: Connection, msg: NodeClientMessage): void {
     if (conn.ws.readyState !== WebSocket.OPEN) return;
-    conn.ws.send(encode(msg), { binary: true }, (err) => {
+    const frame = encode(msg);
+    conn.ws.send(frame, { binary: true }, (err) => {
       if (err) this.#log.debug(`sending ${msg.type} failed: ${err.message}`);
     });
+    this.#rounds.sent(msg, frame.length);
   }
 
   // ---- heartbeat and closing ---------------------------------------------------------------

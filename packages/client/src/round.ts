@@ -27,7 +27,8 @@ import {
   type RandomSource,
   type ServerMessage,
 } from '@tally/secagg';
-import { DeclineReason, type OfferReply, type RoundResult, type TaskOffer } from '@tally/wire';
+import { DeclineReason, type NodeClientMessage, type OfferReply, type RoundResult, type TaskOffer } from '@tally/wire';
+import { bytesOf, sha256Hex, type Ledger, type NewLedgerEntry } from './ledger.ts';
 import type { Logger } from './logger.ts';
 import type { ParticipationStore } from './participation-store.ts';
 import { checkOffer, checkRoundStart, type Policy, type PolicyRule } from './policy.ts';
@@ -59,7 +60,13 @@ export interface RoundRunnerOptions {
   readonly log: Logger;
   /** Where tookPart and roundsContributed survive a restart; absent: memory only. */
   readonly store?: ParticipationStore;
+  /** The shop's privacy ledger (ledger.ts); absent: nothing is recorded. */
+  readonly ledger?: Ledger;
 }
+
+/** Policy rules checked on a TaskOffer and on a RoundStart, in the order policy.ts checks them. */
+const OFFER_CHECKS = ['tasks', 'minCohort', 'minThreshold', 'maxRounds', 'freshSession', 'graph', 'minMargin', 'maxAttemptsPerRound'] as const;
+const ROUND_START_CHECKS = ['activeAdversary', 'minCohort', 'minThreshold', 'matchesOffer', 'graph', 'minMargin'] as const;
 
 export interface RoundStats {
   readonly offersAccepted: number;
@@ -77,6 +84,8 @@ export class RoundRunner {
   readonly #tookPart = new Set<string>();
   /** `task/round` -> offers accepted for it (policy.maxAttemptsPerRound), bounded like #tookPart. */
   readonly #attempts = new Map<string, number>();
+  /** U3 from the last UnmaskRequest, for the ledger's `revealed` entry. */
+  #survivors: { readonly session: Uint8Array; readonly round: number; readonly ids: readonly number[] } | null = null;
   #stats = { offersAccepted: 0, offersRefused: 0, roundsContributed: 0, roundsCommitted: 0, roundsAborted: 0, roundErrors: 0 };
 
   /** Loads the stored participation record; throws when it is damaged. */
@@ -129,10 +138,26 @@ export class RoundRunner {
       log.info(`round ${this.#live.round}: superseded by an offer for round ${offer.round}; leaving it`);
     }
     this.#live = null;
+    const modelSha256 = sha256Hex(bytesOf(offer.model));
+    const offerEntry = (decision: 'accepted' | 'refused' | 'declined', checks: readonly string[], why?: { rule?: string; reason: string }): NewLedgerEntry => ({
+      type: 'offer',
+      session: toHex(offer.session),
+      round: offer.round,
+      taskId: offer.taskId,
+      cohortSize: offer.cohortSize,
+      threshold: offer.threshold,
+      modelSha256,
+      modelLength: offer.model.length,
+      decision,
+      checks,
+      ...(why?.rule === undefined ? {} : { rule: why.rule }),
+      ...(why === undefined ? {} : { reason: why.reason }),
+    });
     // The reply carries a code only: the detail (policy numbers, trainer errors with
     // file paths and column names) stays in this client's log (reasons.ts in @tally/wire).
     const refuse = (reason: DeclineReason): OfferReply => {
       this.#stats.offersRefused++;
+      this.#note(offerEntry('declined', OFFER_CHECKS, { reason }));
       return { type: 'OfferReply', session: offer.session, round: offer.round, accept: false, reason };
     };
 
@@ -145,11 +170,14 @@ export class RoundRunner {
       attemptsTotal: this.#stats.offersAccepted,
     });
     if (refusal !== null) {
+      this.#stats.offersRefused++;
+      this.#note(offerEntry('refused', OFFER_CHECKS.slice(0, OFFER_CHECKS.indexOf(refusal.rule as (typeof OFFER_CHECKS)[number])), refusal));
       const line = `refused ${tag}: ${refusal.reason} (policy.${refusal.rule})`;
       // A repeated offer is the coordinator misbehaving, not a setting of this shop's.
       if (refusal.rule === 'freshSession') log.warn(line);
       else log.info(line);
-      return refuse(refusal.rule === 'freshSession' ? DeclineReason.ReplayedRound : DeclineReason.Policy);
+      // Counted and noted above; the reply carries only the code.
+      return { type: 'OfferReply', session: offer.session, round: offer.round, accept: false, reason: refusal.rule === 'freshSession' ? DeclineReason.ReplayedRound : DeclineReason.Policy };
     }
     this.#remember(pair);
     if (!this.#persist()) return refuse(DeclineReason.StateUnavailable);
@@ -209,6 +237,7 @@ export class RoundRunner {
     this.#stats.offersAccepted++;
     this.#attempts.set(attemptKey, (this.#attempts.get(attemptKey) ?? 0) + 1);
     if (this.#attempts.size > MAX_REMEMBERED_ROUNDS) this.#attempts.delete(this.#attempts.keys().next().value!);
+    this.#note(offerEntry('accepted', OFFER_CHECKS));
     log.info(`${tag}: trained in ${ms} ms on ${weight} samples${clipped ? `; update clipped to norm ${plan.clipNorm}` : ''}; ready for secure aggregation`);
     const keyCommit = machine.stage === 'Init' ? clientCommitment(machine) : undefined;
     return { type: 'OfferReply', session: offer.session, round: offer.round, accept: true, ...(keyCommit === undefined ? {} : { keyCommit }) };
@@ -230,6 +259,20 @@ export class RoundRunner {
       const refusal = checkRoundStart(this.#o.policy, msg, {
         offered: live.offered,
         ...(this.#o.enrolled === undefined ? {} : { enrolled: this.#o.enrolled }),
+      });
+      const checks = [...(this.#o.enrolled === undefined ? [] : ['peers']), ...ROUND_START_CHECKS];
+      this.#note({
+        type: 'roundStart',
+        session: toHex(live.session),
+        round: live.round,
+        decision: refusal === null ? 'joined' : 'left',
+        you: msg.you,
+        rosterSize: msg.roster.length,
+        threshold: msg.threshold,
+        neighbours: [...msg.neighbours],
+        activeAdversary: msg.activeAdversary,
+        checks: refusal === null ? checks : checks.slice(0, checks.indexOf(refusal.rule)),
+        ...(refusal === null ? {} : { rule: refusal.rule, reason: refusal.reason }),
       });
       if (refusal !== null) {
         log.warn(`round ${live.round}: leaving the round: ${refusal.reason} (policy.${refusal.rule})${ROUND_START_ADVICE[refusal.rule] ?? ''}`);
@@ -254,6 +297,7 @@ export class RoundRunner {
       return [];
     }
     live.machine = step.state;
+    if (msg.type === 'UnmaskRequest') this.#survivors = { session: live.session, round: live.round, ids: [...msg.survivors] };
     for (const m of step.outbox) {
       if (m.type === 'MaskedInput') {
         this.#stats.roundsContributed++;
@@ -270,10 +314,52 @@ export class RoundRunner {
     return step.outbox;
   }
 
+  /**
+   * A round message was sent, `bytes` long on the wire: the ledger records its size
+   * (and for a masked input its digest; for Unmask whose shares it revealed).
+   */
+  sent(msg: NodeClientMessage, bytes: number): void {
+    if (this.#o.ledger === undefined || !('session' in msg)) return;
+    const head = { session: toHex(msg.session), round: msg.round };
+    switch (msg.type) {
+      case 'MaskedInput':
+        this.#note({ type: 'sent', ...head, message: msg.type, bytes, sha256: sha256Hex(bytesOf(msg.y)), lanes: msg.y.length });
+        return;
+      case 'ShareKeys':
+        this.#note({ type: 'sent', ...head, message: msg.type, bytes, shares: msg.shares.length });
+        return;
+      case 'UnmaskShares': {
+        this.#note({ type: 'sent', ...head, message: msg.type, bytes });
+        const s = this.#survivors;
+        const u3 = s !== null && s.round === msg.round && equalBytes(s.session, msg.session) ? s.ids : [];
+        this.#note({
+          type: 'revealed',
+          ...head,
+          survivors: u3,
+          selfMaskSharesOf: msg.selfMaskShares.map((x) => x.of),
+          keySharesOf: msg.keyShares.map((x) => x.of),
+        });
+        return;
+      }
+      default:
+        this.#note({ type: 'sent', ...head, message: msg.type, bytes });
+    }
+  }
+
   onResult(msg: RoundResult): void {
     const live = this.#live;
     const ours = live !== null && live.round === msg.round && equalBytes(live.session, msg.session);
     if (ours) this.#live = null;
+    this.#note({
+      type: 'result',
+      session: toHex(msg.session),
+      round: msg.round,
+      status: msg.status,
+      survivors: msg.survivors,
+      inRound: ours && live.phase === 'running',
+      ...(msg.reason === undefined ? {} : { reason: msg.reason }),
+      dpBudget: null,
+    });
     if (msg.status === 'committed') this.#stats.roundsCommitted++;
     else this.#stats.roundsAborted++;
     const metrics = Object.entries(msg.metrics ?? {})
@@ -282,6 +368,14 @@ export class RoundRunner {
     const reason = msg.reason === undefined ? '' : ` (${msg.reason})`;
     const part = ours ? '' : ' without this client';
     this.#o.log.info(`round ${msg.round} ${msg.status}${reason}${part}: ${msg.survivors} survivors${metrics === '' ? '' : `, ${metrics}`}`);
+  }
+
+  #note(entry: NewLedgerEntry): void {
+    const ledger = this.#o.ledger;
+    if (ledger === undefined) return;
+    ledger.append(entry).catch((err: unknown) => {
+      this.#o.log.error(`cannot write the privacy ledger ${ledger.path}: ${errText(err)}; check the state folder's disk and permissions`);
+    });
   }
 
   #remember(pair: string): void {

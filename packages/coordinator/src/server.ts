@@ -1,7 +1,9 @@
 /**
  * The network edge: an http (or https, with listen.tls) server carrying
- *   GET /status   the status JSON (status.ts); any other path is 404
+ *   GET /status   the status JSON (status.ts), unless `http` takes the request
+ *   `http`        the console, /metrics, /healthz (console/http.ts) behind the console token
  *   upgrades      WebSocket connections for clients (any path)
+ * Any other path is 404.
  *
  * Bounds, each with its default in config.ts: `maxConnections` open sockets and
  * `maxPendingAuth` unauthenticated ones (beyond either, the upgrade is answered
@@ -13,6 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isLoopbackHost } from '@tally/wire';
@@ -37,11 +40,15 @@ export interface TransportOptions {
   /** Wraps a new socket; the transport tracks it until it closes. */
   readonly accept: (ws: WebSocket, remote: string) => HostedSocket;
   readonly logger: Logger;
+  /** Answers the requests it knows (returns true); the others fall through to /status and 404. */
+  readonly http?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface Transport {
   readonly url: string;
   readonly port: number;
+  /** Bytes read from and written to client WebSocket connections so far (frames with their headers). */
+  traffic(): { readonly bytesIn: number; readonly bytesOut: number };
   /** Closes every socket (close frame, then terminate after `graceMs`) and stops listening. Idempotent. */
   close(code: number, reason: string, graceMs?: number): Promise<void>;
 }
@@ -82,10 +89,15 @@ export async function startTransport(opts: TransportOptions): Promise<Transport>
   const sockets = new Map<HostedSocket, Promise<void>>();
   let upgrading = 0;
 
+  // Upgraded sockets, for the byte counters: the live ones are read when asked; a closed one adds its totals.
+  const live = new Set<Socket>();
+  const closedBytes = { bytesIn: 0, bytesOut: 0 };
+
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (opts.http?.(req, res) === true) return;
     const path = (req.url ?? '/').split('?')[0];
-    if (path !== '/status') {
-      json(res, 404, { error: 'not found; the only HTTP resource is GET /status' });
+    if (path !== '/status' || opts.http !== undefined) {
+      json(res, 404, { error: 'not found' });
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -111,6 +123,13 @@ export async function startTransport(opts: TransportOptions): Promise<Transport>
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    const raw = req.socket;
+    live.add(raw);
+    raw.once('close', () => {
+      live.delete(raw);
+      closedBytes.bytesIn += raw.bytesRead;
+      closedBytes.bytesOut += raw.bytesWritten;
+    });
     const open = sockets.size + upgrading;
     let pending = upgrading;
     for (const s of sockets.keys()) if (!s.authenticated) pending++;
@@ -185,6 +204,15 @@ export async function startTransport(opts: TransportOptions): Promise<Transport>
   return {
     url,
     port,
+    traffic() {
+      let bytesIn = closedBytes.bytesIn;
+      let bytesOut = closedBytes.bytesOut;
+      for (const s of live) {
+        bytesIn += s.bytesRead;
+        bytesOut += s.bytesWritten;
+      }
+      return { bytesIn, bytesOut };
+    },
     close(code, reason, graceMs = 1000) {
       closing ??= (async () => {
         clearInterval(heartbeat);

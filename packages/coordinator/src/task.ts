@@ -472,7 +472,7 @@ export class Task {
     logger.info(
       `round ${a.round} committed: ${decoded.contributors} contributors, total weight ${decoded.totalWeight}, ${decoded.clippedCount} clipped,${metricText || ' no metrics'} in ${Math.round(performance.now() - a.t0)} ms`,
     );
-    this.d.emit({ type: 'round', summary, model: this.model });
+    this.d.emit({ type: 'round', summary, model: this.model, record });
     return true;
   }
 
@@ -584,7 +584,7 @@ export class Task {
         `round ${a.round}: ${n} attempts in a row aborted the same way (${reason}); retrying cannot fix that by itself, so the pause doubles (now ${pause} ms, at most ${MAX_RETRY_MS} ms) and the audit log keeps only the 1st, 2nd, 4th, 8th, … of them (field repeat): check the clients' logs and policies`,
       );
     }
-    this.d.emit({ type: 'round', summary, model: null });
+    this.d.emit({ type: 'round', summary, model: null, record });
     return false;
   }
 

@@ -106,6 +106,10 @@ export async function simulateCommand(args: SimulateArgs, io: Io): Promise<ExitC
       logger,
       signal: abort.signal,
       ...verbose,
+      onCoordinator: (c) => {
+        say(`console: ${c.console.url} (token ${c.console.token}, also in ${c.console.tokenFile})`);
+        say(`  open ${c.console.link}`);
+      },
       ...(args.json ? { onRound: (r) => io.out(JSON.stringify({ type: 'round', ...ex.roundJson(r) })) } : {}),
     });
   } catch (err) {

@@ -60,7 +60,7 @@ it('a client ledger after a round with a dropout matches the audit log: survivor
     expect(masked).toMatchObject({ lanes: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(masked?.type === 'sent' && masked.bytes).toBeGreaterThan(4 * MODEL);
     expect(round.find((e) => e.type === 'result')).toMatchObject({ status: 'committed', survivors: 3, dpBudget: null });
-    expect(round.find((e) => e.type === 'offer')).toMatchObject({ decision: 'accepted', checks: ['tasks', 'minCohort', 'minThreshold', 'maxRounds', 'freshSession'], modelSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(round.find((e) => e.type === 'offer')).toMatchObject({ decision: 'accepted', checks: ['tasks', 'minCohort', 'minThreshold', 'maxRounds', 'freshSession', 'graph', 'minMargin', 'maxAttemptsPerRound'], modelSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
 
     // No vector bytes: the whole file is smaller than one masked vector, and no string in it is longer than a digest.
     const text = await readFile(ledgers[i]!.path, 'utf8');

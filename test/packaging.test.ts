@@ -116,7 +116,10 @@ describe('installed from the packed tarballs with npm, run with plain node', () 
       const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
       expect(pkg['private'], p).toBeUndefined();
       expect(pkg['license'], p).toBe('Apache-2.0');
-      expect(pkg['exports'], p).toEqual({ '.': { types: './dist/index.d.ts', import: './dist/index.js' } });
+      const exports = pkg['exports'] as Record<string, { types: string; import: string }>;
+      expect(exports['.'], p).toEqual({ types: './dist/index.d.ts', import: './dist/index.js' });
+      // Subpaths (demand's ./spec, which loads no TF.js) point into dist too.
+      for (const [sub, e] of Object.entries(exports)) expect(e, `${p} ${sub}`).toEqual({ types: expect.stringMatching(/^\.\/dist\/.*\.d\.ts$/), import: expect.stringMatching(/^\.\/dist\/.*\.js$/) });
       const deps = JSON.stringify([pkg['dependencies'], pkg['optionalDependencies'], pkg['peerDependencies']]);
       expect(deps, p).not.toMatch(/workspace:|tsx|example-demand-forecast/);
       expect(await readFile(join(dir, 'LICENSE'), 'utf8'), p).toMatch(/Apache License\s+Version 2\.0/);
@@ -131,7 +134,7 @@ describe('installed from the packed tarballs with npm, run with plain node', () 
     expect(bin.split('\n')[0]).toBe('#!/usr/bin/env node');
     // Installing the CLI does not pull in the demo or TensorFlow through it.
     const cli = JSON.parse(await readFile(join(app, 'node_modules/@tally/cli/package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    expect(Object.keys(cli.dependencies).sort()).toEqual(['@tally/client', '@tally/coordinator', '@tally/secagg', 'jsonc-parser']);
+    expect(Object.keys(cli.dependencies).sort()).toEqual(['@tally/client', '@tally/coordinator', '@tally/secagg', 'jsonc-parser', 'pino']);
   });
 
   it('npx tally --help; keygen; a coordinator and three clients (one with its own Trainer module) complete the task', async () => {
@@ -205,7 +208,7 @@ export function createTrainer(options, { configDir }) {
 }
 `,
     );
-    const coordinator = start('npx', ['tally', 'coordinator', '--config', 'coordinator.json'], app);
+    const coordinator = start('npx', ['tally', 'coordinator', '--config', 'coordinator.json', '--exit-on-complete'], app);
     running.push(coordinator.child);
     const url = (await coordinator.waitFor(/clients connect to (ws:\/\/\S+)/))[1]!;
 

@@ -166,7 +166,7 @@ it('three shops train the demand model from their till exports, each gets the fi
   const link = coordinator.output.match(/console: (http:\/\/127\.0\.0\.1:\d+\/)#token=([A-Za-z0-9_-]+)/);
   expect(link, coordinator.output).not.toBeNull();
   const tokenIo = capture();
-  expect(await main(['console-token', '--config', join(dir, 'coordinator.json')], tokenIo)).toBe(0);
+  expect(await main(['console-token', '--config', join(dir, 'coordinator.json')], tokenIo), tokenIo.text).toBe(0);
   expect(tokenIo.text.split('\n')[0]).toBe(link![2]);
 
   // Step 5: each shop's ledger, in plain language and as JSON.

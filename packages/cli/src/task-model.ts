@@ -6,6 +6,8 @@
  * Other kinds pass through unchecked (the coordinator sends them as they are).
  */
 import { DEMAND_MODEL_KIND, SpecError, demandInputs, demandWeightCount, parseDemandSpec, specJson } from '@tally/demand/spec';
+import { parseCoordinatorConfig, type CoordinatorConfig } from '@tally/coordinator';
+import { isConfigError, readJsonFile } from './config-file.ts';
 import { UsageError } from './exit-codes.ts';
 
 /** Where the coordinator writes the final model, inside <dataDir>/<task.id>/. */
@@ -49,4 +51,20 @@ export async function declaredInitialModel(modelSpec: string | undefined): Promi
   await demand.initBackend({ logger: { info: () => {}, warn: () => {} } });
   const spec = demand.parseDemandSpec(JSON.parse(modelSpec!));
   return demand.initialWeights(demandInputs(spec), { hidden: spec.hidden, seed: spec.seed });
+}
+
+/**
+ * Reads and validates a coordinator config the way every command that takes one does:
+ * the demand declaration first (it fixes task.modelLength), then the config itself.
+ * A config error becomes a UsageError naming the file (exit 2).
+ */
+export async function readCoordinatorConfig(file: string): Promise<CoordinatorConfig> {
+  const { json, baseDir } = await readJsonFile(file, 'coordinator config');
+  resolveTaskModel(json, file);
+  try {
+    return parseCoordinatorConfig(json, baseDir);
+  } catch (err) {
+    if (isConfigError(err)) throw new UsageError(`coordinator config ${file}: ${err.message}`);
+    throw err;
+  }
 }

@@ -34,7 +34,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError, type Trainer } from '@tally/client';
 import { CsvError, parseNumericCsv } from './csv.ts';
-import type { DateFormat, Delimiter, SalesColumns } from '@tally/demand';
+import type { DateFormat, Delimiter, SalesColumns } from '@tally/demand/spec';
 import { LINEAR_DEFAULTS, createLinearTrainer, datasetFromTable, type Dataset } from './linear-trainer.ts';
 import { writeWeightsFolder, type ModelInfo } from './model-files.ts';
 import { loadModuleTrainer, parseModuleTrainerConfig, type ModuleTrainerConfig } from './trainer-module.ts';

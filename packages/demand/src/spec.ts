@@ -20,6 +20,9 @@
 import { DEFAULT_HOLIDAYS, isHolidayEntry } from './calendar.ts';
 import { BASE_FEATURES } from './feature-layout.ts';
 
+/** The sales export's column and format types, here too so that configs can name them without loading TF.js. */
+export type { DateFormat, Delimiter, SalesColumns } from './sales-csv.ts';
+
 export const DEMAND_MODEL_KIND = 'demand';
 /**
  * Version of the feature table of features.ts. Bump it whenever a column changes

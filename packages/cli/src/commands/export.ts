@@ -1,11 +1,10 @@
 /** `tally export`: the model of a coordinator checkpoint, as a model folder (model-files.ts). */
 import { join, resolve } from 'node:path';
-import { CheckpointError, loadCheckpoint, parseCoordinatorConfig } from '@tally/coordinator';
-import { isConfigError, readJsonFile } from '../config-file.ts';
+import { CheckpointError, loadCheckpoint } from '@tally/coordinator';
 import { EXIT, RuntimeError, UsageError, type ExitCode } from '../exit-codes.ts';
 import type { Io } from '../io.ts';
 import { writeModelFolder } from '../model-files.ts';
-import { resolveTaskModel } from '../task-model.ts';
+import { readCoordinatorConfig } from '../task-model.ts';
 
 export interface ExportArgs {
   readonly config: string;
@@ -13,15 +12,7 @@ export interface ExportArgs {
 }
 
 export async function exportCommand(args: ExportArgs, io: Io): Promise<ExitCode> {
-  const { json, baseDir } = await readJsonFile(args.config, 'coordinator config');
-  resolveTaskModel(json, args.config);
-  let config;
-  try {
-    config = parseCoordinatorConfig(json, baseDir);
-  } catch (err) {
-    if (isConfigError(err)) throw new UsageError(`coordinator config ${args.config}: ${err.message}`);
-    throw err;
-  }
+  const config = await readCoordinatorConfig(args.config);
   const taskDir = join(config.dataDir, config.task.id);
   let cp;
   try {

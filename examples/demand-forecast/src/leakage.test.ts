@@ -60,7 +60,8 @@ beforeAll(async () => {
   const data = generateSales(CONFIG.data);
   a = await runAll(data);
   b = await runAll(withTestWeeksChanged(data));
-});
+  // Two whole pipelines: a hang limit, not a speed target (shared machines).
+}, 300_000);
 afterAll(() => {
   a?.prepared.dispose();
   b?.prepared.dispose();

@@ -1,68 +1,75 @@
 /**
- * Writes the quickstart's synthetic shop data: three CSV files whose rows follow
- * one shared linear relation plus noise, so that the federated model has a known
- * answer to find:
+ * Writes the quickstart's three sales exports, as three shops' tills would: one
+ * line per product sold per day (or per till session), in each till's own layout.
+ * The sales themselves come from the demand-forecast example's seeded generator
+ * (weekly patterns, seasons, holidays, promotions, price changes, shops of different
+ * size and product mix), over the same 150 days.
  *
- *   demand = 3.0 − 1.5·price + 0.8·promo + 0.5·temperature + N(0, 0.2²)
- *
- * The shops differ (non-IID): sizes 240 / 160 / 320 rows, shop b prices higher,
- * shop c is colder. Seeded, so every run writes the same files.
+ * | shop | layout | what it shows |
+ * | --- | --- | --- |
+ * | shop-a | `date,product,units,price,promo`, ISO dates | the plain case |
+ * | shop-b | `Datum;Artikel;Menge;Preis;Aktion`, DD.MM.YYYY, decimal comma, one line per till session | `;` exports, other names, lines to add up |
+ * | shop-c | `Date,SKU,Qty,Unit Price` (no promo), a product the task does not list, two days closed, one unreadable line | what gets reported |
  *
  *   pnpm exec tsx examples/quickstart/src/gen-data.ts [--out DIR] [--seed N]
  *
- * (default DIR: examples/quickstart/data). The seeded generator is for test data
- * only; Tally's masks and keys come from the OS CSPRNG.
+ * (default DIR: examples/quickstart/data). Seeded: every run writes the same files.
+ * The seeded generator is for demo data only; Tally's masks and keys come from the
+ * OS CSPRNG.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { generateSales, type SalesData } from '@tally/example-demand-forecast';
 
-/** The relation every shop's data follows: weights [price, promo, temperature] and the bias. */
-export const TRUE_MODEL = { weights: [-1.5, 0.8, 0.5], bias: 3.0, noise: 0.2 } as const;
+/** The task's catalogue (coordinator.json task.model.products), in model column order. */
+export const PRODUCTS = ['bread', 'milk', 'eggs', 'coffee', 'apples', 'cheese'] as const;
+export const SHOPS = [{ name: 'shop-a' }, { name: 'shop-b' }, { name: 'shop-c' }] as const;
+/** Days in every export. */
+export const DAYS = 150;
 
-export interface ShopSpec {
-  readonly name: string;
-  readonly rows: number;
-  readonly priceMean: number;
-  readonly temperatureMean: number;
+/** The three shops' sales, seeded. */
+export function shopSales(seed = 42): SalesData {
+  return generateSales({ seed, shops: SHOPS.length, products: PRODUCTS.length, days: DAYS, startDate: '2025-01-06', minHistoryDays: DAYS, baseUnits: 14 });
 }
 
-export const SHOPS: readonly ShopSpec[] = [
-  { name: 'shop-a', rows: 240, priceMean: 0, temperatureMean: 0 },
-  { name: 'shop-b', rows: 160, priceMean: 0.5, temperatureMean: 0.2 },
-  { name: 'shop-c', rows: 320, priceMean: -0.2, temperatureMean: -0.5 },
-];
+const dmy = (iso: string): string => `${iso.slice(8, 10)}.${iso.slice(5, 7)}.${iso.slice(0, 4)}`;
+const comma = (v: number): string => v.toFixed(2).replace('.', ',');
 
-/** A small seeded generator (32-bit LCG, Numerical Recipes constants, output tempered by xorshift). */
-function generator(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    let x = s ^ (s >>> 15);
-    x = Math.imul(x, 0x2c1b3c6d) >>> 0;
-    x ^= x >>> 12;
-    return (x >>> 0) / 2 ** 32;
+/** The export text of shop `s` (0, 1, 2) in its till's layout. */
+export function shopCsv(data: SalesData, s: number): string {
+  const shop = data.shops[s]!;
+  const lines: string[] = [];
+  const each = (fn: (t: number, p: number, units: number, price: number, promo: number) => void): void => {
+    for (let t = shop.firstDay; t < data.dates.length; t++) {
+      for (let p = 0; p < PRODUCTS.length; p++) {
+        const units = shop.units[p]![t]!;
+        if (units > 0) fn(t, p, units, shop.price[p]![t]!, shop.promo[p]![t]!);
+      }
+    }
   };
-}
-
-/** Standard normal by the Box–Muller transform. */
-function normal(u: () => number): number {
-  const a = 1 - u(); // (0, 1]: log stays finite
-  return Math.sqrt(-2 * Math.log(a)) * Math.cos(2 * Math.PI * u());
-}
-
-/** The CSV text of one shop: header `price,promo,temperature,demand`, then `spec.rows` rows. */
-export function shopCsv(spec: ShopSpec, seed: number): string {
-  const u = generator(seed);
-  const lines = ['price,promo,temperature,demand'];
-  const [wPrice, wPromo, wTemp] = TRUE_MODEL.weights;
-  for (let i = 0; i < spec.rows; i++) {
-    const price = spec.priceMean + normal(u);
-    const promo = u() < 0.3 ? 1 : 0;
-    const temperature = spec.temperatureMean + normal(u);
-    const demand = TRUE_MODEL.bias + wPrice * price + wPromo * promo + wTemp * temperature + TRUE_MODEL.noise * normal(u);
-    lines.push([price, promo, temperature, demand].map((v) => (Number.isInteger(v) ? String(v) : v.toFixed(4))).join(','));
+  if (s === 0) {
+    lines.push('date,product,units,price,promo');
+    each((t, p, units, price, promo) => lines.push(`${data.dates[t]},${PRODUCTS[p]},${units},${price.toFixed(2)},${promo}`));
+  } else if (s === 1) {
+    lines.push('Datum;Artikel;Menge;Preis;Aktion');
+    each((t, p, units, price, promo) => {
+      // Two till sessions a day (morning, afternoon): the trainer adds them up.
+      const morning = Math.floor(units / 3);
+      for (const part of [morning, units - morning]) {
+        if (part > 0) lines.push(`${dmy(data.dates[t]!)};${PRODUCTS[p]};${part};${comma(price)};${promo === 1 ? 'ja' : ''}`);
+      }
+    });
+  } else {
+    lines.push('Date,SKU,Qty,Unit Price');
+    const closed = new Set([data.dates.length - 40, data.dates.length - 39]);
+    each((t, p, units, price) => {
+      if (closed.has(t)) return;
+      lines.push(`${data.dates[t]},${PRODUCTS[p]},${units},${price.toFixed(2)}`);
+      if (p === 0 && t % 9 === 0) lines.push(`${data.dates[t]},gift card,1,25.00`);
+    });
+    lines.splice(200, 0, `${data.dates[shop.firstDay + 30]},milk,n/a,1.10`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -70,9 +77,10 @@ export function shopCsv(spec: ShopSpec, seed: number): string {
 /** Writes `<dir>/<shop>.csv` for every shop; returns the paths. */
 export function writeShopData(dir: string, seed = 42): string[] {
   mkdirSync(dir, { recursive: true });
+  const data = shopSales(seed);
   return SHOPS.map((spec, i) => {
     const path = join(dir, `${spec.name}.csv`);
-    writeFileSync(path, shopCsv(spec, seed * 1000 + i));
+    writeFileSync(path, shopCsv(data, i));
     return path;
   });
 }

@@ -33,7 +33,9 @@ describe('help', () => {
   it.each([
     ['keygen', ['--out FILE', '--force', '--enrol', 'mode', '0600']],
     ['coordinator', ['--config FILE', '"modelLength"', '"strategy"', 'resumes']],
-    ['client', ['--config FILE', '"policy"', '"minCohort"', '"linear-csv"', 'initialMs']],
+    ['client', ['--config FILE', '"policy"', '"minCohort"', '"linear-csv"', 'initialMs', '"demand"', '"modelDir"', '"columns"', 'line numbers']],
+    ['forecast', ['--model DIR', '--sales FILE', '--days N', '--out FILE', 'normalisation.json', 'SVG', 'stdout']],
+    ['export', ['--config FILE', '--out DIR', 'tally-weights/1', 'float32', 'final-model']],
   ])('tally %s --help shows usage, flags and an example, exit 0', async (cmd, parts) => {
     const r = await runTally([cmd, '--help']);
     expect(r.code).toBe(0);

@@ -46,6 +46,7 @@ export function declaredKind(modelSpec: string | undefined): string | undefined 
 export async function declaredInitialModel(modelSpec: string | undefined): Promise<Float32Array | undefined> {
   if (declaredKind(modelSpec) !== DEMAND_MODEL_KIND) return undefined;
   const demand = await import('./_demand.ts');
+  await demand.initBackend({ logger: { info: () => {}, warn: () => {} } });
   const spec = demand.parseDemandSpec(JSON.parse(modelSpec!));
   return demand.initialWeights(demandInputs(spec), { hidden: spec.hidden, seed: spec.seed });
 }

@@ -136,7 +136,7 @@ export function parseTrainerConfig(u: unknown, baseDir: string, field = 'trainer
       kind: 'demand',
       sales: resolve(baseDir, str('sales')),
       columns: { ...col('date', true), ...col('product', true), ...col('units', true), ...col('price', false), ...col('promo', false) } as unknown as SalesColumns,
-      delimiter: delimiter === '\t' ? '\t' : delimiter,
+      delimiter,
       dateFormat: choice('dateFormat', DATE_FORMAT_CHOICES),
       epochs: num('epochs', 1),
       batchSize: num('batchSize', 1),

@@ -309,6 +309,53 @@ describe('rounds', () => {
   });
 });
 
+describe('the model declaration and the global model', () => {
+  it('refuses an offer whose model the trainer cannot train, before training, and stops as rejected', async () => {
+    let trained = 0;
+    const seen: unknown[] = [];
+    start({
+      trainer: {
+        train: async (i) => (trained++, fixedTrainer.train(i)),
+        checkOffer: (o) => (seen.push(o), o.modelSpec === '{"kind":"demand"}' ? null : 'set trainer.kind to the task kind'),
+      },
+    });
+    const { conn } = await acceptClient(server);
+    conn.send(offer({ modelSpec: '{"kind":"image"}' }));
+    expect(await conn.expect('OfferReply')).toMatchObject({ accept: false, reason: 'set trainer.kind to the task kind' });
+    expect(await node!.done).toEqual({ rounds: 0, status: 'rejected', reason: 'set trainer.kind to the task kind' });
+    expect(trained).toBe(0);
+    expect(seen).toEqual([{ taskId: 'demand', modelLength: 3, modelSpec: '{"kind":"image"}' }]);
+    expect(log.lines.some((l) => /^error refused round 0 of task demand: set trainer.kind/.test(l))).toBe(true);
+  });
+
+  it('trains an offer whose declaration the trainer accepts', async () => {
+    start({ trainer: { train: (i) => fixedTrainer.train(i), checkOffer: (o) => (o.modelSpec === '{"kind":"demand"}' ? null : 'no') } });
+    const { conn } = await acceptClient(server);
+    conn.send(offer({ modelSpec: '{"kind":"demand"}' }));
+    expect(await conn.expect('OfferReply')).toMatchObject({ accept: true });
+  });
+
+  it('hands every GlobalModel to onModel, in order, and keeps running when it throws', async () => {
+    const got: [number, boolean, number[]][] = [];
+    start({
+      onModel: async (m) => {
+        got.push([m.round, m.final, Array.from(m.model)]);
+        if (m.round === 1) throw new Error('disk full');
+      },
+    });
+    const { conn } = await acceptClient(server);
+    conn.send({ type: 'GlobalModel', taskId: 'demand', round: 1, final: false, model: new Float32Array([1, 2]) });
+    conn.send({ type: 'GlobalModel', taskId: 'demand', round: 2, final: true, model: new Float32Array([3, 4]) });
+    await log.waitFor(/could not keep the global model of round 1: disk full/);
+    conn.ws.close(1000, 'task complete');
+    expect((await node!.done).status).toBe('completed');
+    expect(got).toEqual([
+      [1, false, [1, 2]],
+      [2, true, [3, 4]],
+    ]);
+  });
+});
+
 describe('reconnect', () => {
   it('backs off, not stops, on a duplicate-connection refusal after a reconnect (its own stale socket)', async () => {
     const n = start();

@@ -63,7 +63,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { planQuantization, type QuantPlan } from '@tally/secagg';
-import { DEFAULT_LIMITS as WIRE_LIMITS, MAX_MODEL_SPEC_LENGTH, METRIC_NAME_PATTERN, TASK_ID_PATTERN } from '@tally/wire';
+import { DEFAULT_LIMITS as WIRE_LIMITS, MAX_MODEL_SPEC_LENGTH, METRIC_NAME_PATTERN, TASK_ID_PATTERN, isPlainObject } from '@tally/wire';
 import {
   ConfigError,
   at,
@@ -373,7 +373,8 @@ export async function loadCoordinatorConfig(file: string): Promise<CoordinatorCo
 
 /** `task.model`: an object with a string `kind`, kept as JSON text that fits TaskOffer.modelSpec. Its content is the CLI's to check. */
 function modelDeclaration(u: unknown): string {
-  const o = expectObject(u, 'task.model', ['kind']);
+  if (!isPlainObject(u)) throw new ConfigError('task.model', `expected an object with a "kind", got ${JSON.stringify(u)}`);
+  const o = u;
   if (typeof o['kind'] !== 'string' || o['kind'] === '') throw new ConfigError('task.model.kind', `expected a model kind (e.g. "demand"), got ${JSON.stringify(o['kind'])}`);
   const json = JSON.stringify(o);
   if (json.length > MAX_MODEL_SPEC_LENGTH) throw new ConfigError('task.model', `expected at most ${MAX_MODEL_SPEC_LENGTH} characters of JSON, got ${json.length}`);

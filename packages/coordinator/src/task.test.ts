@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeSum } from '@tally/secagg';
-import { CLOSE_CODES, type CoordinatorMessage, type ErrorNotice, type RoundResult, type TaskOffer } from '@tally/wire';
+import { CLOSE_CODES, type CoordinatorMessage, type ErrorNotice, type GlobalModel, type RoundResult, type TaskOffer } from '@tally/wire';
 import { readAuditLog } from './audit-log.ts';
 import { maxPayloadFor } from './coordinator.ts';
 import type { CoordinatorEvent } from './events.ts';
-import { cleanup, connectAll, startTest, waitEvent } from './_test-setup.ts';
+import { cleanup, connect, connectAll, startTest, waitEvent } from './_test-setup.ts';
 import { deterministicUpdate, type TestClient } from './_test-client.ts';
 
 afterEach(cleanup);
@@ -83,6 +83,35 @@ describe('a full task', () => {
     expect(records[0]).toMatchObject({ cohort: [1, 2, 3, 4], accepted: [1, 2, 3, 4], survivors: [1, 2, 3, 4], threshold: 2, degree: 3, drops: {} });
     expect(Object.keys(records[0]!.timings)).toEqual(['TaskOffer', 'AdvertiseKeys', 'ShareKeys', 'MaskedInput', 'ConsistencyCheck', 'Unmask', 'Aggregate']);
     expect(s.lines.some((l) => /^INFO round 1 stage ShareKeys: 4\/4 answered in \d+ ms$/.test(l))).toBe(true);
+  });
+});
+
+describe('the model comes back', () => {
+  it('sends the declaration in every offer, each committed model to every client, the final one at the end and to a late client', async () => {
+    const model = { kind: 'demand', products: ['bread'], hidden: [2] };
+    const s = await startTest({ n: 4, task: { model } });
+    const clients = await connectAll(s.coordinator.url, s.ids);
+    const summary = await s.coordinator.done;
+    const models = [1, 2].map((r) => s.events.find(roundEvent(r))!.model!);
+    for (const c of clients) {
+      expect(await c.closed).toEqual({ code: 1000, reason: 'task complete' });
+      const offers = c.received.filter((m): m is TaskOffer => m.type === 'TaskOffer');
+      expect(offers.map((o) => JSON.parse(o.modelSpec!) as unknown)).toEqual([model, model]);
+      const got = c.received.filter((m): m is GlobalModel => m.type === 'GlobalModel');
+      expect(got.map((m) => [m.taskId, m.round, m.final])).toEqual([
+        ['test-task', 1, false],
+        ['test-task', 2, true],
+      ]);
+      expect(got.map((m) => m.model)).toEqual(models);
+      // The committed model follows its round's RoundResult.
+      const i = c.received.findIndex((m) => m.type === 'RoundResult' && m.round === 2);
+      expect(c.received[i + 1]).toMatchObject({ type: 'GlobalModel', round: 2 });
+    }
+    expect(summary.model).toEqual(models[1]);
+    // A client that connects after the end gets the final model, then the close.
+    const late = connect({ url: s.coordinator.url, identity: s.ids[0]! });
+    expect(await late.closed).toEqual({ code: 1000, reason: 'task complete' });
+    expect(late.received.filter((m) => m.type === 'GlobalModel')).toEqual([{ type: 'GlobalModel', taskId: 'test-task', round: 2, final: true, model: models[1] }]);
   });
 });
 

@@ -36,7 +36,7 @@ export const COORDINATOR_SAMPLES: readonly CoordinatorMessage[] = [
   { type: 'RoundResult', session, round, status: 'committed', metrics: { loss: 0.25, 'val_acc.top-1': 0.9 }, survivors: 4 },
   { type: 'RoundResult', session, round, status: 'aborted', reason: 'below threshold', survivors: 2 },
   { type: 'GlobalModel', taskId: 'demand-forecast.v1', round: 3, final: false, model: new Float32Array([0.5, -1.25, 3]) },
-  { type: 'GlobalModel', taskId: 'demand-forecast.v1', round: 5, final: true, model: new Float32Array([]) },
+  { type: 'GlobalModel', taskId: 'demand-forecast.v1', round: 5, final: true, model: new Float32Array([2]) },
   { type: 'ErrorNotice', code: 'WIRE_BAD_FIELD', message: 'body.sig: expected 64 bytes, got 12' },
   {
     type: 'RoundStart',

@@ -52,7 +52,7 @@ describe('roundtrip', () => {
   });
 
   it('covers every message type', () => {
-    expect(new Set(COORDINATOR_SAMPLES.map((m) => m.type)).size).toBe(10);
+    expect(new Set(COORDINATOR_SAMPLES.map((m) => m.type)).size).toBe(11);
     expect(new Set(CLIENT_SAMPLES.map((m) => m.type)).size).toBe(8);
   });
 

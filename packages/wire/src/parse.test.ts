@@ -79,7 +79,7 @@ interface Case {
   readonly valid?: boolean;
 }
 
-const OPTIONAL = new Set(['reason', 'metrics']);
+const OPTIONAL = new Set(['reason', 'metrics', 'modelSpec']);
 
 function wrongType(v: unknown): unknown {
   return typeof v === 'string' ? 123 : 'x';
@@ -228,6 +228,14 @@ const SPECIFIC: Specific[] = [
   { type: 'RoundStart', at: ['body', 'threshold'], value: 5, code: B, field: 'body.threshold' },
   { type: 'RoundStart', at: ['body', 'vectorLength'], value: 0, code: B, field: 'body.vectorLength' },
   { type: 'RoundStart', at: ['body', 'vectorLength'], value: 2 ** 24 + 1, code: T, field: 'body.vectorLength' },
+  // TaskOffer.modelSpec / GlobalModel
+  { type: 'TaskOffer', index: 1, at: ['body', 'modelSpec'], value: '', code: B, field: 'body.modelSpec' },
+  { type: 'TaskOffer', index: 1, at: ['body', 'modelSpec'], value: 'x'.repeat(65_537), code: T, field: 'body.modelSpec' },
+  { type: 'GlobalModel', at: ['body', 'round'], value: -1, code: B, field: 'body.round' },
+  { type: 'GlobalModel', at: ['body', 'final'], value: 1, code: B, field: 'body.final' },
+  { type: 'GlobalModel', at: ['body', 'taskId'], value: '../x', code: B, field: 'body.taskId' },
+  { type: 'GlobalModel', at: ['body', 'model'], value: vec('f32', 2, f32Bytes([1, Number.NaN])), code: B, field: 'body.model.data[1]' },
+  { type: 'GlobalModel', at: ['body', 'model'], value: vec('f32', 3, f32Bytes([1, 2, 3])), code: B, field: 'body.model.length', limits: { expectedModelLength: 2 } },
   // KeyList / ShareBundle / SurvivorList / UnmaskRequest
   { type: 'KeyList', at: ['body', 'adverts', 1, 'sig'], value: bytes(12, 1), code: B, field: 'body.adverts[1].sig', message: 'body.adverts[1].sig: expected 0 or 64 bytes, got 12' },
   { type: 'KeyList', at: ['body', 'adverts', 0, 'cPk'], value: bytes(31, 1), code: B, field: 'body.adverts[0].cPk' },

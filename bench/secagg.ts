@@ -378,3 +378,7 @@ writeFileSync(
   ),
 );
 console.log(`wrote ${out}`);
+
+// Distributed DP (issue 14): its own file, same run.
+const { reportDpBench } = await import('./secagg-dp.ts');
+reportDpBench(Boolean(args.quick));

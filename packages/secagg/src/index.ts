@@ -28,3 +28,8 @@ export { createUnmaskPool } from './unmask-pool.ts';
 export type { UnmaskPool, UnmaskPoolOptions } from './unmask-pool.ts';
 export { simulateRound } from './simulation.ts';
 export type { SimulationOptions, SimulationResult } from './simulation.ts';
+export { DEFAULT_BETA, DEFAULT_WRAP_PROBABILITY, decodeDpSum, dpRound, encodeDpUpdate, planDp, planDpForTarget, planEpsilon, roundedL2Bound } from './dp-mechanism.ts';
+export type { DpConfig, DpDecoded, DpEncoded, DpPlan, DpTarget } from './dp-mechanism.ts';
+export { DP_ORDERS, composeRdp, ddgRdp, ddgRdpCurve, deltaFromRdp, epsilonFromRdp, gaussianExactDelta, gaussianRdpCurve, noiseMultiplierFor } from './dp-accountant.ts';
+export type { DdgRound } from './dp-accountant.ts';
+export { paddedLength, rotationSeed } from './dp-rotation.ts';

@@ -529,8 +529,10 @@ describe('a coordinator SIGKILLed mid-round and restarted', () => {
       ]);
       const cp3 = await loadCheckpoint(taskDir, { taskId: TASK, modelLength: MODEL });
       expect(cp3?.round).toBe(3);
-      // Only the last checkpoint's files remain, and no temporary file.
-      expect((await readdir(taskDir)).sort()).toEqual(['audit.jsonl', 'checkpoint.json', 'model-3.f32', 'strategy-3.bin']);
+      // Only the last checkpoint's files remain, and no temporary file; the CLI wrote the final model beside them.
+      expect((await readdir(taskDir)).sort()).toEqual(['audit.jsonl', 'checkpoint.json', 'final-model', 'model-3.f32', 'strategy-3.bin']);
+      const finalBin = await readFile(join(taskDir, 'final-model', 'weights.bin'));
+      expect(Float32Array.from({ length: finalBin.length / 4 }, (_, i) => finalBin.readFloatLE(4 * i))).toEqual(cp3!.weights);
 
       // Round 2 restarted from the round-1 model (nothing of the killed attempt survived),
       // and each round's model is fedavg of its survivors' updates.

@@ -121,6 +121,20 @@ export const DEFAULT_GENERATOR: GeneratorConfig = Object.freeze<GeneratorConfig>
   dispersion: 5,
 });
 
+/**
+ * Overrides for steady, fully stocked shops (every product carried from the first day
+ * to the last, no stockouts, no closures): what the quickstart's three till exports
+ * are generated with, where the point is the file formats, not realistic retail.
+ */
+export const STEADY_SHOPS: Partial<GeneratorConfig> = Object.freeze({
+  carry: [1, 1] as const,
+  launchShare: 0,
+  delistShare: 0,
+  holidayClosure: 0,
+  closuresPerYear: 0,
+  stockoutRate: 0,
+});
+
 /** Monday-first weekly profiles (mean 1) mixed per shop. */
 const WEEKEND_HEAVY = [0.85, 0.85, 0.9, 0.95, 1.15, 1.55, 0.75] as const;
 const WEEKDAY_HEAVY = [1.15, 1.15, 1.15, 1.15, 1.2, 0.75, 0.45] as const;

@@ -7,7 +7,7 @@
  */
 export { DEFAULT_CONFIG, DEFAULT_TRAINING, resolveConfig } from './config.ts';
 export type { DemandConfig, DemandConfigInput, TrainingConfig } from './config.ts';
-export { DEFAULT_GENERATOR, HOLIDAYS, NO_RECORD, generateSales, intermittency, isHolidayEve, validateGeneratorConfig } from './data.ts';
+export { DEFAULT_GENERATOR, HOLIDAYS, NO_RECORD, STEADY_SHOPS, generateSales, intermittency, isHolidayEve, validateGeneratorConfig } from './data.ts';
 export type { GeneratorConfig, Intermittency, ProductInfo, SalesData, ShopSeries } from './data.ts';
 export { prepareShop, select, validationWindow } from './rows.ts';
 export type { PreparedShop, Rows } from './rows.ts';

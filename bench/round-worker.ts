@@ -68,7 +68,7 @@ const logger = (id: number): Logger => ({
 });
 
 // Same for every client: the round must not fail on the client's own policy.
-const policy: Policy = { tasks: [job.taskId], minCohort: 2, minThreshold: 1, maxRounds: 1_000 };
+const policy: Policy = { tasks: [job.taskId], minCohort: 2, minThreshold: 1, maxRounds: 1_000, graph: 'harary' }; // --graph harary runs SecAgg+
 
 if (job.mode === 'secure') warmUp();
 const meter = new SocketMeter();

@@ -308,6 +308,8 @@ async function secureRound(n: number, m: number, clients: readonly (WorkerClient
     taskId: TASK_ID,
     cohortSize: n,
     threshold: 1,
+    graph: 'complete',
+    degree: n - 1,
     model: new Float32Array(m),
     quant: {
       clipNorm: plan.clipNorm,

@@ -6,9 +6,6 @@
  *
  * Nothing here sleeps: every wait is on an event, a log line or a socket.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { generateIdentity, signMessage, toHex, type KeyPair } from '@tally/secagg';
 import {
@@ -31,73 +28,10 @@ import {
 } from '@tally/coordinator';
 import { startClientNode, type ClientNode, type ClientNodeOptions, type Policy, type Trainer } from '@tally/client';
 
-// ---- cleanup ------------------------------------------------------------------------
+// ---- cleanup and logging: shared with the packages' tests ---------------------------------
 
-const closers: (() => Promise<unknown>)[] = [];
-
-/** Registers `close` to run at the next cleanup() (in reverse order of registration). */
-export function onCleanup(close: () => Promise<unknown>): void {
-  closers.push(close);
-}
-
-export async function cleanup(): Promise<void> {
-  for (let c = closers.pop(); c !== undefined; c = closers.pop()) await c();
-}
-
-export async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'tally-test-'));
-  onCleanup(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-// ---- logging ------------------------------------------------------------------------
-
-/**
- * Records log lines (`LEVEL message`) from a coordinator (info/warn/error) or a
- * client node (debug too) and lets a test wait for one.
- */
-export class Lines {
-  readonly lines: string[] = [];
-  #waiters: { readonly re: RegExp; readonly resolve: (line: string) => void }[] = [];
-
-  readonly debug = (m: string): void => this.#add(`DEBUG ${m}`);
-  readonly info = (m: string): void => this.#add(`INFO ${m}`);
-  readonly warn = (m: string): void => this.#add(`WARN ${m}`);
-  readonly error = (m: string): void => this.#add(`ERROR ${m}`);
-
-  /** The first line (already logged or to come) matching `re`. */
-  waitFor(re: RegExp): Promise<string> {
-    return this.waitForCount(re, 1);
-  }
-
-  /** The `n`th line (already logged or to come) matching `re`. */
-  waitForCount(re: RegExp, n: number): Promise<string> {
-    const hits = this.lines.filter((l) => re.test(l));
-    if (hits.length >= n) return Promise.resolve(hits[n - 1]!);
-    let seen = hits.length;
-    return new Promise((resolve) => {
-      const waiter = {
-        re,
-        resolve: (line: string): void => {
-          if (++seen >= n) resolve(line);
-          else this.#waiters.push(waiter);
-        },
-      };
-      this.#waiters.push(waiter);
-    });
-  }
-
-  matching(re: RegExp): string[] {
-    return this.lines.filter((l) => re.test(l));
-  }
-
-  #add(line: string): void {
-    this.lines.push(line);
-    const hit = this.#waiters.filter((w) => w.re.test(line));
-    this.#waiters = this.#waiters.filter((w) => !hit.includes(w));
-    for (const w of hit) w.resolve(line);
-  }
-}
+export { Lines, cleanup, onCleanup, tempDir } from '@tally/test-support';
+import { Lines, onCleanup, tempDir } from '@tally/test-support';
 
 // ---- coordinator ----------------------------------------------------------------------
 
@@ -186,7 +120,8 @@ export const trivialTrainer: Trainer = {
   },
 };
 
-export const POLICY: Policy = { tasks: [TASK_ID], minCohort: 2, minThreshold: 1, maxRounds: 1_000_000 };
+// Fault tests retry a round many times: allow it (the default policy.maxAttemptsPerRound is 3).
+export const POLICY: Policy = { tasks: [TASK_ID], minCohort: 2, minThreshold: 1, maxRounds: 1_000_000, maxAttemptsPerRound: 1000 };
 
 /** A real client node (closed by cleanup()) and its log. */
 export function startNode(url: string, identity: KeyPair, overrides: Partial<ClientNodeOptions> = {}): { node: ClientNode; log: Lines } {
@@ -332,8 +267,8 @@ function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
   return data;
 }
 
-/** GET /status over loopback HTTP: the status code and the parsed body. */
+/** GET /status over loopback HTTP with the console token: the status code and the parsed body. */
 export async function getStatus(coordinator: Coordinator): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`http://127.0.0.1:${coordinator.port}/status`);
+  const res = await fetch(`http://127.0.0.1:${coordinator.port}/status`, { headers: { authorization: `Bearer ${coordinator.console.token}` } });
   return { status: res.status, body: await res.json() };
 }

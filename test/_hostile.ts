@@ -20,6 +20,7 @@ import {
   verifySignature,
   type ClientState,
   type Graph,
+  type HararySpec,
   type KeyPair,
   type RosterEntry,
   type ServerMessage,
@@ -178,7 +179,13 @@ export const MODEL_LENGTH = 4;
 /** Model lanes + weight, clipped and count lanes + one metric (secagg's quantisation layout). */
 export const VECTOR_LENGTH = MODEL_LENGTH + 3 + 1;
 
-export function taskOffer(session: Uint8Array, round: number, cohortSize: number, threshold: number): TaskOffer {
+export function taskOffer(
+  session: Uint8Array,
+  round: number,
+  cohortSize: number,
+  threshold: number,
+  shape: { readonly graph: 'complete' | 'harary'; readonly degree: number } = { graph: 'complete', degree: cohortSize - 1 },
+): TaskOffer {
   return {
     type: 'TaskOffer',
     session,
@@ -186,19 +193,24 @@ export function taskOffer(session: Uint8Array, round: number, cohortSize: number
     taskId: TASK_ID,
     cohortSize,
     threshold,
+    graph: shape.graph,
+    degree: shape.degree,
     model: new Float32Array(MODEL_LENGTH),
     quant: { clipNorm: 10, weightBound: 100, cohortSize, fractionalBits: 16, metricCount: 1, metricBound: 10 },
     deadlineMs: 60_000,
   };
 }
 
-/** Sends the offer to every peer and waits for each to accept it. */
-export async function offerAll(peers: readonly HostilePeer[], offer: TaskOffer): Promise<void> {
+/** Sends the offer to every peer and waits for each to accept it; returns each one's advert-key commitment. */
+export async function offerAll(peers: readonly HostilePeer[], offer: TaskOffer): Promise<Map<number, Uint8Array>> {
   for (const p of peers) p.send(offer);
+  const commits = new Map<number, Uint8Array>();
   for (const p of peers) {
     const reply = await p.next('OfferReply');
     if (!reply.accept) throw new Error(`client ${p.id} declined: ${reply.reason}`);
+    if (reply.keyCommit !== undefined) commits.set(p.id, reply.keyCommit);
   }
+  return commits;
 }
 
 export interface RoundOptions {
@@ -208,7 +220,8 @@ export interface RoundOptions {
   readonly peers: readonly HostilePeer[];
   /** Made-up participants: id and identity key pair (not enrolled with anyone). */
   readonly rogues?: readonly { readonly id: number; readonly identity: KeyPair }[];
-  readonly graph: Graph;
+  /** The complete graph, or a Harary spec (degree and the commitments offerAll returned). */
+  readonly graph: Graph | HararySpec;
   readonly threshold: number;
   readonly activeAdversary: boolean;
 }

@@ -88,7 +88,7 @@ function node(url: string, id: number, identity: KeyPair, seen?: Map<number, Flo
     url,
     identity,
     trainer: trainerFor(id, seen),
-    policy: { tasks: [TASK], minCohort: 2, minThreshold: 2, maxRounds: 100 },
+    policy: { tasks: [TASK], minCohort: 2, minThreshold: 2, maxRounds: 100, maxAttemptsPerRound: 1000 }, // retries under fault injection
     logger: silentLogger,
     reconnect: { initialMs: 20, maxMs: 200 },
     heartbeatMs: 0,
@@ -413,7 +413,7 @@ interface CliCoordinator {
 
 /** `node --import tsx packages/cli/src/bin.ts coordinator --config <file>`, the way an operator runs it. */
 function cliCoordinator(configFile: string): CliCoordinator {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'packages/cli/src/bin.ts'), 'coordinator', '--config', configFile], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'packages/cli/src/bin.ts'), 'coordinator', '--config', configFile, '--exit-on-complete'], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '' },

@@ -21,7 +21,7 @@
  * seed fixes the sequence of kinds and shapes; bytes that come from the run itself
  * (sessions, earlier rounds' messages replayed) differ from run to run.
  */
-import { CLOSE_CODES, ProtocolErrorCode, decode, encode, type CoordinatorMessage, type ErrorNotice, type NodeClientMessage, type TaskOffer } from '@tally/wire';
+import { CLOSE_CODES, DECLINE_REASONS, ProtocolErrorCode, decode, encode, type CoordinatorMessage, type ErrorNotice, type NodeClientMessage, type TaskOffer } from '@tally/wire';
 import {
   SHARE_BYTES,
   clientStep,
@@ -322,12 +322,14 @@ function craft(rng: Rng, ctx: FrameContext, type: RoundType, session: Uint8Array
     case 'OfferReply':
       return rng.chance(0.5)
         ? { type, ...tag, accept: rng.chance(0.5) }
-        : { type, ...tag, accept: false, reason: rng.pick(['busy', '', 'x'.repeat(rng.range(1, 200))]) };
+        : { type, ...tag, accept: false, reason: rng.pick(DECLINE_REASONS) };
     case 'AdvertiseKeys': {
       const cPk = rng.bytes(32);
       const sPk = rng.bytes(32);
       sPk[0] = cPk[0]! ^ 0xff; // distinct
-      return { type, ...tag, cPk, sPk, sig: rng.bytes(64) };
+      const bPk = rng.bytes(32);
+      bPk[0] = cPk[0]! ^ 0x0f;
+      return { type, ...tag, cPk, sPk, bPk, sig: rng.bytes(64) };
     }
     case 'ShareKeys':
       return { type, ...tag, shares: someIds().map((peer) => ({ peer, ct: rng.bytes(rng.range(1, 256)) })) };
@@ -539,8 +541,9 @@ export function generateFrame(rng: Rng, ctx: FrameContext, kind: FrameKind = rng
           return [`UnmaskShares with ${n} self-mask shares`, { ...m, selfMaskShares: Array.from({ length: n }, (_, i) => ({ of: i + 1, share: rng.bytes(SHARE_BYTES) })), keyShares: [] } as NodeClientMessage];
         },
         () => {
-          const n = rng.range(1025, 4000);
-          return [`OfferReply with a ${n}-character reason`, { type: 'OfferReply', session: ctx.session, round: ctx.round, accept: false, reason: 'r'.repeat(n) }];
+          // Past the OfferReply frame budget (16 KiB base + one string): refused before decoding.
+          const n = rng.range(24_000, 40_000);
+          return [`OfferReply with a ${n}-character reason`, { type: 'OfferReply', session: ctx.session, round: ctx.round, accept: false, reason: 'r'.repeat(n) } as unknown as NodeClientMessage];
         },
         () => {
           const n = over(256);
@@ -956,7 +959,12 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
       let frame: Frame;
       if (stage === 'TaskOffer' && joining) frame = generateFrame(rng, ctx, 'replay-stale');
       else if (i === 0 && stage !== 'TaskOffer' && (joining || rng.chance(0.25))) frame = roundFrame(rng, ctx, LEAD[stage]);
-      else frame = generateFrame(rng, ctx);
+      else {
+        // The kinds are drawn by weight; when the frames left are no more than the kinds not
+        // yet tried, try those, so every kind is exercised whatever the seed and message set.
+        const untried = FRAME_KINDS.filter((k) => (report.byKind[k]?.frames ?? 0) === 0);
+        frame = untried.length > 0 && remaining + (n - i) <= untried.length ? generateFrame(rng, ctx, untried[0]) : generateFrame(rng, ctx);
+      }
       record(frame, await tryFrame(frame), stage);
     }
     if (stage !== 'TaskOffer') joining = false;

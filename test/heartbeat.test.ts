@@ -16,7 +16,9 @@ function stall(ms: number): void {
 
 describe('heartbeat', () => {
   it('keeps a client that answered, when the coordinator was stalled past the interval', async () => {
-    const s = await startTestCoordinator({ n: 2, limits: { heartbeatMs: 40 } });
+    const s = await startTestCoordinator({ n: 2, limits: { heartbeatMs: 250 } });
+    // 250 ms, not less: on a loaded 2-core machine a pong can take tens of ms to be read,
+    // which a shorter interval would mistake for a dead client.
     const client = new RawClient(s.coordinator.url, { identity: s.ids[0]! });
     await client.welcome;
     let pings = 0;
@@ -25,7 +27,7 @@ describe('heartbeat', () => {
         pings++;
         // The coordinator has just marked us "no pong yet" and our pong is on its way;
         // freeze before the coordinator can read it, for several intervals.
-        if (pings === 1) stall(200);
+        if (pings === 1) stall(1000);
         if (pings === 6) resolve();
       });
     });

@@ -259,7 +259,8 @@ describe('(d) a cohort inflated with keys that are not enrolled', () => {
     const { peers, logs } = await setup(2);
     const rogues = rogueIds.map((id) => ({ id, identityKey: generateIdentity().publicKey }));
     const session = newSession();
-    await offerAll(peers, taskOffer(session, 1, 5, 2));
+    // Offered t = 3 of 4 neighbours (margin 2t − k = 2): an offer with t = 2 is now refused at once (policy.minMargin).
+    await offerAll(peers, taskOffer(session, 1, 5, 3));
     const roster = [...peers.map((p) => ({ id: p.id, identityKey: p.identityKey })), ...rogues];
     const start = (you: number, threshold: number): ServerMessage => ({
       type: 'RoundStart',
@@ -268,6 +269,9 @@ describe('(d) a cohort inflated with keys that are not enrolled', () => {
       you,
       roster,
       neighbours: others(roster.map((e) => e.id), you),
+      graph: 'complete',
+      degree: roster.length - 1,
+      commitments: [],
       threshold,
       vectorLength: VECTOR_LENGTH,
       activeAdversary: true,
@@ -275,7 +279,7 @@ describe('(d) a cohort inflated with keys that are not enrolled', () => {
     peers[0]!.send(start(1, 1)); // five "clients", threshold 1
     peers[1]!.send(start(2, 2)); // policy and offer allow 2, but 2 of 4 neighbours could be two disjoint halves
     await logs[0]!.waitFor(/^WARN round 1: leaving the round: round threshold 1 is below this client's minimum of 2 \(policy\.minThreshold\)/);
-    await logs[1]!.waitFor(/^WARN round 1: leaving the round on RoundStart: SECAGG_PRIVACY_VIOLATION: RoundStart\.threshold: t=2 is not more than half of 4 neighbours; refusing/);
+    await logs[1]!.waitFor(/^WARN round 1: leaving the round: round threshold 2 is below the offered threshold 3 \(policy\.matchesOffer\)/);
     await settled(peers);
     for (const p of peers) expect(p.sentOf('AdvertiseKeys', session)).toEqual([]);
   });
@@ -292,6 +296,9 @@ describe('(d) a cohort inflated with keys that are not enrolled', () => {
       you,
       roster: roster.filter((e) => ids.includes(e.id)),
       neighbours: others(ids, you),
+      graph: 'complete',
+      degree: ids.length - 1,
+      commitments: [],
       threshold,
       vectorLength: VECTOR_LENGTH,
       activeAdversary: true,
@@ -382,7 +389,7 @@ describe('(f) a session and round offered again', () => {
     for (const p of peers) p.send({ type: 'RoundResult', session, round: 1, status: 'committed', survivors: 3 });
 
     for (const p of peers) p.send(taskOffer(session, 1, 3, 2));
-    for (const p of peers) expect(await p.next('OfferReply')).toMatchObject({ accept: false, reason: expect.stringMatching(/already took part in this session and round/) });
+    for (const p of peers) expect(await p.next('OfferReply')).toMatchObject({ accept: false, reason: 'DECLINE_REPLAYED_ROUND' });
     for (const log of logs) await log.waitFor(/^WARN refused round 1 of task .*\(policy\.freshSession\)/);
     await offerAll(peers, taskOffer(newSession(), 1, 3, 2)); // a retry with a new session is fine
     for (const p of peers) expect(p.sentOf('AdvertiseKeys', session)).toHaveLength(1);

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLOSE_CODES, type ErrorNotice } from '@tally/wire';
+import { CLOSE_CODES, PRE_AUTH_BUDGET, encode, type ErrorNotice } from '@tally/wire';
 import { DEFAULT_DEADLINES, DEFAULT_LIMITS, maxPayloadFor, type CoordinatorEvent } from '@tally/coordinator';
 import type { Trainer } from '@tally/client';
 import {
@@ -151,6 +151,56 @@ describe('resource caps', () => {
 
     gated.release();
     expect((await waitEvent(s, isCommitted(1))).summary).toMatchObject({ survivors: 2, contributors: 2 });
+    expect((await a.node.done).status).toBe('completed');
+    expect((await b.node.done).status).toBe('completed');
+  });
+
+  it('before authentication: a frame over PRE_AUTH_BUDGET (1 KiB) is closed with 1009 from its header, before its payload is sent', async () => {
+    // A huge authTimeoutMs, so that only the frame cap can close these sockets.
+    const s = await startTestCoordinator({ n: 2, limits: { authTimeoutMs: 600_000 } });
+    const url = s.coordinator.url;
+    const maxPayload = maxPayloadFor(4 + 3 + 1, 2);
+    expect(maxPayload).toBeGreaterThan(PRE_AUTH_BUDGET.bytes);
+
+    // Only the header of a masked binary frame announcing maxPayload bytes (RFC 6455 §5.2): no payload follows.
+    const stranger = new RawClient(url);
+    await stranger.waitFor((m) => m.type === 'Challenge');
+    const header = Buffer.alloc(2 + 8 + 4);
+    header[0] = 0x82; // FIN, binary
+    header[1] = 0x80 | 127; // masked, 64-bit length
+    header.writeBigUInt64BE(BigInt(maxPayload), 2);
+    (stranger.ws as unknown as { _socket: import('node:net').Socket })._socket.write(header);
+    expect(await stranger.closed).toMatchObject({ code: CLOSE_CODES.WIRE_TOO_LARGE });
+
+    // A whole frame one byte over the cap: closed with 1009 too, and a frame of exactly 1 KiB is read (refused as MessagePack).
+    const over = new RawClient(url);
+    await over.waitFor((m) => m.type === 'Challenge');
+    over.sendRaw(new Uint8Array(PRE_AUTH_BUDGET.bytes + 1));
+    expect(await over.closed).toMatchObject({ code: CLOSE_CODES.WIRE_TOO_LARGE });
+    const at = new RawClient(url);
+    await at.waitFor((m) => m.type === 'Challenge');
+    at.sendRaw(new Uint8Array(PRE_AUTH_BUDGET.bytes));
+    expect(await at.closed).toMatchObject({ code: CLOSE_CODES.WIRE_MALFORMED });
+
+    // After authentication the task's maxPayload applies again: an honest round commits.
+    const a = startNode(url, s.ids[0]!);
+    const b = startNode(url, s.ids[1]!);
+    expect((await waitEvent(s, isCommitted(1))).summary).toMatchObject({ survivors: 2 });
+    expect((await a.node.done).status).toBe('completed');
+    expect((await b.node.done).status).toBe('completed');
+  });
+
+  it('after authentication each frame is bounded by its type: a 64 KiB OfferReply is refused with 1009 unread', async () => {
+    const s = await startTestCoordinator({ n: 3 });
+    const { a, b, gated } = twoNodes(s);
+    await gated.started;
+    const abuser = new RawClient(s.coordinator.url, { identity: s.ids[2]! });
+    await abuser.welcome;
+    abuser.sendRaw(encode({ type: 'OfferReply', session: new Uint8Array(16), round: 1, accept: false, reason: 'x'.repeat(65_536) } as never));
+    expect(await abuser.closed).toMatchObject({ code: CLOSE_CODES.WIRE_TOO_LARGE });
+    expect((await abuser.waitFor(notice)).message).toMatch(/bytes for a OfferReply frame/);
+    gated.release();
+    expect((await waitEvent(s, isCommitted(1))).summary).toMatchObject({ survivors: 2 });
     expect((await a.node.done).status).toBe('completed');
     expect((await b.node.done).status).toBe('completed');
   });

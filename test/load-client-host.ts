@@ -40,7 +40,7 @@ async function start(cmd: Extract<HostCommand, { type: 'start' }>): Promise<void
       url: cmd.url,
       identity: { secretKey: fromHex(c.secretKey), publicKey: fromHex(c.publicKey) },
       trainer: trainerFor(c.id),
-      policy: { tasks: [cmd.taskId], minCohort: 2, minThreshold: 2, maxRounds: 1_000_000 },
+      policy: { tasks: [cmd.taskId], minCohort: 2, minThreshold: 2, maxRounds: 1_000_000, graph: 'harary' },
       logger: loggerFor(c.id, cmd.verbose),
       reconnect: cmd.reconnect,
       ...(cmd.heartbeatMs === undefined ? {} : { heartbeatMs: cmd.heartbeatMs }),

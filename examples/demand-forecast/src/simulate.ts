@@ -110,6 +110,8 @@ export interface SimulateHooks {
   readonly clientLogger?: (shopId: string) => ClientLogger;
   /** Stops the run (the coordinator and nodes close; simulate rejects with the signal's reason). */
   readonly signal?: AbortSignal;
+  /** Called once the coordinator listens (e.g. to print its console's address and token). */
+  readonly onCoordinator?: (coordinator: Coordinator) => void;
 }
 
 /** Task settings the simulation fixes (the example's author's bounds; fractionalBits is left to the plan). */
@@ -517,6 +519,7 @@ async function runSecureRounds(
       'simulate',
     );
     const coordinator = await startCoordinator({ config, enrolment, logger: hooks.coordinatorLogger ?? silentCoordinatorLogger, unmaskThreads: 1 });
+    hooks.onCoordinator?.(coordinator);
     const t = config.task;
     log.info(
       `demand-forecast: coordinator on ${coordinator.url}: ${t.rounds} rounds, ${t.cohortSize} shops, ${t.graph} graph, ` +
@@ -596,7 +599,7 @@ class Simulation {
     this.scratch = d.prepared.createModel();
     this.best = d.prepared.initialWeights;
     this.bestWape = validationWape(this.scratch, d.prepared.shops, () => this.best);
-    this.policy = { tasks: [TASK_ID], minCohort: Math.min(3, d.settings.shops), minThreshold: 2, maxRounds: 1_000_000 };
+    this.policy = { tasks: [TASK_ID], minCohort: Math.min(3, d.settings.shops), minThreshold: 2, maxRounds: 1_000_000, graph: d.settings.graph };
     this.off = d.coordinator.on((e) => this.onEvent(e));
   }
 

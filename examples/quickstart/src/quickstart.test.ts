@@ -21,6 +21,12 @@ const BIN = join(ROOT, 'packages', 'cli', 'src', 'bin.ts');
 
 const quiet: Io = { out: () => {}, err: () => {}, onInterrupt: () => () => {} };
 
+/** An Io that keeps what a command printed (stdout and stderr together). */
+function capture(): Io & { text: string } {
+  const io = { text: '', out: (t: string) => void (io.text += `${t}\n`), err: (t: string) => void (io.text += `${t}\n`), onInterrupt: () => () => {} };
+  return io;
+}
+
 interface Proc {
   readonly child: ChildProcess;
   output: string;
@@ -81,7 +87,7 @@ it('three shops train the demand model from their till exports, each gets the fi
   await writeFile(join(dir, 'coordinator.json'), JSON.stringify(coordinatorConfig));
 
   // Step 3: the coordinator and three clients, each its own process.
-  const coordinator = tally(['coordinator', '--config', join(dir, 'coordinator.json')]);
+  const coordinator = tally(['coordinator', '--config', join(dir, 'coordinator.json'), '--exit-on-complete']);
   const url = (await waitFor(coordinator, /clients connect to (ws:\/\/\S+)/))?.[1];
   expect(url, coordinator.output).toBeDefined();
   const clients = await Promise.all(
@@ -155,4 +161,21 @@ it('three shops train the demand model from their till exports, each gets the fi
   const svg = await readFile(join(dir, 'forecast.svg'), 'utf8');
   expect(svg).toMatch(/^<svg /);
   for (const product of PRODUCTS) expect(svg).toContain(`>${product}</text>`);
+
+  // The console's address and token were printed, and the token is the one in the data folder.
+  const link = coordinator.output.match(/console: (http:\/\/127\.0\.0\.1:\d+\/)#token=([A-Za-z0-9_-]+)/);
+  expect(link, coordinator.output).not.toBeNull();
+  const tokenIo = capture();
+  expect(await main(['console-token', '--config', join(dir, 'coordinator.json')], tokenIo)).toBe(0);
+  expect(tokenIo.text.split('\n')[0]).toBe(link![2]);
+
+  // Step 5: each shop's ledger, in plain language and as JSON.
+  const ledgerIo = capture();
+  expect(await main(['ledger', '--config', join(dir, 'shop-a.json')], ledgerIo), ledgerIo.text).toBe(0);
+  expect(ledgerIo.text).toContain('You were offered 5 rounds: you accepted 5.');
+  expect(ledgerIo.text).toContain('In 5 rounds your sales never left this machine: you sent only masked updates (5 masked vectors');
+  expect(ledgerIo.text).toContain('each sum the coordinator learned covered at least 3 shops');
+  const jsonIo = capture();
+  expect(await main(['ledger', '--config', join(dir, 'shop-b.json'), '--json'], jsonIo)).toBe(0);
+  expect(JSON.parse(jsonIo.text)).toMatchObject({ roundsContributed: 5, committedWithInput: 5, smallestSum: 3, bothSharesRounds: [], dpBudget: null });
 }, 600_000);

@@ -6,8 +6,10 @@ export const EXIT = {
   failure: 1,
   /** The command line or a config file is wrong; the message names the flag or field. */
   usage: 2,
-  /** Stopped by SIGINT/SIGTERM after a clean shutdown (128 + SIGINT). */
+  /** Stopped by SIGINT (Ctrl-C) after a clean shutdown (128 + SIGINT). */
   interrupted: 130,
+  /** Stopped by SIGTERM after a clean shutdown (128 + SIGTERM): commands return `interrupted`, bin.ts says which signal. */
+  terminated: 143,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -6,7 +6,8 @@ const EXIT_CODES = `Exit codes:
   0    done: the task completed (or keygen wrote the key)
   1    runtime failure: refused by the coordinator, port in use, I/O error
   2    usage or configuration error: the message names the flag or config field
-  130  interrupted (Ctrl-C or SIGTERM) after a clean shutdown`;
+  130  interrupted by Ctrl-C (SIGINT) after a clean shutdown
+  143  stopped by SIGTERM after a clean shutdown`;
 
 export const MAIN_HELP = `tally ${VERSION}: federated learning with secure aggregation.
 Shops train one shared model on their own data; the coordinator only ever
@@ -22,6 +23,8 @@ Commands:
                 saves the global model it receives
   forecast      a shop's next days per product from its saved model and its sales export
   export        write a coordinator checkpoint's model as a model folder
+  ledger        what this shop's node agreed to, sent and revealed, in plain language
+  console-token print the coordinator's console token (and the console's address)
   simulate      the demand-forecast demo: a coordinator and one client node per shop
                 on this machine, secure aggregation, then a comparison with baselines
 
@@ -60,7 +63,7 @@ ${EXIT_CODES}
 `;
 
 export const COORDINATOR_HELP = `Usage:
-  tally coordinator --config FILE [--verbose]
+  tally coordinator --config FILE [--verbose] [--exit-on-complete] [--log-format text|json]
 
 Runs one task: waits for enrolled clients, offers rounds, runs secure aggregation,
 applies the strategy, checkpoints the model and appends the audit log, until
@@ -70,10 +73,21 @@ connected client; at the end the final model is written to
 else the tally-weights format; see tally export --help). Stop with Ctrl-C; a
 restart resumes from the last checkpoint.
 
+The operator console (read-only) is served on the same port at / and needs the
+console token from <dataDir>/console-token (mode 0600); the address with the token
+is printed on stdout at start (tally console-token prints it again). It keeps
+serving after the last round until Ctrl-C. GET /status and GET /metrics
+(Prometheus) need the same token: Authorization: Bearer <token>.
+
 Options:
-  -c, --config FILE     coordinator config, JSON (required; relative paths in it are
+  -c, --config FILE     coordinator config, JSON with comments (required; relative paths in it are
                         relative to the file)
   -v, --verbose         also log debug lines
+      --exit-on-complete
+                        exit once the last round is committed (for scripts); default:
+                        keep the console up until Ctrl-C
+      --log-format FMT  text (default: one readable line per event) or json (one
+                        pino JSON object per line, for log collectors)
   -h, --help            show this help
 
 Example config (defaults in comments; see packages/coordinator/src/config.ts):
@@ -92,6 +106,7 @@ Example config (defaults in comments; see packages/coordinator/src/config.ts):
       "modelLength": 4,                                 // features + 1 for linear-csv clients; for a
                                                         //   "demand" model leave it out (computed)
       "rounds": 5, "cohortSize": 3, "minClients": 3,
+      "dropoutTolerance": 0, "corruptFraction": 0,      // 3 shops: no room for dropouts (defaults 0.1, 0.05)
       "graph": "complete",                              // or "harary" (SecAgg+)
       "deadlines": { "trainMs": 60000, "stageMs": 15000 },
       "quant": { "clipNorm": 10, "weightBound": 1000, "fractionalBits": 12, "metricBound": 100 },
@@ -104,7 +119,7 @@ ${EXIT_CODES}
 `;
 
 export const CLIENT_HELP = `Usage:
-  tally client --config FILE [--verbose]
+  tally client --config FILE [--verbose] [--log-format text|json]
 
 Runs one client node (a shop): connects to the coordinator, proves its identity
 with its key file, and for each round offered checks its own policy, trains on
@@ -116,9 +131,15 @@ saying which side to change if they do not fit. Reconnects by itself
 (exponential backoff); stops when the coordinator ends the task, or on Ctrl-C.
 
 Options:
-  -c, --config FILE     client config, JSON (required; relative paths in it are
+  -c, --config FILE     client config, JSON with comments (required; relative paths in it are
                         relative to the file)
   -v, --verbose         also log debug lines (each secagg step)
+      --log-format FMT  text (default) or json (one pino JSON object per line)
+
+The node keeps a privacy ledger in its state folder ("stateDir" in the config;
+default .tally-state/<config file name> beside the config): every offer, what it
+accepted and why, what it sent (sizes and digests, never values), which shares it
+revealed. Read it with tally ledger --config FILE.
   -h, --help            show this help
 
 Example config:
@@ -153,6 +174,44 @@ Lines of the sales export that cannot be used (bad dates or numbers, products
 the task does not list) and days without any sales are logged as warnings with
 their line numbers; the model folder's normalisation.json holds this shop's own
 scale per product (it never leaves the shop; tally forecast needs it).
+
+${EXIT_CODES}
+`;
+
+export const LEDGER_HELP = `Usage:
+  tally ledger --config FILE [--json] [--serve [--port N]]
+
+Reads this shop's privacy ledger (<stateDir>/ledger.jsonl, kept by tally client)
+and says in plain language what the node agreed to and what left the machine:
+offers accepted and refused (by which policy rule), masked updates sent (sizes and
+SHA-256 digests, never values), how many shops each sum covered, and which secret
+shares it revealed (never both of one shop).
+
+Options:
+  -c, --config FILE     the shop's client config (required; its stateDir locates the ledger)
+      --json            the summary and every round as one JSON object on stdout
+      --serve           serve the same as a page on 127.0.0.1 (this machine only) until Ctrl-C
+      --port N          port for --serve (default: a free one)
+  -h, --help            show this help
+
+Example:
+  tally ledger --config examples/quickstart/shop-a.json
+
+${EXIT_CODES}
+`;
+
+export const CONSOLE_TOKEN_HELP = `Usage:
+  tally console-token --config FILE
+
+Prints the coordinator's console token (one line on stdout) and, on stderr, the
+console's address with the token after # (browsers never send that part to a
+server, so it stays out of access logs). The token lives in <dataDir>/console-token,
+mode 0600, and is made here if the coordinator has not made it yet. It opens the
+console, GET /status and GET /metrics (Authorization: Bearer <token>).
+
+Options:
+  -c, --config FILE     the coordinator config (required; its dataDir holds the token)
+  -h, --help            show this help
 
 ${EXIT_CODES}
 `;
@@ -192,6 +251,10 @@ Options:
                         (evaluation table, medians, targets); logs go to stderr
   -v, --verbose         also print the coordinator's and the nodes' log lines (stderr)
   -h, --help            show this help
+
+At start it prints the coordinator's console address with its token
+(console: http://127.0.0.1:PORT/ ... open http://127.0.0.1:PORT/#token=...): open it
+to watch the rounds live. simulate exits when the run is over (the console with it).
 
 Progress, one line per round attempt:
   round 3/15: 16/16 survivors, loss 0.240 → 0.222, 19.9 s elapsed

@@ -13,5 +13,7 @@ export { LINEAR_DEFAULTS, createLinearTrainer, datasetFromTable, meanSquaredErro
 export type { Dataset, LinearTrainerOptions } from './linear-trainer.ts';
 export { TRAINER_KINDS, buildTrainer, parseTrainerConfig } from './trainer-config.ts';
 export type { BuiltTrainer, LinearCsvConfig, TrainerConfig } from './trainer-config.ts';
+export type { ModuleTrainerConfig, TrainerFactory, TrainerFactoryContext } from './trainer-module.ts';
+export type { Trainer, TrainInput, TrainOutput } from '@tally/client';
 export { createCliLogger, formatLine } from './log.ts';
 export type { CliLogger } from './log.ts';

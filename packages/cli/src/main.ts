@@ -5,13 +5,16 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { client } from './commands/client.ts';
+import { consoleToken } from './commands/console-token.ts';
 import { coordinator } from './commands/coordinator.ts';
 import { exportCommand } from './commands/export.ts';
 import { DEFAULT_FORECAST_OUT, forecastCommand } from './commands/forecast.ts';
 import { keygen } from './commands/keygen.ts';
+import { ledger } from './commands/ledger.ts';
+import { parseLogFormat } from './log.ts';
 import { DEFAULT_SIMULATE_OUT, simulateCommand } from './commands/simulate.ts';
 import { EXIT, RuntimeError, UsageError, errText, type ExitCode } from './exit-codes.ts';
-import { CLIENT_HELP, COORDINATOR_HELP, EXPORT_HELP, FORECAST_HELP, KEYGEN_HELP, MAIN_HELP, SIMULATE_HELP, VERSION } from './help.ts';
+import { CLIENT_HELP, CONSOLE_TOKEN_HELP, COORDINATOR_HELP, EXPORT_HELP, FORECAST_HELP, KEYGEN_HELP, LEDGER_HELP, MAIN_HELP, SIMULATE_HELP, VERSION } from './help.ts';
 import type { Io } from './io.ts';
 
 const COMMANDS = {
@@ -40,19 +43,59 @@ const COMMANDS = {
     options: {
       config: { type: 'string', short: 'c' },
       verbose: { type: 'boolean', short: 'v', default: false },
+      'exit-on-complete': { type: 'boolean', default: false },
+      'log-format': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     run: (v: Values, io: Io) =>
-      coordinator({ config: required(v, 'config', 'FILE', 'tally coordinator --config coordinator.json'), verbose: v['verbose'] === true }, io),
+      coordinator(
+        {
+          config: required(v, 'config', 'FILE', 'tally coordinator --config coordinator.json'),
+          verbose: v['verbose'] === true,
+          exitOnComplete: v['exit-on-complete'] === true,
+          logFormat: logFormat(v),
+        },
+        io,
+      ),
   },
   client: {
     help: CLIENT_HELP,
     options: {
       config: { type: 'string', short: 'c' },
       verbose: { type: 'boolean', short: 'v', default: false },
+      'log-format': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
-    run: (v: Values, io: Io) => client({ config: required(v, 'config', 'FILE', 'tally client --config shop-a.json'), verbose: v['verbose'] === true }, io),
+    run: (v: Values, io: Io) =>
+      client({ config: required(v, 'config', 'FILE', 'tally client --config shop-a.json'), verbose: v['verbose'] === true, logFormat: logFormat(v) }, io),
+  },
+  ledger: {
+    help: LEDGER_HELP,
+    options: {
+      config: { type: 'string', short: 'c' },
+      json: { type: 'boolean', default: false },
+      serve: { type: 'boolean', default: false },
+      port: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    run: (v: Values, io: Io) =>
+      ledger(
+        {
+          config: required(v, 'config', 'FILE', 'tally ledger --config shop-a.json'),
+          json: v['json'] === true,
+          serve: v['serve'] === true,
+          ...(typeof v['port'] === 'string' ? { port: v['port'] } : {}),
+        },
+        io,
+      ),
+  },
+  'console-token': {
+    help: CONSOLE_TOKEN_HELP,
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    run: (v: Values, io: Io) => consoleToken({ config: required(v, 'config', 'FILE', 'tally console-token --config coordinator.json') }, io),
   },
   forecast: {
     help: FORECAST_HELP,
@@ -135,6 +178,14 @@ function isCommand(s: string): s is CommandName {
 function optional<K extends string>(v: Values, flag: string, key: K): { [P in K]?: string } {
   const s = v[flag];
   return typeof s === 'string' ? ({ [key]: s } as { [P in K]?: string }) : {};
+}
+
+function logFormat(v: Values): 'text' | 'json' {
+  try {
+    return parseLogFormat(v['log-format']);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 function required(v: Values, name: string, metavar: string, example: string): string {

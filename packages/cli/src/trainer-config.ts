@@ -1,5 +1,7 @@
 /**
- * The `trainer` section of a client config: which Trainer the CLI builds.
+ * The `trainer` section of a client config: which Trainer the CLI builds. Kinds:
+ * `linear-csv` (below), `demand` (below) and `module`, the shop's own JavaScript Trainer
+ * (trainer-module.ts).
  *
  *   "trainer": {
  *     "kind": "linear-csv",
@@ -35,6 +37,7 @@ import { CsvError, parseNumericCsv } from './csv.ts';
 import type { DateFormat, Delimiter, SalesColumns } from '@tally/demand';
 import { LINEAR_DEFAULTS, createLinearTrainer, datasetFromTable, type Dataset } from './linear-trainer.ts';
 import { writeWeightsFolder, type ModelInfo } from './model-files.ts';
+import { loadModuleTrainer, parseModuleTrainerConfig, type ModuleTrainerConfig } from './trainer-module.ts';
 
 function describeKind(modelSpec: string): string {
   try {
@@ -44,7 +47,7 @@ function describeKind(modelSpec: string): string {
   }
 }
 
-export const TRAINER_KINDS = ['linear-csv', 'demand'] as const;
+export const TRAINER_KINDS = ['linear-csv', 'demand', 'module'] as const;
 
 export interface LinearCsvConfig {
   readonly kind: 'linear-csv';
@@ -70,7 +73,7 @@ export interface DemandConfig {
   readonly seed: number;
 }
 
-export type TrainerConfig = LinearCsvConfig | DemandConfig;
+export type TrainerConfig = LinearCsvConfig | DemandConfig | ModuleTrainerConfig;
 
 const LINEAR_KEYS = ['kind', 'data', 'target', 'epochs', 'lr', 'batchSize', 'seed'];
 const DEMAND_KEYS = ['kind', 'sales', 'columns', 'delimiter', 'dateFormat', 'epochs', 'batchSize', 'learningRate', 'seed'];
@@ -90,6 +93,7 @@ export function parseTrainerConfig(u: unknown, baseDir: string, field = 'trainer
   if (!TRAINER_KINDS.includes(o['kind'] as (typeof TRAINER_KINDS)[number])) {
     throw new ConfigError(`${field}.kind`, `expected one of ${TRAINER_KINDS.join(', ')}, got ${JSON.stringify(o['kind']) ?? 'nothing'}`);
   }
+  if (o['kind'] === 'module') return parseModuleTrainerConfig(o, baseDir, field);
   const keys = o['kind'] === 'demand' ? DEMAND_KEYS : LINEAR_KEYS;
   for (const k of Object.keys(o)) {
     if (!keys.includes(k)) throw new ConfigError(`${field}.${k}`, `unknown field for kind ${JSON.stringify(o['kind'])}; expected one of ${keys.join(', ')}`);
@@ -168,7 +172,21 @@ export interface BuiltTrainer {
 }
 
 /** Loads the data and builds the Trainer. Data problems are ConfigErrors on the data fields. */
-export async function buildTrainer(config: TrainerConfig, field = 'trainer', warn: (line: string) => void = () => {}): Promise<BuiltTrainer> {
+export async function buildTrainer(
+  config: TrainerConfig,
+  field = 'trainer',
+  warn: (line: string) => void = () => {},
+  configDir = process.cwd(),
+): Promise<BuiltTrainer> {
+  if (config.kind === 'module') {
+    return {
+      trainer: await loadModuleTrainer(config, configDir, field),
+      description: `module ${config.module}`,
+      modelLength: null,
+      warnings: [],
+      saveModel: (dir, weights, info) => writeWeightsFolder(dir, weights, info, { trainer: 'module' }),
+    };
+  }
   if (config.kind === 'demand') {
     const { buildDemandTrainer } = await import('./demand-trainer.ts');
     return buildDemandTrainer(config, field, warn);

@@ -27,6 +27,7 @@ import {
   type NodeClientMessage,
   type TaskOffer,
 } from '@tally/wire';
+import { Lines } from '@tally/test-support';
 import type { Logger } from './logger.ts';
 
 /** A FIFO whose reads wait for the next write. */
@@ -141,6 +142,8 @@ export function offer(overrides: Partial<TaskOffer> = {}): TaskOffer {
     taskId: 'demand',
     cohortSize: 3,
     threshold: 2,
+    graph: 'complete',
+    degree: (overrides.cohortSize ?? 3) - 1,
     model: new Float32Array([0.5, -0.25, 1]),
     quant: { clipNorm: 10, weightBound: 1000, cohortSize: 3, fractionalBits: 10, metricCount: 1, metricBound: 100 },
     deadlineMs: 60_000,
@@ -203,55 +206,9 @@ export async function runSecAggRound(
   return server;
 }
 
-interface Waiter {
-  readonly re: RegExp;
-  readonly resolve: (line: string) => void;
-}
-
-/** A Logger that keeps its lines and lets a test wait for one. */
-export class RecordingLogger implements Logger {
-  readonly lines: string[] = [];
-  #waiters: Waiter[] = [];
-
-  debug(msg: string): void {
-    this.#add(`debug ${msg}`);
-  }
-  info(msg: string): void {
-    this.#add(`info ${msg}`);
-  }
-  warn(msg: string): void {
-    this.#add(`warn ${msg}`);
-  }
-  error(msg: string): void {
-    this.#add(`error ${msg}`);
-  }
-
-  /** Resolves with the first line (already logged or to come) matching `re`. */
-  waitFor(re: RegExp): Promise<string> {
-    return this.waitForCount(re, 1);
-  }
-
-  /** Resolves with the `n`th line (already logged or to come) matching `re`. */
-  waitForCount(re: RegExp, n: number): Promise<string> {
-    const hits = this.lines.filter((l) => re.test(l));
-    if (hits.length >= n) return Promise.resolve(hits[n - 1]!);
-    let seen = hits.length;
-    return new Promise((resolve) => {
-      const waiter: Waiter = {
-        re,
-        resolve: (line) => {
-          if (++seen >= n) resolve(line);
-          else this.#waiters.push(waiter);
-        },
-      };
-      this.#waiters.push(waiter);
-    });
-  }
-
-  #add(line: string): void {
-    this.lines.push(line);
-    const matched = this.#waiters.filter((w) => w.re.test(line));
-    this.#waiters = this.#waiters.filter((w) => !matched.includes(w));
-    for (const w of matched) w.resolve(line);
+/** A Logger that keeps its lines (`debug message`, …) and lets a test wait for one (Lines, shared). */
+export class RecordingLogger extends Lines implements Logger {
+  constructor() {
+    super('lower');
   }
 }

@@ -22,6 +22,11 @@ function errorOf(json: unknown, files: Record<string, string> = {}): ConfigError
 }
 
 describe('parseClientConfig', () => {
+  it('stateDir (the participation record) resolves against the config directory; absent when not set', () => {
+    expect(parseClientConfig({ ...valid, stateDir: 'state' }, '/etc/tally').stateDir).toBe('/etc/tally/state');
+    expect(parseClientConfig(valid, '/etc/tally').stateDir).toBeUndefined();
+  });
+
   it('resolves paths against the config directory and fills defaults', () => {
     const c = parseClientConfig({ ...valid, trainer: { kind: 'linear-csv', data: 'a.csv' } }, '/etc/tally');
     expect(c.keyFile).toBe('/etc/tally/keys/shop-a.json');

@@ -11,8 +11,14 @@
  *     "peers": "enrolment.json",                   optional (strongly advised): the enrolment list the
  *                                                  operator published; relative to the config file
  *     "policy": { "tasks": ["demand"], "minCohort": 3, "minThreshold": 2, "maxRounds": 100,
- *                 "allowPassive": false },         allowPassive optional (default false)
+ *                 "allowPassive": false,           optional (default false)
+ *                 "graph": "complete",             optional: "complete" (default) or "harary" to allow SecAgg+
+ *                 "minMargin": 1,                  optional: least 2t − k accepted (default 1)
+ *                 "maxAttemptsPerRound": 3 },      optional: attempts joined per round (default 3)
  *     "reconnect": { "initialMs": 500, "maxMs": 30000 },   optional (these are the defaults)
+ *     "stateDir": ".tally-state/shop-a",           optional: where the node keeps its participation record and privacy ledger;
+ *                                                  relative to the config file (the CLI's default:
+ *                                                  .tally-state/<config file name> beside the config)
  *     "trainer": { ... }                           optional here; passed through to the CLI
  *     "modelDir": "model",                         optional: where received global models are saved
  *   }
@@ -40,6 +46,8 @@ export interface ClientConfig {
   readonly keyFile: string;
   /** Absolute path of a PEM CA bundle for wss://, when set. */
   readonly ca?: string;
+  /** Absolute path of the node's state directory (`stateDir`: its participation record and privacy ledger), when set. */
+  readonly stateDir?: string;
   /** The peer list (`peers`), read and validated; absent when the config names none. */
   readonly peers?: PeerList;
   readonly policy: Policy;
@@ -72,13 +80,14 @@ const MAX_DELAY_MS = 24 * 3600 * 1000;
  * here too, so that a bad one stops the client before it connects. Throws ConfigError.
  */
 export function parseClientConfig(json: unknown, baseDir: string, options: ParseClientConfigOptions = {}): ClientConfig {
-  const root = object(json, '', ['coordinator', 'keyFile', 'policy'], ['ca', 'peers', 'reconnect', 'trainer', 'modelDir']);
+  const root = object(json, '', ['coordinator', 'keyFile', 'policy'], ['ca', 'peers', 'reconnect', 'trainer', 'stateDir', 'modelDir']);
   const coordinator = wsUrl(root['coordinator'], 'coordinator');
   const keyFile = resolve(baseDir, path(root['keyFile'], 'keyFile'));
   const ca = root['ca'] === undefined ? undefined : resolve(baseDir, path(root['ca'], 'ca'));
   if (ca !== undefined && !coordinator.startsWith('wss:')) {
     throw new ConfigError('ca', `only applies to a wss:// coordinator, but coordinator is ${coordinator}: remove ca, or use wss://`);
   }
+  const stateDir = root['stateDir'] === undefined ? undefined : resolve(baseDir, path(root['stateDir'], 'stateDir'));
   const policy = parsePolicy(root['policy'], 'policy');
   const reconnect = root['reconnect'] === undefined ? DEFAULT_RECONNECT : parseReconnect(root['reconnect'], 'reconnect');
   const trainer = root['trainer'] === undefined ? undefined : object(root['trainer'], 'trainer');
@@ -90,6 +99,7 @@ export function parseClientConfig(json: unknown, baseDir: string, options: Parse
     keyFile,
     ...(ca === undefined ? {} : { ca }),
     ...(peers === undefined ? {} : { peers }),
+    ...(stateDir === undefined ? {} : { stateDir }),
     policy,
     reconnect,
     ...(trainer === undefined ? {} : { trainer }),
@@ -130,7 +140,11 @@ function errText(err: unknown): string {
 }
 
 export function parsePolicy(u: unknown, field: string): Policy {
-  const m = object(u, field, ['tasks', 'minCohort', 'minThreshold', 'maxRounds'], ['allowPassive']);
+  const m = object(u, field, ['tasks', 'minCohort', 'minThreshold', 'maxRounds'], ['allowPassive', 'graph', 'minMargin', 'maxAttemptsPerRound']);
+  const graph = m['graph'];
+  if (graph !== undefined && graph !== 'complete' && graph !== 'harary') {
+    throw new ConfigError(`${field}.graph`, `expected "complete" (only the complete graph) or "harary" (also allow SecAgg+'s sparse graph), got ${describe(graph)}`);
+  }
   const tasksField = `${field}.tasks`;
   const tasks = m['tasks'];
   if (!Array.isArray(tasks) || tasks.length === 0) {
@@ -147,6 +161,9 @@ export function parsePolicy(u: unknown, field: string): Policy {
     minThreshold: integer(m['minThreshold'], `${field}.minThreshold`, 1, 1000),
     maxRounds: integer(m['maxRounds'], `${field}.maxRounds`, 1, MAX_ROUNDS),
     allowPassive: m['allowPassive'] === undefined ? false : boolean(m['allowPassive'], `${field}.allowPassive`),
+    ...(graph === undefined ? {} : { graph }),
+    ...(m['minMargin'] === undefined ? {} : { minMargin: integer(m['minMargin'], `${field}.minMargin`, 1, 1000) }),
+    ...(m['maxAttemptsPerRound'] === undefined ? {} : { maxAttemptsPerRound: integer(m['maxAttemptsPerRound'], `${field}.maxAttemptsPerRound`, 1, 1000) }),
   };
 }
 

@@ -16,3 +16,9 @@ export type { Logger } from './logger.ts';
 export type { RoundStats } from './round.ts';
 /** The committed global model a node hands to ClientNodeOptions.onModel. */
 export type { GlobalModel } from '@tally/wire';
+export { LEDGER_FILE, LEDGER_VERSION, Ledger, readLedger } from './ledger.ts';
+export type { LedgerContents, LedgerEntry, OfferEntry, ResultEntry, RevealedEntry, RoundStartEntry, SentEntry } from './ledger.ts';
+export { ledgerLines, summariseLedger } from './ledger-summary.ts';
+export type { LedgerRound, LedgerSummary } from './ledger-summary.ts';
+export { serveLedger } from './ledger-page.ts';
+export type { LedgerPage } from './ledger-page.ts';

@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   decodeSum,
@@ -11,7 +14,7 @@ import {
   type KeyPair,
 } from '@tally/secagg';
 import { CLOSE_CODES, authTranscript } from '@tally/wire';
-import { startClientNode, type ClientNode, type ClientNodeOptions } from './node.ts';
+import { insecureTransportWarning, startClientNode, type ClientNode, type ClientNodeOptions } from './node.ts';
 import type { Policy } from './policy.ts';
 import type { Trainer, TrainInput, TrainOutput } from './trainer.ts';
 import { RecordingLogger, acceptClient, offer, runSecAggRound, startTestServer, type TestServer } from './_test-server.ts';
@@ -73,10 +76,13 @@ describe('authentication', () => {
     expect(node!.stats()).toMatchObject({ state: 'ready', clientId: 9, connections: 1 });
   });
 
-  it('warns when the coordinator runs a task outside the policy', async () => {
-    start();
+  it('stops (incompatible) when the coordinator runs a task outside the policy, without retrying', async () => {
+    const n = start();
     await acceptClient(server, { clientId: 1, taskId: 'other-task' });
-    await log.waitFor(/task other-task is not in this client's policy.tasks/);
+    const result = await n.done;
+    expect(result.status).toBe('incompatible');
+    expect(result.reason).toMatch(/task "other-task", which this client does not consent to \(policy\.tasks: /);
+    expect(n.stats().connections).toBe(1);
   });
 
   it.each([
@@ -84,7 +90,7 @@ describe('authentication', () => {
     ['WIRE_AUTH_FAILED', /check that keyFile holds the key pair that was enrolled/],
     ['WIRE_DUPLICATE_CONNECTION', /another node is already connected/],
     ['WIRE_POLICY_REFUSED', /refuses this client by its policy \(WIRE_POLICY_REFUSED: refused\)/],
-  ] as const)('stops without retrying when refused with %s', async (code, advice) => {
+  ] as const)('stops without retrying when refused with %s (its own key: incompatible; the coordinator\'s call: rejected)', async (code, advice) => {
     const n = start();
     const conn = await server.connections.next();
     await conn.expect('Hello');
@@ -92,7 +98,7 @@ describe('authentication', () => {
     conn.send({ type: 'ErrorNotice', code, message: 'refused' });
     conn.ws.close(CLOSE_CODES[code], code);
     const result = await n.done;
-    expect(result.status).toBe('rejected');
+    expect(result.status).toBe(code === 'WIRE_NOT_ENROLLED' || code === 'WIRE_AUTH_FAILED' ? 'incompatible' : 'rejected');
     expect(result.reason).toMatch(advice);
     if (code === 'WIRE_NOT_ENROLLED') expect(result.reason).toContain(toHex(identity.publicKey));
     expect(log.lines.some((l) => l.startsWith('error ') && l.includes(code))).toBe(true);
@@ -113,8 +119,8 @@ describe('policy', () => {
     conn.send(offer(change));
     const reply = await conn.expect('OfferReply');
     expect(reply.accept).toBe(false);
-    expect(reply.reason).toMatch(reason);
-    await log.waitFor(new RegExp(`refused round 0 of task .*\\(policy\\.${rule}\\)`));
+    expect(reply.reason).toBe('DECLINE_POLICY'); // the code only; the detail stays in this client's log
+    await log.waitFor(new RegExp(`refused round 0 of task .*${reason.source}.*\\(policy\\.${rule}\\)`));
     expect(trained).toBe(0);
     expect(node!.stats().offersRefused).toBe(1);
   });
@@ -127,8 +133,8 @@ describe('policy', () => {
     conn.send(offer({ round: 1 }));
     const reply = await conn.expect('OfferReply');
     expect(reply).toMatchObject({ accept: false, round: 1 });
-    expect(reply.reason).toMatch(/already contributed to 1 rounds/);
-    await log.waitFor(/\(policy\.maxRounds\)/);
+    expect(reply.reason).toBe('DECLINE_POLICY');
+    await log.waitFor(/already contributed to 1 rounds.*\(policy\.maxRounds\)/);
   });
 
   it('leaves the round when RoundStart breaks the policy, and sends nothing for it', async () => {
@@ -149,6 +155,9 @@ describe('policy', () => {
         { id: 2, identityKey: peer.publicKey },
       ],
       neighbours: [2],
+      graph: 'complete',
+      degree: 1,
+      commitments: [],
       threshold: 1,
       vectorLength: o.model.length + 3 + 1,
       activeAdversary: true,
@@ -178,7 +187,7 @@ describe('peer list (enrolled)', () => {
     start({ enrolled: new Map([[4, identity.publicKey]]) });
     await acceptClient(server, { clientId: 4, taskId: 'demand' });
     await log.waitFor(/authenticated/);
-    expect(log.lines.filter((l) => l.startsWith('warn '))).toEqual([]);
+    expect(log.lines.filter((l) => l.startsWith('warn ') && !/no stateDir/.test(l))).toEqual([]);
     expect(log.lines).toContainEqual(expect.stringMatching(/^debug peer list: 1 enrolled clients, this one as id 4/));
   });
 
@@ -211,6 +220,9 @@ describe('peer list (enrolled)', () => {
         { id: 3, identityKey: generateIdentity().publicKey }, // the coordinator's own key under an enrolled id
       ],
       neighbours: [2, 3],
+      graph: 'complete',
+      degree: 2,
+      commitments: [],
       threshold: 2,
       vectorLength: o.model.length + 3 + 1,
       activeAdversary: true,
@@ -273,11 +285,11 @@ describe('rounds', () => {
     conn.send(offer({ round: 0 }));
     await training;
     conn.send(offer({ round: 1, taskId: 'pricing' })); // arrives mid-training
-    conn.send({ type: 'RoundResult', session: offer().session, round: 0, status: 'aborted', reason: 'test', survivors: 0 });
+    conn.send({ type: 'RoundResult', session: offer().session, round: 0, status: 'aborted', reason: 'ROUND_ABORTED', survivors: 0 });
     release();
     expect(await conn.expect('OfferReply')).toMatchObject({ round: 0, accept: true });
     expect(await conn.expect('OfferReply')).toMatchObject({ round: 1, accept: false });
-    await log.waitFor(/round 0 aborted \(test\) without this client/);
+    await log.waitFor(/round 0 aborted \(ROUND_ABORTED\) without this client/);
   });
 
   it('declines a round whose update cannot be encoded, naming the cause', async () => {
@@ -286,14 +298,27 @@ describe('rounds', () => {
     conn.send(offer());
     const reply = await conn.expect('OfferReply');
     expect(reply.accept).toBe(false);
-    expect(reply.reason).toMatch(/finite delta/);
+    expect(reply.reason).toBe('DECLINE_BAD_UPDATE');
+    await log.waitFor(/finite delta/);
+  });
+
+  it('a decline caused by a trainer error sends a code: no file path or column name reaches the coordinator', async () => {
+    const secret = "cannot read /srv/shop-7/sales_2026.csv: column 'margin_eur' is not numeric";
+    start({ trainer: { train: async () => Promise.reject(new Error(secret)) } });
+    const { conn } = await acceptClient(server);
+    conn.send(offer());
+    const reply = await conn.expect('OfferReply');
+    expect(reply).toEqual({ type: 'OfferReply', session: offer().session, round: 0, accept: false, reason: 'DECLINE_TRAINING_FAILED' });
+    for (const leak of ['/srv/shop-7', 'sales_2026', 'margin_eur']) expect(JSON.stringify(reply)).not.toContain(leak);
+    await log.waitFor(/local training failed .*\/srv\/shop-7\/sales_2026\.csv/); // the shop's own log keeps the detail
   });
 
   it('declines when the trainer throws, and stays connected', async () => {
     start({ trainer: { train: async () => Promise.reject(new Error('disk on fire')) } });
     const { conn } = await acceptClient(server);
     conn.send(offer());
-    expect(await conn.expect('OfferReply')).toMatchObject({ accept: false, reason: 'local training failed: disk on fire' });
+    expect(await conn.expect('OfferReply')).toMatchObject({ accept: false, reason: 'DECLINE_TRAINING_FAILED' });
+    await log.waitFor(/local training failed for round 0 of task demand: disk on fire/);
     conn.send(offer({ round: 1 }));
     expect(await conn.expect('OfferReply')).toMatchObject({ round: 1, accept: false });
   });
@@ -310,7 +335,7 @@ describe('rounds', () => {
 });
 
 describe('the model declaration and the global model', () => {
-  it('refuses an offer whose model the trainer cannot train, before training, and stops as rejected', async () => {
+  it('refuses an offer whose model the trainer cannot train, before training, and stops as incompatible (the reply carries only a code)', async () => {
     let trained = 0;
     const seen: unknown[] = [];
     start({
@@ -321,8 +346,8 @@ describe('the model declaration and the global model', () => {
     });
     const { conn } = await acceptClient(server);
     conn.send(offer({ modelSpec: '{"kind":"image"}' }));
-    expect(await conn.expect('OfferReply')).toMatchObject({ accept: false, reason: 'set trainer.kind to the task kind' });
-    expect(await node!.done).toEqual({ rounds: 0, status: 'rejected', reason: 'set trainer.kind to the task kind' });
+    expect(await conn.expect('OfferReply')).toMatchObject({ accept: false, reason: 'DECLINE_MODEL_MISMATCH' });
+    expect(await node!.done).toEqual({ rounds: 0, status: 'incompatible', reason: 'set trainer.kind to the task kind' });
     expect(trained).toBe(0);
     expect(seen).toEqual([{ taskId: 'demand', modelLength: 3, modelSpec: '{"kind":"image"}' }]);
     expect(log.lines.some((l) => /^error refused round 0 of task demand: set trainer.kind/.test(l))).toBe(true);
@@ -428,6 +453,28 @@ describe('garbage from the coordinator', () => {
     expect(n.stats().state).not.toBe('stopped');
   });
 
+  const withBody = (type: string, body: number[]): Uint8Array => {
+    const head = pack({ v: 1, type, body: 0 });
+    return Uint8Array.from([...head.subarray(0, head.length - 1), ...body]);
+  };
+  const hardened: [string, Uint8Array, number, RegExp][] = [
+    ['an extension type (a timestamp, msgpackr: Date)', withBody('Welcome', [0xd6, 0xff, 0, 0, 0, 0]), CLOSE_CODES.WIRE_MALFORMED, /no extension types/],
+    ['an extension type (ext 0x73, msgpackr: Set)', withBody('Welcome', [0xd4, 0x73, 0x90]), CLOSE_CODES.WIRE_MALFORMED, /no extension types/],
+    ['nesting 10 000 deep', Uint8Array.from({ length: 10_001 }, (_, i) => (i === 10_000 ? 1 : 0x91)), CLOSE_CODES.WIRE_MALFORMED, /nesting at most/],
+    ['a 20 KiB Welcome (over its budget before authentication)', withBody('Welcome', [0xc5, 0x50, 0x00, ...new Uint8Array(0x5000)]), CLOSE_CODES.WIRE_TOO_LARGE, /bytes for a Welcome frame/],
+  ];
+
+  it.each(hardened)('refuses %s before decoding it, and reconnects', async (_name, frame, code, why) => {
+    const n = start();
+    const conn = await server.connections.next();
+    await conn.expect('Hello');
+    conn.sendRaw(frame);
+    expect((await conn.closed).code).toBe(code);
+    await log.waitFor(why);
+    await server.connections.next();
+    expect(n.stats().invalidFrames).toBe(1);
+  });
+
   it('refuses round messages before authentication', async () => {
     start();
     const conn = await server.connections.next();
@@ -447,6 +494,72 @@ describe('garbage from the coordinator', () => {
     expect(result.status).toBe('rejected');
     expect(result.reason).toMatch(/another protocol version/);
     expect((await conn.closed).code).toBe(CLOSE_CODES.WIRE_UNSUPPORTED_VERSION);
+  });
+});
+
+describe('insecureTransportWarning: plain ws:// beyond loopback warns at start', () => {
+  it.each(['ws://10.0.0.7:7800', 'ws://fl.example:7800', 'ws://[2001:db8::1]:7800', 'ws://0.0.0.0:7800'])('warns for %s', (url) => {
+    expect(insecureTransportWarning(url)).toMatch(/plain ws:\/\/ to a host beyond this machine/);
+  });
+  it.each(['ws://127.0.0.1:7800', 'ws://localhost:7800', 'ws://[::1]:7800', 'wss://fl.example:443'])('is silent for %s', (url) => {
+    expect(insecureTransportWarning(url)).toBeNull();
+  });
+  it('a node on loopback does not warn about the transport', async () => {
+    start();
+    await acceptClient(server);
+    await log.waitFor(/authenticated/);
+    expect(log.lines.filter((l) => /plain ws:/.test(l))).toEqual([]);
+  });
+});
+
+describe('participation record (stateDir)', () => {
+  it('survives a restart: a replayed (session, round) is refused and the rounds counter is kept', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'tally-state-'));
+    try {
+      const first = start({ stateDir, policy: { ...POLICY, maxRounds: 2 } });
+      const one = await acceptClient(server);
+      await playRound(one.conn, one.identityKey, 0);
+      expect(first.stats().roundsContributed).toBe(1);
+      await first.close();
+      expect(JSON.parse(await readFile(join(stateDir, 'participation.json'), 'utf8'))).toMatchObject({ v: 1, roundsContributed: 1 });
+
+      // A new process on the same state: the replay of round 0 of the same session is refused.
+      const second = start({ stateDir, policy: { ...POLICY, maxRounds: 2 } });
+      expect(second.stats().roundsContributed).toBe(1);
+      const two = await acceptClient(server);
+      two.conn.send(offer({ round: 0 }));
+      expect(await two.conn.expect('OfferReply')).toMatchObject({ round: 0, accept: false, reason: 'DECLINE_REPLAYED_ROUND' });
+      await log.waitFor(/already took part in this session and round.*\(policy\.freshSession\)/);
+      // The counter kept counting: one more round reaches maxRounds 2, after which offers are refused.
+      await playRound(two.conn, two.identityKey, 1);
+      expect(second.stats().roundsContributed).toBe(2);
+      await second.close();
+      const third = start({ stateDir, policy: { ...POLICY, maxRounds: 2 } });
+      const three = await acceptClient(server);
+      three.conn.send(offer({ round: 2 }));
+      expect(await three.conn.expect('OfferReply')).toMatchObject({ round: 2, accept: false, reason: 'DECLINE_POLICY' });
+      await log.waitFor(/already contributed to 2 rounds.*\(policy\.maxRounds\)/);
+      expect(third.stats().roundsContributed).toBe(2);
+    } finally {
+      await node?.close();
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start on a damaged record rather than resetting it', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'tally-state-'));
+    try {
+      await writeFile(join(stateDir, 'participation.json'), '{"v":1,"roundsContributed":');
+      expect(() => start({ stateDir })).toThrow(/damaged participation record/);
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('without a stateDir, warns once at start that a restart forgets', async () => {
+    start();
+    await acceptClient(server);
+    expect(log.lines.filter((l) => /no stateDir/.test(l))).toHaveLength(1);
   });
 });
 

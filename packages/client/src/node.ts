@@ -23,11 +23,14 @@ import { osRandom, signMessage, toHex, type KeyPair, type RandomSource } from '@
 import {
   CLOSE_CODES,
   DEFAULT_LIMITS,
+  DeclineReason,
   ProtocolError,
   ProtocolErrorCode,
   authTranscript,
   decode,
   encode,
+  frameBudget,
+  isLoopbackHost,
   parseCoordinatorMessage,
   type CoordinatorMessage,
   type GlobalModel,
@@ -36,11 +39,14 @@ import {
 } from '@tally/wire';
 import { backoffDelay, resolveReconnect, type ReconnectOptions } from './backoff.ts';
 import { EventQueue } from './event-queue.ts';
+import type { Ledger } from './ledger.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { peerIdOf } from './peers.ts';
 import type { Policy } from './policy.ts';
+import { ParticipationStore } from './participation-store.ts';
 import { RoundRunner, type RoundMessage } from './round.ts';
 import type { Trainer } from './trainer.ts';
+import { checkTask, speaksTls, tlsProblem } from './compat.ts';
 
 export const CLIENT_VERSION = 'tally-client/0.1.0';
 
@@ -77,6 +83,11 @@ export interface ClientNodeOptions {
   readonly random?: RandomSource;
   /** PEM CA certificate(s) to trust for a wss:// coordinator (e.g. a self-signed one). */
   readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /**
+   * Weights the trainer's model has, where it knows: a task with another modelLength
+   * (Welcome.task) stops the node at authentication (status 'incompatible').
+   */
+  readonly modelLength?: number;
   /** Ping interval in ms; 0 turns the heartbeat off. Default DEFAULT_HEARTBEAT_MS. */
   readonly heartbeatMs?: number;
   /** Largest frame accepted from the coordinator, in bytes. Default DEFAULT_MAX_PAYLOAD. */
@@ -86,15 +97,28 @@ export interface ClientNodeOptions {
   /** Most frames waiting to be handled before the connection is dropped. Default DEFAULT_MAX_QUEUED_FRAMES. */
   readonly maxQueuedFrames?: number;
   /**
+   * Directory for the participation record (participation-store.ts): the (session,
+   * round) pairs taken part in and the rounds contributed, so that a restart resets
+   * neither. Absent: kept in memory only, and the node warns at start.
+   */
+  readonly stateDir?: string;
+  /**
    * Called with each committed global model (GlobalModel): after every committed
    * round, and with `final` when the task completes. Frames wait while it runs, so
    * it should be quick or hand the work off; an error it throws is logged.
    */
   readonly onModel?: (model: GlobalModel) => void | Promise<void>;
+  /** The shop's privacy ledger (`Ledger.open(stateDir)`); absent: nothing is recorded. */
+  readonly ledger?: Ledger;
 }
 
-export const NODE_STATUSES = ['completed', 'rejected', 'closed'] as const;
-/** completed: the coordinator ended the task (close 1000); rejected: it refused us for good; closed: close() was called. */
+export const NODE_STATUSES = ['completed', 'rejected', 'incompatible', 'closed'] as const;
+/**
+ * completed: the coordinator ended the task (close 1000); rejected: it refused us for good;
+ * incompatible: this client's own setup can never work with this coordinator's task (not
+ * enrolled or the wrong key, no consent, a policy no round can meet, another model length,
+ * a TLS trust or ws/wss mismatch; compat.ts): a configuration to fix; closed: close() was called.
+ */
 export type NodeStatus = (typeof NODE_STATUSES)[number];
 
 export interface NodeResult {
@@ -144,6 +168,10 @@ interface Connection {
   localClose: { readonly stop: NodeStatus | null; readonly reason: string } | null;
   /** Last socket error, for the close log line (e.g. ECONNREFUSED). */
   lastError: string | null;
+  /** A connect error no retry can fix (compat.ts tlsProblem), else null. */
+  fatal: string | null;
+  /** The socket was reset (ECONNRESET). */
+  reset: boolean;
   /** Last ErrorNotice from the coordinator. */
   lastNotice: string | null;
 }
@@ -190,6 +218,8 @@ class Node implements ClientNode {
   readonly #rounds: RoundRunner;
   readonly #publicKeyHex: string;
   readonly #enrolled: ReadonlyMap<number, Uint8Array> | undefined;
+  readonly #policy: Policy;
+  readonly #modelLength: number | undefined;
   readonly #trainer: Trainer;
   readonly #onModel: ClientNodeOptions['onModel'];
   #resolveDone!: (r: NodeResult) => void;
@@ -209,6 +239,8 @@ class Node implements ClientNode {
     this.#enrolled = o.enrolled === undefined ? undefined : checkEnrolled(o.enrolled);
     this.#url = o.url;
     this.#identity = o.identity;
+    this.#policy = o.policy;
+    this.#modelLength = o.modelLength;
     this.#log = o.logger ?? silentLogger;
     this.#reconnect = resolveReconnect(o.reconnect);
     this.#random = o.random ?? osRandom;
@@ -226,8 +258,15 @@ class Node implements ClientNode {
       ...(this.#enrolled === undefined ? {} : { enrolled: this.#enrolled }),
       random: this.#random,
       log: this.#log,
+      ...(o.stateDir === undefined ? {} : { store: new ParticipationStore(o.stateDir) }),
+      ...(o.ledger === undefined ? {} : { ledger: o.ledger }),
     });
     this.#checkPeerList();
+    const plain = insecureTransportWarning(o.url);
+    if (plain !== null) this.#log.warn(plain);
+    if (o.stateDir === undefined) {
+      this.#log.warn('no stateDir: which rounds this client took part in, and how many (policy.maxRounds), are kept in memory only; a restart forgets them');
+    }
     this.#queue = new EventQueue<NodeEvent>(
       (ev) => this.#handle(ev),
       (err) => this.#log.error(`internal error while handling an event (a bug; please report it): ${errText(err)}`),
@@ -288,7 +327,7 @@ class Node implements ClientNode {
       this.#finish('rejected', `bad coordinator URL: ${errText(err)}`);
       return;
     }
-    const conn: Connection = { ws, challenged: false, authed: false, alive: true, localClose: null, lastError: null, lastNotice: null };
+    const conn: Connection = { ws, challenged: false, authed: false, alive: true, localClose: null, lastError: null, lastNotice: null, fatal: null, reset: false };
     this.#conn = conn;
     ws.on('open', () => this.#queue.push({ kind: 'open', conn }, true));
     ws.on('message', (data, binary) => {
@@ -303,6 +342,8 @@ class Node implements ClientNode {
     });
     ws.on('error', (err) => {
       conn.lastError = errText(err);
+      conn.fatal ??= tlsProblem(err, this.#url, this.#ca !== undefined);
+      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') conn.reset = true;
     });
     ws.on('close', (code, reason) => this.#queue.push({ kind: 'close', conn, code, reason: reason.toString('utf8') }, true));
   }
@@ -348,13 +389,26 @@ class Node implements ClientNode {
     const terminal = local === null && !ownStaleSocket ? terminalClose(code, this.#publicKeyHex, conn.lastNotice ?? reason) : null;
     if (terminal !== null) {
       this.#log.error(`the coordinator refused this client (${why}): ${terminal}`);
-      return this.#finish('rejected', terminal);
+      return this.#finish(code === CLOSE_CODES.WIRE_NOT_ENROLLED || code === CLOSE_CODES.WIRE_AUTH_FAILED ? 'incompatible' : 'rejected', terminal);
     }
+    if (conn.fatal !== null) {
+      this.#log.error(`cannot connect to ${this.#url}: ${conn.fatal}`);
+      return this.#finish('incompatible', conn.fatal);
+    }
+    if (local === null && !conn.challenged && conn.reset && this.#url.startsWith('ws:')) {
+      // Reset before any HTTP answer: a TLS server on a ws:// URL looks like this. Ask it once.
+      void this.#probeScheme();
+      return;
+    }
+    this.#retryLater(why, conn.challenged, ownStaleSocket);
+  }
+
+  #retryLater(why: string, challenged = false, ownStaleSocket = false): void {
     const attempt = this.#attempt++;
     const delay = backoffDelay(this.#reconnect, attempt, this.#random);
     const retry = `reconnecting in ${(delay / 1000).toFixed(1)} s`;
     if (ownStaleSocket) this.#log.warn(`the coordinator still holds this client's previous connection (${why}); ${retry}`);
-    else if (conn.challenged) this.#log.warn(`connection lost (${why}); ${retry}`);
+    else if (challenged) this.#log.warn(`connection lost (${why}); ${retry}`);
     // While the coordinator stays unreachable, say so at the first failure and every 10th, not at each.
     else if (attempt === 0) this.#log.warn(`cannot reach ${this.#url} (${why}); ${retry}`);
     else if (attempt % 10 === 0) this.#log.warn(`still cannot reach ${this.#url} after ${attempt + 1} attempts (${why}); ${retry}`);
@@ -363,11 +417,28 @@ class Node implements ClientNode {
     this.#retryTimer = setTimeout(() => this.#connect(), delay);
   }
 
+  /** A ws:// URL whose server hung up: stop if it speaks TLS (wrong scheme), else retry as usual. */
+  async #probeScheme(): Promise<void> {
+    const u = new URL(this.#url);
+    const tls = await speaksTls(u.hostname.replace(/^\[|\]$/g, ''), Number(u.port || 80));
+    if (this.#result !== null) return;
+    if (tls) {
+      const reason = `${this.#url} uses ws://, but the coordinator there speaks TLS: use wss:// in coordinator (with ca set to its certificate if it is self-signed)`;
+      this.#log.error(`cannot connect to ${this.#url}: ${reason}`);
+      return this.#finish('incompatible', reason);
+    }
+    this.#retryLater('socket hang up before any answer');
+  }
+
   // ---- frames ----------------------------------------------------------------------------
 
   async #onFrame(conn: Connection, data: Uint8Array, binary: boolean): Promise<void> {
+    // Each frame is bounded by its type before it is decoded; before Welcome only the
+    // small connection messages get more than the base budget (frame-budget.ts).
+    const limits = this.#limits;
+    const budget = (type: string | undefined) => frameBudget(conn.authed || isPreAuthName(type) ? type : undefined, limits);
     const msg = binary
-      ? parseCoordinatorMessage(decode(data), this.#limits)
+      ? parseCoordinatorMessage(decode(data, budget), limits)
       : new ProtocolError(ProtocolErrorCode.Malformed, 'expected a binary frame, got a text frame');
     if (msg instanceof ProtocolError) {
       this.#invalidFrames++;
@@ -393,8 +464,8 @@ class Node implements ClientNode {
         if (mismatch !== null) {
           // Refused before any training; retrying cannot fix a model mismatch, so the node stops.
           this.#log.error(`refused round ${msg.round} of task ${msg.taskId}: ${mismatch}`);
-          this.#send(conn, { type: 'OfferReply', session: msg.session, round: msg.round, accept: false, reason: mismatch.slice(0, 1000) });
-          this.#closeConn(conn, 1000, 'model mismatch', { stop: 'rejected', reason: mismatch });
+          this.#send(conn, { type: 'OfferReply', session: msg.session, round: msg.round, accept: false, reason: DeclineReason.ModelMismatch });
+          this.#closeConn(conn, 1000, 'model mismatch', { stop: 'incompatible', reason: mismatch });
           return;
         }
         const reply = await this.#rounds.onOffer(msg, () => conn === this.#conn && conn.localClose === null && this.#result === null);
@@ -445,8 +516,11 @@ class Node implements ClientNode {
         `the coordinator calls this client ${msg.clientId}, but the peer list enrols its key as ${listed}: every round will be refused (policy.peers); check that peers is the coordinator's current enrolment list`,
       );
     }
-    if (!this.#rounds.consents(msg.taskId)) {
-      this.#log.warn(`task ${msg.taskId} is not in this client's policy.tasks: every offer for it will be refused`);
+    // What no round of this task could satisfy stops the node now, not offer after offer (compat.ts).
+    const mismatch = checkTask(msg.taskId, msg.task, this.#policy, this.#modelLength);
+    if (mismatch !== null) {
+      this.#log.error(`cannot take part: ${mismatch}`);
+      this.#closeConn(conn, 1000, 'client cannot take part in this task', { stop: 'incompatible', reason: mismatch });
     }
   }
 
@@ -459,9 +533,11 @@ class Node implements ClientNode {
 
   #send(conn: Connection, msg: NodeClientMessage): void {
     if (conn.ws.readyState !== WebSocket.OPEN) return;
-    conn.ws.send(encode(msg), { binary: true }, (err) => {
+    const frame = encode(msg);
+    conn.ws.send(frame, { binary: true }, (err) => {
       if (err) this.#log.debug(`sending ${msg.type} failed: ${err.message}`);
     });
+    this.#rounds.sent(msg, frame.length);
   }
 
   // ---- heartbeat and closing ---------------------------------------------------------------
@@ -525,6 +601,26 @@ function closeReason(reason: string): string {
 }
 
 function isPreAuth(type: CoordinatorMessage['type']): boolean {
+  return type === 'Challenge' || type === 'Welcome' || type === 'ErrorNotice';
+}
+
+/**
+ * The start-up warning for a plain ws:// coordinator beyond loopback, or null:
+ * without TLS the network sees the model and the aggregates and can pose as the
+ * coordinator (SECURITY.md, Transport).
+ */
+export function insecureTransportWarning(url: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return null; // the connect attempt reports a malformed URL
+  }
+  if (u.protocol !== 'ws:' || isLoopbackHost(u.hostname)) return null;
+  return `coordinator ${url} is plain ws:// to a host beyond this machine: the network can read the model and the aggregates and pose as the coordinator; use wss:// (with ca for a private certificate)`;
+}
+
+function isPreAuthName(type: string | undefined): boolean {
   return type === 'Challenge' || type === 'Welcome' || type === 'ErrorNotice';
 }
 

@@ -3,7 +3,7 @@ import { generateIdentity } from '@tally/secagg';
 import { POLICY_RULES, checkOffer, checkRoundStart, type Policy, type PolicyRule, type RoundStartContext } from './policy.ts';
 
 const policy: Policy = { tasks: ['demand', 'pricing'], minCohort: 3, minThreshold: 2, maxRounds: 5 };
-const ok = { taskId: 'demand', cohortSize: 3, threshold: 2 };
+const ok = { taskId: 'demand', cohortSize: 3, threshold: 2, graph: 'complete', degree: 2 } as const;
 const fresh = { roundsContributed: 0, tookPart: false };
 /** Every rule some table below shows refusing. */
 const refusing = new Set<PolicyRule>();
@@ -20,6 +20,11 @@ describe('checkOffer', () => {
     ['minThreshold', { ...ok, threshold: 1 }, fresh, /threshold 1 is below this client's minimum of 2/],
     ['maxRounds', ok, { roundsContributed: 5, tookPart: false }, /already contributed to 5 rounds, its maximum/],
     ['freshSession', ok, { roundsContributed: 0, tookPart: true }, /already took part in this session and round/],
+    // Issue 8: the graph kind and margin are part of what the client consents to.
+    ['graph', { ...ok, graph: 'harary', degree: 2 }, fresh, /sparse \(Harary\) graph, and this client accepts only the complete graph \(policy\.graph\)/],
+    ['minMargin', { ...ok, cohortSize: 5, degree: 4, threshold: 2 }, fresh, /tolerates 2t − k = 0 corrupt neighbours, below this client's minimum of 1/],
+    ['maxAttemptsPerRound', ok, { ...fresh, attemptsThisRound: 3 }, /already joined 3 attempts at this round, its maximum/],
+    ['maxAttemptsPerRound', ok, { ...fresh, attemptsTotal: 15 }, /lifetime maximum of maxRounds × maxAttemptsPerRound/],
   ] as const;
   for (const [rule] of cases) refusing.add(rule);
 
@@ -31,7 +36,7 @@ describe('checkOffer', () => {
 
   it('reports the first rule broken, in the documented order', () => {
     const all = { roundsContributed: 9, tookPart: true };
-    expect(checkOffer(policy, { taskId: 'other', cohortSize: 1, threshold: 1 }, all)?.rule).toBe('tasks');
+    expect(checkOffer(policy, { ...ok, taskId: 'other', cohortSize: 1, threshold: 1 }, all)?.rule).toBe('tasks');
     expect(checkOffer(policy, { ...ok, cohortSize: 1, threshold: 1 }, all)?.rule).toBe('minCohort');
     expect(checkOffer(policy, ok, all)?.rule).toBe('maxRounds');
   });
@@ -54,8 +59,8 @@ describe('checkRoundStart', () => {
     { id: 2, identityKey: b },
     { id: 3, identityKey: c },
   ];
-  const start = { roster, threshold: 2, activeAdversary: true };
-  const offered = { cohortSize: 3, threshold: 2 };
+  const start = { roster, threshold: 2, activeAdversary: true, graph: 'complete' as const, degree: 2 };
+  const offered = { cohortSize: 3, threshold: 2, graph: 'complete' as const, degree: 2 };
   const withPeers: RoundStartContext = { offered, enrolled };
 
   it('accepts a round inside every rule: enrolled roster, active mode, as offered', () => {
@@ -63,19 +68,21 @@ describe('checkRoundStart', () => {
     // Without a peer list nothing is known about the roster beyond its size.
     expect(checkRoundStart(policy, { ...start, roster: [...roster.slice(0, 2), { id: 9, identityKey: rogue }] }, { offered })).toBeNull();
     // Fewer clients than offered (some declined) and a higher threshold are fine.
-    expect(checkRoundStart(policy, { ...start, threshold: 3 }, { offered: { cohortSize: 5, threshold: 2 }, enrolled })).toBeNull();
+    expect(checkRoundStart(policy, { ...start, threshold: 3 }, { offered: { cohortSize: 5, threshold: 2, graph: 'complete' as const, degree: 2 }, enrolled })).toBeNull();
     // Passive mode with the explicit opt-in.
     expect(checkRoundStart({ ...policy, allowPassive: true }, { ...start, activeAdversary: false }, withPeers)).toBeNull();
   });
 
   const cases = [
     ['minCohort', { ...start, roster: roster.slice(0, 2) }, withPeers, /round roster of 2 is below this client's minimum cohort of 3/],
-    ['minThreshold', { ...start, threshold: 1 }, { offered: { cohortSize: 3, threshold: 1 } }, /round threshold 1 is below this client's minimum of 2/],
-    ['peers', { ...start, roster: [...roster, { id: 9, identityKey: rogue }] }, { offered: { cohortSize: 4, threshold: 2 }, enrolled }, /id 9 is not an enrolled client/],
+    ['minThreshold', { ...start, threshold: 1 }, { offered: { cohortSize: 3, threshold: 1, graph: 'complete' as const, degree: 2 } }, /round threshold 1 is below this client's minimum of 2/],
+    ['peers', { ...start, roster: [...roster, { id: 9, identityKey: rogue }] }, { offered: { cohortSize: 4, threshold: 2, graph: 'complete' as const, degree: 2 }, enrolled }, /id 9 is not an enrolled client/],
     ['peers', { ...start, roster: [roster[0]!, roster[1]!, { id: 3, identityKey: rogue }] }, withPeers, /id 3 carries another identity key than the one enrolled/],
     ['activeAdversary', { ...start, activeAdversary: false }, withPeers, /honest-but-curious mode .* \(policy\.allowPassive\)/],
-    ['matchesOffer', { ...start, threshold: 2 }, { offered: { cohortSize: 3, threshold: 3 }, enrolled }, /round threshold 2 is below the offered threshold 3/],
-    ['matchesOffer', start, { offered: { cohortSize: 2, threshold: 2 } }, /round roster of 3 is larger than the offered cohort of 2/],
+    ['matchesOffer', { ...start, threshold: 2 }, { offered: { cohortSize: 3, threshold: 3, graph: 'complete' as const, degree: 2 }, enrolled }, /round threshold 2 is below the offered threshold 3/],
+    ['matchesOffer', start, { offered: { cohortSize: 2, threshold: 2, graph: 'complete' as const, degree: 2 } }, /round roster of 3 is larger than the offered cohort of 2/],
+    ['matchesOffer', { ...start, graph: 'harary' as const }, withPeers, /round uses the harary graph, the offer said complete/],
+    ['matchesOffer', { ...start, degree: 3 }, withPeers, /round degree 3 is above the offered degree 2/],
   ] as const;
   for (const [rule] of cases) refusing.add(rule);
 
@@ -92,13 +99,23 @@ describe('checkRoundStart', () => {
   });
 
   it('reports the first rule broken, in the documented order: peers, mode, then cohort, threshold and the offer', () => {
-    const everything = { roster: [{ id: 9, identityKey: rogue }], threshold: 1, activeAdversary: false };
-    const tight = { offered: { cohortSize: 0, threshold: 5 }, enrolled };
+    const everything = { roster: [{ id: 9, identityKey: rogue }], threshold: 1, activeAdversary: false, graph: 'complete' as const, degree: 0 };
+    const tight = { offered: { cohortSize: 0, threshold: 5, graph: 'complete' as const, degree: 2 }, enrolled };
     expect(checkRoundStart(policy, everything, tight)?.rule).toBe('peers');
     expect(checkRoundStart(policy, { ...everything, roster: [roster[0]!] }, tight)?.rule).toBe('activeAdversary');
     expect(checkRoundStart(policy, { ...everything, roster: [roster[0]!], activeAdversary: true }, tight)?.rule).toBe('minCohort');
     expect(checkRoundStart(policy, { ...start, threshold: 1 }, tight)?.rule).toBe('minThreshold');
     expect(checkRoundStart(policy, start, tight)?.rule).toBe('matchesOffer');
+  });
+});
+
+describe('policy.graph, policy.minMargin (issue 8)', () => {
+  const harary = { taskId: 'demand', cohortSize: 100, threshold: 9, graph: 'harary', degree: 14 } as const;
+  it('accepts a Harary offer only with policy.graph harary, and enforces a stricter margin', () => {
+    expect(checkOffer(policy, harary, fresh)?.rule).toBe('graph');
+    expect(checkOffer({ ...policy, graph: 'harary' }, harary, fresh)).toBeNull();
+    expect(checkOffer({ ...policy, graph: 'harary', minMargin: 5 }, harary, fresh)?.rule).toBe('minMargin');
+    expect(checkOffer({ ...policy, graph: 'harary', minMargin: 4 }, harary, fresh)).toBeNull();
   });
 });
 

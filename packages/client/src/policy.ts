@@ -24,11 +24,28 @@
  *   round, so a coordinator can substitute keys and show clients different
  *   survivor lists. The mode is the client's call (Policy.allowPassive), not the
  *   coordinator's.
- * - matchesOffer: the client consented to the offer's cohort and threshold; a
- *   RoundStart with a lower threshold or a larger roster is another round than the
- *   one it agreed to.
+ * - matchesOffer: the client consented to the offer's cohort, threshold, graph kind
+ *   and degree; a RoundStart with a lower threshold, a larger roster, another graph
+ *   kind or a higher degree is another round than the one it agreed to.
+ * - graph: the complete graph (SecAgg) leaves nothing to chance; the Harary graph
+ *   (SecAgg+) is private only with probability, and only if its ordering is drawn
+ *   independently of the adversary (Bell et al., CCS 2020). Default `complete`: a
+ *   shop opts in to SecAgg+.
+ * - minMargin: with c corrupt neighbours a lying server unmasks a client iff
+ *   c ≥ 2t − k (secagg params.ts, P1), so 2t − k is how many corrupt neighbours the
+ *   client tolerates. t > k/2 gives at least 1; a shop may ask for more.
+ * - maxAttemptsPerRound: a coordinator that dislikes the drawn Harary graph can
+ *   abort and retry with new keys, which re-draws it. Each attempt is one draw, so a
+ *   bad graph is accepted with probability ≤ attempts × the per-draw bound; capping
+ *   the attempts a client joins per round (and, over its lifetime, at
+ *   maxRounds × maxAttemptsPerRound) caps that product.
  */
-import { equalBytes, type RosterEntry } from '@tally/secagg';
+import { equalBytes, type GraphKind, type RosterEntry } from '@tally/secagg';
+
+/** Default policy.maxAttemptsPerRound: a retry or two after a dropout, not a search. */
+export const DEFAULT_MAX_ATTEMPTS_PER_ROUND = 3;
+/** Default policy.minMargin (2t − k): what t > k/2 guarantees anyway. */
+export const DEFAULT_MIN_MARGIN = 1;
 
 export interface Policy {
   /** Task ids this client consents to train for. */
@@ -44,6 +61,12 @@ export interface Policy {
    * unsigned adverts, no consistency round). Default false: such rounds are refused.
    */
   readonly allowPassive?: boolean;
+  /** Graph kinds accepted: `complete` only (default), or `harary` (SecAgg+ allowed, complete too). */
+  readonly graph?: GraphKind;
+  /** Smallest margin 2t − k accepted (corrupt neighbours tolerated). Default DEFAULT_MIN_MARGIN. */
+  readonly minMargin?: number;
+  /** Most attempts (offers accepted) at one round number of a task. Default DEFAULT_MAX_ATTEMPTS_PER_ROUND. */
+  readonly maxAttemptsPerRound?: number;
 }
 
 /**
@@ -51,7 +74,19 @@ export interface Policy {
  * maxRounds, freshSession; checkRoundStart of peers, activeAdversary, minCohort,
  * minThreshold, matchesOffer (the roster's legitimacy before its shape).
  */
-export const POLICY_RULES = ['tasks', 'minCohort', 'minThreshold', 'maxRounds', 'freshSession', 'peers', 'activeAdversary', 'matchesOffer'] as const;
+export const POLICY_RULES = [
+  'tasks',
+  'minCohort',
+  'minThreshold',
+  'maxRounds',
+  'freshSession',
+  'peers',
+  'activeAdversary',
+  'matchesOffer',
+  'graph',
+  'minMargin',
+  'maxAttemptsPerRound',
+] as const;
 export type PolicyRule = (typeof POLICY_RULES)[number];
 
 export interface Refusal {
@@ -67,12 +102,16 @@ export interface OfferHistory {
   readonly roundsContributed: number;
   /** This node already took part in the offer's (session, round). */
   readonly tookPart: boolean;
+  /** Offers this node accepted for the same task and round number (earlier attempts). Default 0. */
+  readonly attemptsThisRound?: number;
+  /** Offers this node accepted over its lifetime. Default 0. */
+  readonly attemptsTotal?: number;
 }
 
 /** What a RoundStart is checked against besides the policy. */
 export interface RoundStartContext {
   /** The offer this node accepted for the round. */
-  readonly offered: { readonly cohortSize: number; readonly threshold: number };
+  readonly offered: { readonly cohortSize: number; readonly threshold: number; readonly graph: GraphKind; readonly degree: number };
   /** Enrolled client id -> identity public key, from the shop's peer list; absent: no peer check. */
   readonly enrolled?: ReadonlyMap<number, Uint8Array>;
 }
@@ -80,7 +119,7 @@ export interface RoundStartContext {
 /** The first rule that refuses this offer, or null when the policy accepts it. */
 export function checkOffer(
   policy: Policy,
-  offer: { readonly taskId: string; readonly cohortSize: number; readonly threshold: number },
+  offer: { readonly taskId: string; readonly cohortSize: number; readonly threshold: number; readonly graph: GraphKind; readonly degree: number },
   history: OfferHistory,
 ): Refusal | null {
   if (!policy.tasks.includes(offer.taskId)) {
@@ -98,6 +137,29 @@ export function checkOffer(
   if (history.tookPart) {
     return { rule: 'freshSession', reason: 'this client already took part in this session and round; a round is never run twice' };
   }
+  const shape = checkShape(policy, offer, 'offered');
+  if (shape !== null) return shape;
+  const maxAttempts = policy.maxAttemptsPerRound ?? DEFAULT_MAX_ATTEMPTS_PER_ROUND;
+  if ((history.attemptsThisRound ?? 0) >= maxAttempts) {
+    return { rule: 'maxAttemptsPerRound', reason: `this client already joined ${history.attemptsThisRound} attempts at this round, its maximum (each retry re-draws the graph)` };
+  }
+  if ((history.attemptsTotal ?? 0) >= policy.maxRounds * maxAttempts) {
+    return { rule: 'maxAttemptsPerRound', reason: `this client already joined ${history.attemptsTotal} attempts, its lifetime maximum of maxRounds × maxAttemptsPerRound` };
+  }
+  return null;
+}
+
+/** policy.graph and policy.minMargin against a (graph, k, t). */
+function checkShape(policy: Policy, s: { readonly graph: GraphKind; readonly degree: number; readonly threshold: number }, what: string): Refusal | null {
+  const allowed = policy.graph ?? 'complete';
+  if (s.graph === 'harary' && allowed !== 'harary') {
+    return { rule: 'graph', reason: `${what} a sparse (Harary) graph, and this client accepts only the complete graph (policy.graph)` };
+  }
+  const margin = 2 * s.threshold - s.degree;
+  const min = policy.minMargin ?? DEFAULT_MIN_MARGIN;
+  if (margin < min) {
+    return { rule: 'minMargin', reason: `${what} threshold ${s.threshold} with ${s.degree} neighbours tolerates 2t − k = ${margin} corrupt neighbours, below this client's minimum of ${min}` };
+  }
   return null;
 }
 
@@ -109,7 +171,7 @@ export function checkOffer(
  */
 export function checkRoundStart(
   policy: Policy,
-  start: { readonly roster: readonly RosterEntry[]; readonly threshold: number; readonly activeAdversary: boolean },
+  start: { readonly roster: readonly RosterEntry[]; readonly threshold: number; readonly activeAdversary: boolean; readonly graph: GraphKind; readonly degree: number },
   context: RoundStartContext,
 ): Refusal | null {
   const { enrolled, offered } = context;
@@ -142,5 +204,11 @@ export function checkRoundStart(
   if (start.threshold < offered.threshold) {
     return { rule: 'matchesOffer', reason: `round threshold ${start.threshold} is below the offered threshold ${offered.threshold}` };
   }
-  return null;
+  if (start.graph !== offered.graph) {
+    return { rule: 'matchesOffer', reason: `round uses the ${start.graph} graph, the offer said ${offered.graph}` };
+  }
+  if (start.degree > offered.degree) {
+    return { rule: 'matchesOffer', reason: `round degree ${start.degree} is above the offered degree ${offered.degree}` };
+  }
+  return checkShape(policy, start, 'the round uses');
 }

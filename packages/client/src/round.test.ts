@@ -26,6 +26,9 @@ function roundStart(o: TaskOffer, keys: readonly Uint8Array[], over: Partial<Ext
     you: 1,
     roster,
     neighbours: roster.slice(1).map((e) => e.id),
+    graph: 'complete',
+    degree: roster.length - 1,
+    commitments: [],
     threshold: o.threshold,
     vectorLength: o.model.length + 3 + 1,
     activeAdversary: true,
@@ -39,7 +42,7 @@ describe('freshSession: one (session, round) is never run twice', () => {
     expect(await r.onOffer(offer(), always)).toMatchObject({ accept: true });
     const again = await r.onOffer(offer(), always);
     expect(again).toMatchObject({ accept: false, round: 0 });
-    expect(again?.reason).toMatch(/already took part in this session and round/);
+    expect(again?.reason).toBe('DECLINE_REPLAYED_ROUND');
     expect(log.lines).toContainEqual(expect.stringMatching(/^warn refused round 0 of task demand: .* \(policy\.freshSession\)$/));
     // Another round of the session, or the same round of another session, is fresh.
     expect(await r.onOffer(offer({ round: 1 }), always)).toMatchObject({ accept: true });
@@ -56,9 +59,9 @@ describe('freshSession: one (session, round) is never run twice', () => {
       random: osRandom,
       log,
     });
-    expect(await r.onOffer(offer(), always)).toMatchObject({ accept: false, reason: 'local training failed: no data' });
+    expect(await r.onOffer(offer(), always)).toMatchObject({ accept: false, reason: 'DECLINE_TRAINING_FAILED' });
     fail = false;
-    expect((await r.onOffer(offer(), always))?.reason).toMatch(/already took part/);
+    expect((await r.onOffer(offer(), always))?.reason).toBe('DECLINE_REPLAYED_ROUND');
   });
 
   it('does not count an offer its policy refused as taking part', async () => {
@@ -68,7 +71,8 @@ describe('freshSession: one (session, round) is never run twice', () => {
   });
 
   it(`remembers the last ${MAX_REMEMBERED_ROUNDS} pairs, and forgets the oldest first`, async () => {
-    const { r } = runner(generateIdentity());
+    // maxRounds × maxAttemptsPerRound bounds the attempts joined over the node's lifetime: leave room.
+    const { r } = runner(generateIdentity(), { policy: { ...POLICY, maxRounds: 1000 } });
     for (let round = 0; round <= MAX_REMEMBERED_ROUNDS; round++) {
       expect(await r.onOffer(offer({ round }), always)).toMatchObject({ accept: true });
     }

@@ -9,12 +9,14 @@
  */
 import { WebSocket } from 'ws';
 import {
+  clientCommitment,
   clientStep,
   createClient,
   encodeUpdate,
   generateIdentity,
   planQuantization,
   signMessage,
+  type ClientMessage,
   type ClientState,
   type KeyPair,
   type QuantPlan,
@@ -50,6 +52,10 @@ export interface TestClientOptions {
    * swallow it (the client then does nothing for it).
    */
   readonly intercept?: (msg: CoordinatorMessage, client: TestClient) => boolean;
+  /** A dishonest client: rewrites its encoded lanes before masking (e.g. its weight or count lane). */
+  readonly tamperLanes?: (lanes: Uint32Array, plan: QuantPlan) => void;
+  /** A dishonest client: rewrites each secagg message it sends (e.g. a forged share). */
+  readonly tamperOut?: (msg: ClientMessage) => ClientMessage;
   /** false: never answer pings (a dead peer, for heartbeat tests). Default true. */
   readonly autoPong?: boolean;
 }
@@ -188,13 +194,16 @@ export class TestClient {
       ? this.opts.update(offer, this.clientId)
       : deterministicUpdate(this.clientId, offer.round, offer.model.length, offer.quant.metricCount);
     if (update === null) {
-      this.send({ type: 'OfferReply', session: offer.session, round: offer.round, accept: false, reason: 'test declines' });
+      this.send({ type: 'OfferReply', session: offer.session, round: offer.round, accept: false, reason: 'DECLINE_POLICY' });
       return;
     }
     const { lanes } = encodeUpdate(plan, { delta: update.delta, weight: update.weight, metrics: update.metrics });
+    this.opts.tamperLanes?.(lanes, plan);
     this.submitted.set(offer.round, { round: offer.round, update, lanes, plan });
-    this.machine = { session: offer.session, round: offer.round, state: createClient({ identity: this.identity, input: lanes }) };
-    this.send({ type: 'OfferReply', session: offer.session, round: offer.round, accept: true });
+    const state = createClient({ identity: this.identity, input: lanes });
+    this.machine = { session: offer.session, round: offer.round, state };
+    const keyCommit = state.stage === 'Init' ? clientCommitment(state) : undefined;
+    this.send({ type: 'OfferReply', session: offer.session, round: offer.round, accept: true, ...(keyCommit === undefined ? {} : { keyCommit }) });
   }
 
   private onSecAgg(msg: ServerMessage): void {
@@ -203,7 +212,7 @@ export class TestClient {
     try {
       const step = clientStep(m.state, msg);
       m.state = step.state;
-      for (const out of step.outbox) this.send(out);
+      for (const out of step.outbox) this.send(this.opts.tamperOut ? this.opts.tamperOut(out) : out);
     } catch (err) {
       this.clientErrors.push(err as Error);
     }

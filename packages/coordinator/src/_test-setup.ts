@@ -3,10 +3,8 @@
  * enrolled identities, a small valid config, and a cleanup list that closes every
  * coordinator and client a test started (call `cleanup()` in afterEach).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { generateIdentity, toHex, type KeyPair } from '@tally/secagg';
+import type { KeyPair } from '@tally/secagg';
+import { cleanup as cleanupShared, enrolmentJson, identities, tempDir as sharedTempDir } from '@tally/test-support';
 import { parseCoordinatorConfig } from './config.ts';
 import { startCoordinator, type Coordinator } from './coordinator.ts';
 import { parseEnrolment, type Enrolment } from './enrolment.ts';
@@ -16,26 +14,17 @@ import { TestClient, type TestClientOptions } from './_test-client.ts';
 
 const coordinators: Coordinator[] = [];
 const clients: TestClient[] = [];
-const dirs: string[] = [];
 
-export async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'tally-coordinator-'));
-  dirs.push(dir);
-  return dir;
+export { enrolmentJson, identities };
+
+export function tempDir(): Promise<string> {
+  return sharedTempDir('tally-coordinator-');
 }
 
 export async function cleanup(): Promise<void> {
   await Promise.all(clients.splice(0).map((c) => c.terminate()));
   await Promise.all(coordinators.splice(0).map((c) => c.close()));
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-}
-
-export function identities(n: number): KeyPair[] {
-  return Array.from({ length: n }, () => generateIdentity());
-}
-
-export function enrolmentJson(ids: readonly KeyPair[]): unknown {
-  return { clients: ids.map((k, i) => ({ id: i + 1, name: `shop-${i + 1}`, publicKey: toHex(k.publicKey) })) };
+  await cleanupShared();
 }
 
 export function enrolmentOf(ids: readonly KeyPair[]): Enrolment {

@@ -31,7 +31,10 @@ export interface AuditRecord {
   /** Session id, hex. */
   readonly session: string;
   readonly status: 'committed' | 'aborted';
+  /** Why an aborted round ended, in full (may hold aggregate values: the audit log only). */
   readonly reason?: string;
+  /** The code the cohort got in RoundResult.reason for this abort. */
+  readonly reasonCode?: string;
   readonly startedAt: string;
   readonly endedAt: string;
   /** Clients offered the round. */
@@ -45,12 +48,19 @@ export interface AuditRecord {
   readonly degree: number | null;
   readonly drops: Readonly<Record<string, AuditDrop>>;
   readonly revealed: { readonly selfMaskOf: readonly number[]; readonly maskKeyOf: readonly number[] };
+  /**
+   * Clients that revealed a forged share (named with the shares beyond t, secagg
+   * verified-reconstruct.ts); excluded from the task's later rounds. Absent: none.
+   */
+  readonly forgers?: readonly number[];
   readonly clippedCount: number | null;
   readonly contributors: number | null;
   readonly totalWeight: number | null;
   readonly metrics: Readonly<Record<string, number>> | null;
   /** Milliseconds per stage: TaskOffer, the secagg stages, Aggregate (unmask + decode + strategy + checkpoint). */
   readonly timings: Readonly<Record<string, number>>;
+  /** On an abort identical to the ones before it: its place in that streak (only 2, 4, 8, … are written; abort-streak.ts). */
+  readonly repeat?: number;
 }
 
 export interface AuditLogContents {

@@ -91,6 +91,7 @@ describe('resuming a task', () => {
     expect(Buffer.from(offer.model.buffer).equals(Buffer.from(r1.model!.buffer))).toBe(true);
     const done = await second.coordinator.done;
     expect(done).toMatchObject({ finished: true, lastRound: 2, committed: 1, resumedFrom: 1 });
+    await second.coordinator.close(); // it holds the task folder's lock until closed (lock.ts)
 
     // A third start finds the task finished and reports done at once.
     const third = await startTest({ n: 4, dataDir, ids: first.ids });

@@ -53,7 +53,14 @@ describe('round shape', () => {
     expect(() => fitRoster(shape, 3)).toThrow(/t ≤ k = 2/);
     const sparse = chooseRoundShape({ ...base, graph: 'harary', threshold: 3 }, 10);
     expect(fitRoster(sparse, 8)).toEqual({ n: 8, k: 4, t: 3, graph: 'harary' });
-    const g = buildGraph(fitRoster(sparse, 8), [1, 2, 3, 4, 5, 6, 7, 8], osRandom);
-    for (const ns of g.values()) expect(ns).toHaveLength(4);
+    const commits = new Map([1, 2, 3, 4, 5, 6, 7, 8].map((id) => [id, osRandom(32)]));
+    expect(buildGraph(fitRoster(sparse, 8), [1, 2, 3, 4, 5, 6, 7, 8], commits)).toMatchObject({ kind: 'harary', degree: 4 });
+  });
+
+  it('checks the fitted roster against the tail bounds of the configured rates (issue 8)', () => {
+    // k = 18, t = 10 on 100 clients at 5% corrupt: the privacy bound is vacuous.
+    const shape = { n: 200, k: 18, t: 10, graph: 'harary' as const };
+    expect(() => fitRoster(shape, 100, { corruptFraction: 0.05, graph: 'harary' })).toThrow(/not private enough.*raise the threshold/);
+    expect(() => chooseRoundShape({ corruptFraction: 0.05, graph: 'harary', threshold: 10 }, 100)).toThrow(/not private enough/);
   });
 });

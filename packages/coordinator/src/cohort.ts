@@ -12,9 +12,9 @@ import {
   SecAggErrorCode,
   chooseParams,
   completeGraph,
-  hararyGraph,
   validateParams,
   type Graph,
+  type HararySpec,
   type RandomSource,
 } from '@tally/secagg';
 
@@ -94,18 +94,31 @@ export function chooseRoundShape(s: ShapeSettings, n: number): RoundShape {
 
 /**
  * The shape for the n' clients that accepted, keeping the announced threshold.
- * Throws SecAggError (BadConfig) when t no longer fits (too few accepted).
+ * Throws SecAggError (BadConfig) when t no longer fits (too few accepted), or when,
+ * with `settings`, the smaller cohort misses the tail bounds (secagg's validateParams,
+ * with the same rates chooseRoundShape used).
  */
-export function fitRoster(shape: RoundShape, accepted: number): RoundShape {
+export function fitRoster(shape: RoundShape, accepted: number, settings?: ShapeSettings): RoundShape {
   if (accepted === shape.n) return shape;
   const k = Math.min(shape.k, accepted - 1);
-  validateParams({ n: accepted, k, t: shape.t });
-  return { n: accepted, k, t: shape.t, graph: k === accepted - 1 ? 'complete' : 'harary' };
+  const rates =
+    settings === undefined
+      ? {}
+      : { corruptFraction: settings.corruptFraction, ...(settings.dropoutTolerance === undefined ? {} : { dropoutRate: settings.dropoutTolerance }) };
+  validateParams({ n: accepted, k, t: shape.t, ...rates });
+  // The graph kind stays the offered one (clients refuse another); H_{n'−1,n'} is the complete graph.
+  return { n: accepted, k, t: shape.t, graph: shape.graph };
 }
 
-/** The communication graph over `ids` for `shape` (the Harary ordering is drawn from `random`). */
-export function buildGraph(shape: RoundShape, ids: readonly number[], random: RandomSource): Graph {
-  return shape.graph === 'complete' || shape.k === ids.length - 1 ? completeGraph(ids) : hararyGraph(ids, shape.k, random);
+/**
+ * The graph option of the secagg server for `shape` over `ids`: the complete graph,
+ * or the Harary spec (degree and every member's advert commitment). The Harary
+ * ordering is no longer drawn here: it comes from the seed over the adverts, which
+ * every client recomputes (secagg graph-seed.ts).
+ */
+export function buildGraph(shape: RoundShape, ids: readonly number[], commits: ReadonlyMap<number, Uint8Array>): Graph | HararySpec {
+  if (shape.graph === 'complete') return completeGraph(ids);
+  return { kind: 'harary', degree: Math.min(shape.k, ids.length - 1), commitments: new Map(ids.map((id) => [id, commits.get(id)!])) };
 }
 
 /** A uniform integer in [0, m) from 32-bit draws, by rejection (no modulo bias). */

@@ -62,7 +62,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { planQuantization, type QuantPlan } from '@tally/secagg';
+import { MAX_ROUND, planQuantization, type QuantPlan } from '@tally/secagg';
 import { DEFAULT_LIMITS as WIRE_LIMITS, MAX_MODEL_SPEC_LENGTH, METRIC_NAME_PATTERN, TASK_ID_PATTERN, isPlainObject } from '@tally/wire';
 import {
   ConfigError,
@@ -267,7 +267,7 @@ function parseTask(u: unknown, baseDir: string): TaskConfig {
   const metrics = parseMetrics(o['metrics']);
   // The vector (model + weight, clipped, count lanes + metrics) must fit the wire's vector bound.
   const modelLength = expectInt(o['modelLength'], 'task.modelLength', 1, WIRE_LIMITS.maxVectorLength - 3 - metrics.length);
-  const rounds = expectInt(o['rounds'], 'task.rounds', 1, 2 ** 32 - 1);
+  const rounds = expectInt(o['rounds'], 'task.rounds', 1, MAX_ROUND);
   const cohortSize = expectInt(o['cohortSize'], 'task.cohortSize', 2, MAX_COHORT);
   const minClients = expectInt(o['minClients'], 'task.minClients', 2, cohortSize);
   const threshold = has(o, 'threshold') ? expectInt(o['threshold'], 'task.threshold', 1, cohortSize - 1) : undefined;
@@ -290,7 +290,7 @@ function parseTask(u: unknown, baseDir: string): TaskConfig {
   const shape = { threshold, dropoutTolerance, corruptFraction, graph };
   const full = attempt(() => chooseRoundShape(shape, cohortSize), threshold === undefined ? 'task' : 'task.threshold');
   try {
-    fitRoster(full, minClients);
+    fitRoster(full, minClients, shape);
   } catch (err) {
     const e = err instanceof Error ? err.message : String(err);
     throw new ConfigError('task.minClients', `a round with only ${minClients} clients cannot use threshold ${full.t} (${e}); raise minClients or lower the threshold`, { cause: err });

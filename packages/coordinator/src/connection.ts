@@ -1,7 +1,7 @@
 /**
  * One client's WebSocket. The inbound pipeline for every frame:
  *
- *   binary? -> decode -> parseClientMessage(limits) -> authenticated ? deliver : authStep
+ *   binary? -> decode(budget) -> parseClientMessage(limits) -> authenticated ? deliver : authStep
  *
  * Any ProtocolError from the pipeline is frame-level: the client gets an
  * ErrorNotice and the socket is closed with the error's close code (CLOSE_CODES).
@@ -9,9 +9,13 @@
  * authentication, well-formed messages go to `hooks.message` (the task decides what
  * they mean); this file makes no protocol decisions beyond authentication.
  *
- * Resource bounds: the auth timeout; before authentication, parse limits that
- * refuse any list or vector (a peer can still send frames up to maxPayload, and
- * limits.maxPendingAuth bounds how many such peers there are); `maxBufferedBytes` on the send buffer (a client that
+ * Resource bounds: the auth timeout; before authentication, frames of at most
+ * PRE_AUTH_BUDGET (1 KiB): ws itself is told so for this socket (setSocketMaxPayload),
+ * so a longer frame is closed with 1009 from its header, before its payload is
+ * buffered, and decode() checks the length again before reading a byte; parse
+ * limits that refuse any list or vector. After authentication each frame is
+ * bounded by its type's budget (frameBudget under the task's limits) before it
+ * is decoded. `maxBufferedBytes` on the send buffer (a client that
  * does not read is dropped rather than buffered without end); liveness via the
  * heartbeat (a ping each interval, terminate when the previous one got no pong).
  */
@@ -19,19 +23,24 @@ import type { RawData, WebSocket } from 'ws';
 import { osRandom, type RandomSource } from '@tally/secagg';
 import {
   NONCE_BYTES,
+  PRE_AUTH_BUDGET,
   ProtocolError,
   ProtocolErrorCode,
   decode,
   encode,
   errorNotice,
+  frameBudget,
   parseClientMessage,
+  type DecodeBudget,
   type CoordinatorMessage,
   type NodeClientMessage,
+  type TaskDescriptor,
   type WireLimits,
 } from '@tally/wire';
 import { authStep, type AuthState } from './auth.ts';
 import type { EnrolledClient, Enrolment } from './enrolment.ts';
 import type { Logger } from './logger.ts';
+import { setSocketMaxPayload } from './ws-payload.ts';
 
 /** What the rest of the coordinator sees of an authenticated client. */
 export interface Peer {
@@ -60,6 +69,8 @@ export interface ConnectionHooks {
 
 export interface ConnectionOptions {
   readonly taskId: string;
+  /** Sent in Welcome so that clients refuse at authentication what no round could satisfy. */
+  readonly task?: TaskDescriptor;
   readonly coordinatorVersion: string;
   readonly authTimeoutMs: number;
   readonly maxBufferedBytes: number;
@@ -93,6 +104,9 @@ export class ClientConnection implements Peer {
   private alive = true;
   private closing = false;
   private closedFired = false;
+  /** Frame bound after authentication: the server's maxPayload, restored on Welcome. */
+  private readonly maxPayload: number | null;
+  private readonly budget: DecodeBudget;
 
   constructor(ws: WebSocket, remote: string, hooks: ConnectionHooks, opts: ConnectionOptions) {
     this.ws = ws;
@@ -101,6 +115,9 @@ export class ClientConnection implements Peer {
     this.opts = opts;
     const nonce = (opts.random ?? osRandom)(NONCE_BYTES);
     this.auth = { stage: 'challenged', nonce };
+    const limits = hooks.limits;
+    this.budget = (type) => frameBudget(type, limits);
+    this.maxPayload = setSocketMaxPayload(ws, PRE_AUTH_BUDGET.bytes);
     ws.on('message', (data, isBinary) => {
       this.alive = true; // any frame shows the peer is there, not only a pong
       this.receive(data, isBinary);
@@ -147,8 +164,8 @@ export class ClientConnection implements Peer {
         this.fail(new ProtocolError(ProtocolErrorCode.Malformed, 'expected a binary frame, got a text frame'));
         return;
       }
-      const limits = this.auth.stage === 'done' ? this.hooks.limits : PRE_AUTH_LIMITS;
-      const msg = parseClientMessage(decode(toBytes(data)), limits);
+      const authed = this.auth.stage === 'done';
+      const msg = parseClientMessage(decode(toBytes(data), authed ? this.budget : PRE_AUTH_BUDGET), authed ? this.hooks.limits : PRE_AUTH_LIMITS);
       if (msg instanceof ProtocolError) {
         this.fail(msg);
         return;
@@ -181,13 +198,14 @@ export class ClientConnection implements Peer {
     this.auth = next;
     if (next.stage !== 'done') return;
     clearTimeout(this.authTimer);
+    if (this.maxPayload !== null) setSocketMaxPayload(this.ws, this.maxPayload);
     const dup = this.hooks.authenticated(this);
     if (dup) {
       this.hooks.logger.warn(`refused a second connection for ${this.label} from ${this.remote}: ${dup.message}`, { code: dup.code });
       this.fail(dup);
       return;
     }
-    this.send({ type: 'Welcome', clientId: next.client.id, taskId: this.opts.taskId });
+    this.send({ type: 'Welcome', clientId: next.client.id, taskId: this.opts.taskId, ...(this.opts.task === undefined ? {} : { task: this.opts.task }) });
   }
 
   send(msg: CoordinatorMessage): boolean {

@@ -2,7 +2,8 @@
  * startCoordinator: the composition of the pieces. Start-up order:
  *   enrolment (must hold ≥ minClients) -> <dataDir>/<task.id>/ -> checkpoint or
  *   initial model -> audit log (torn tail repaired; the last 50 attempts seed the
- *   status history) -> unmask pool -> listen -> the round loop.
+ *   status history) -> console token (<dataDir>/console-token) and console files ->
+ *   unmask pool -> listen -> the round loop.
  * Every start-up failure rejects with a message that names the field or file.
  *
  * close() is idempotent: it stops the round loop (a round in progress is aborted and
@@ -10,13 +11,19 @@
  */
 import { join } from 'node:path';
 import { createUnmaskPool, osRandom, type RandomSource, type UnmaskPool } from '@tally/secagg';
-import { ProtocolError, ProtocolErrorCode, type WireLimits } from '@tally/wire';
+import { ProtocolError, ProtocolErrorCode, type TaskDescriptor, type WireLimits } from '@tally/wire';
 import { ConfigError } from './_assert.ts';
 import { AuditLog, AUDIT_FILE } from './audit-log.ts';
+import { acquireDirLock } from './lock.ts';
 import { CHECKPOINT_FILE, ensureDir, loadCheckpoint, readInitialModel } from './checkpoint.ts';
 import { ClientRegistry } from './clients.ts';
 import { FRAME_SLACK_BYTES, quantPlanOf, type CoordinatorConfig } from './config.ts';
 import { ClientConnection, type Peer } from './connection.ts';
+import { loadAssets } from './console/assets.ts';
+import { ConsoleHttp } from './console/http.ts';
+import { CoordinatorMetrics } from './console/metrics.ts';
+import { ConsoleState } from './console/state.ts';
+import { ensureConsoleToken } from './console/token.ts';
 import { loadEnrolment, type Enrolment } from './enrolment.ts';
 import { Emitter, type CoordinatorListener, type TaskSummary } from './events.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -69,9 +76,41 @@ export interface Coordinator {
   close(): Promise<void>;
   /** Adds an event listener; returns the function that removes it. */
   on(listener: CoordinatorListener): () => void;
+  /** The operator console: its address and the token that opens it (also in `tokenFile`). */
+  readonly console: ConsoleAccess;
+}
+
+export interface ConsoleAccess {
+  /** http:// or https:// address of the page. */
+  readonly url: string;
+  readonly token: string;
+  /** `<dataDir>/console-token` (mode 0600). */
+  readonly tokenFile: string;
+  /** The page's address with the token in the fragment (never sent to the server, so never in an access log). */
+  readonly link: string;
 }
 
 export async function startCoordinator(options: CoordinatorOptions): Promise<Coordinator> {
+  // One coordinator per task folder (lock.ts), held until close().
+  const lock = await acquireDirLock(join(options.config.dataDir, options.config.task.id));
+  if (lock.tookOver !== null) (options.logger ?? createLogger()).warn(`${lock.path}: took over a stale lock (its process is gone): ${lock.tookOver}`);
+  let running: Coordinator;
+  try {
+    running = await startLocked(options);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+  return {
+    ...running,
+    async close() {
+      await running.close();
+      await lock.release();
+    },
+  };
+}
+
+async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
   const { config } = options;
   const { task, limits } = config;
   const logger = options.logger ?? createLogger();
@@ -86,6 +125,13 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   const strategy = createStrategy(task.strategy);
   const taskDir = join(config.dataDir, task.id);
   await ensureDir(taskDir);
+  const descriptor: TaskDescriptor = {
+    rounds: task.rounds,
+    modelLength: task.modelLength,
+    cohortSize: task.cohortSize,
+    threshold: task.threshold ?? null,
+    activeAdversary: task.activeAdversary,
+  };
 
   // -- where to start
   const cp = await loadCheckpoint(taskDir, { taskId: task.id, modelLength: task.modelLength });
@@ -127,17 +173,41 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   const history = new History();
   for (const r of contents.records.slice(-50)) history.push(summaryOf(r));
 
+  const access = await ensureConsoleToken(config.dataDir);
+  if (access.tightened) logger.warn(`${access.file} was readable by other users; its mode is now 0600`);
+  const assets = await loadAssets();
+
   const pool: UnmaskPool = createUnmaskPool(options.unmaskThreads === undefined ? {} : { threads: options.unmaskThreads });
   // Start the unmasking threads while clients connect, not during the first round.
   pool.warm().catch((err: unknown) => logger.warn(`unmask threads failed to start early (${err instanceof Error ? err.message : String(err)}); they will be retried on first use`));
   const clients = new ClientRegistry<ClientConnection>();
+  let transportRef: Transport | null = null;
+  const metrics = new CoordinatorMetrics({
+    connected: () => clients.size,
+    enrolled: enrolment.clients.length,
+    traffic: () => transportRef?.traffic() ?? { bytesIn: 0, bytesOut: 0 },
+  });
+  // The round loop sees the pool; the metrics see how long each unmask took.
+  const timedPool: UnmaskPool = {
+    threads: pool.threads,
+    unmask: async (plan) => {
+      const t0 = performance.now();
+      try {
+        return await pool.unmask(plan);
+      } finally {
+        metrics.unmask(performance.now() - t0);
+      }
+    },
+    warm: () => pool.warm(),
+    close: () => pool.close(),
+  };
   const taskRun = new Task({
     config,
     plan,
     enrolment,
     clients: clients as ClientRegistry<Peer>,
     strategy,
-    pool,
+    pool: timedPool,
     audit,
     taskDir,
     history,
@@ -163,6 +233,33 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
     history: history.list(),
   });
 
+  const consoleState = new ConsoleState(
+    { config, strategy: strategy.name, enrolment, connected: (id) => clients.has(id), task: () => ({ round: taskRun.round, stage: taskRun.stage, finished: taskRun.finished }) },
+    contents.records,
+  );
+  let current = { round: start.round - 1, weights: start.model };
+  const consoleHttp = new ConsoleHttp({
+    token: access.token,
+    state: consoleState,
+    assets,
+    metrics,
+    status,
+    model: () => current,
+    taskId: task.id,
+    logger,
+  });
+  emitter.on((e) => {
+    if (e.type === 'round') {
+      consoleState.record(e.record);
+      metrics.round(e.record);
+      if (e.model !== null) current = { round: e.summary.round, weights: e.model };
+    } else if (e.type === 'stage') {
+      metrics.stage(e.report);
+    }
+    consoleState.event(e);
+    consoleHttp.changed();
+  });
+
   let transport: Transport;
   try {
     transport = await startTransport({
@@ -171,6 +268,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
       maxPayload: maxPayloadFor(plan.vectorLength, task.cohortSize),
       status,
       logger,
+      http: (req, res) => consoleHttp.handle(req, res),
       accept: (ws, remote) => {
         const conn = new ClientConnection(
           ws,
@@ -196,7 +294,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
               emitter.emit({ type: 'client-disconnected', id: c.id, name: c.name, code, reason });
             },
           },
-          { taskId: task.id, coordinatorVersion: COORDINATOR_VERSION, authTimeoutMs: limits.authTimeoutMs, maxBufferedBytes: limits.maxBufferedBytes, random },
+          { taskId: task.id, task: descriptor, coordinatorVersion: COORDINATOR_VERSION, authTimeoutMs: limits.authTimeoutMs, maxBufferedBytes: limits.maxBufferedBytes, random },
         );
         // After the last round nobody has anything to do here: same close as everyone got.
         if (taskRun.finished) {
@@ -211,12 +309,16 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
     await pool.close();
     throw err;
   }
-  logger.info(`listening on ${transport.url} (GET /status for progress), maxPayload ${maxPayloadFor(plan.vectorLength, task.cohortSize)} bytes`);
+  transportRef = transport;
+  const consoleUrl = `${transport.url.replace(/^ws/, 'http')}/`;
+  const consoleAccess: ConsoleAccess = { url: consoleUrl, token: access.token, tokenFile: access.file, link: `${consoleUrl}#token=${access.token}` };
+  logger.info(`listening on ${transport.url} (console at ${consoleUrl}, token in ${access.file}), maxPayload ${maxPayloadFor(plan.vectorLength, task.cohortSize)} bytes`);
 
   let closing: Promise<void> | undefined;
   const shutdown = async (code: number, reason: string): Promise<void> => {
     taskRun.stop();
     await loop.catch(() => undefined);
+    consoleHttp.close();
     await transport.close(code, reason);
     await pool.close();
     await audit.close();
@@ -227,7 +329,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
     async (summary) => {
       if (summary.finished) {
         logger.info(`task ${task.id} complete: round ${summary.lastRound} of ${task.rounds} committed; closing client connections`);
-        // Clients are done; the server keeps answering GET /status until close().
+        // Clients are done; the console and GET /status keep answering until close().
         for (const c of clients.peers()) c.close(1000, 'task complete');
       }
       emitter.emit({ type: 'done', summary });
@@ -251,5 +353,6 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
       return closing;
     },
     on: (listener) => emitter.on(listener),
+    console: consoleAccess,
   };
 }

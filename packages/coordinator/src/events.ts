@@ -4,6 +4,7 @@
  * the task finishing. Listeners run synchronously; one that throws is logged and
  * does not disturb the others or the coordinator.
  */
+import type { AuditRecord } from './audit-log.ts';
 import type { Logger, StageReport } from './logger.ts';
 import type { RoundSummary } from './status.ts';
 
@@ -27,8 +28,8 @@ export type CoordinatorEvent =
   | { readonly type: 'client-connected'; readonly id: number; readonly name: string }
   | { readonly type: 'client-disconnected'; readonly id: number; readonly name: string; readonly code: number; readonly reason: string }
   | { readonly type: 'stage'; readonly report: StageReport }
-  /** One round attempt ended; `model` is the new global model when it committed. */
-  | { readonly type: 'round'; readonly summary: RoundSummary; readonly model: Float32Array | null }
+  /** One round attempt ended; `model` is the new global model when it committed; `record` is its audit line. */
+  | { readonly type: 'round'; readonly summary: RoundSummary; readonly model: Float32Array | null; readonly record: AuditRecord }
   | { readonly type: 'done'; readonly summary: TaskSummary };
 
 export type CoordinatorListener = (event: CoordinatorEvent) => void;

@@ -1,7 +1,11 @@
 /** @tally/coordinator: the WebSocket server that enrols, authenticates and runs federated rounds with secure aggregation. */
 
 export { COORDINATOR_VERSION, maxPayloadFor, startCoordinator } from './coordinator.ts';
-export type { Coordinator, CoordinatorOptions } from './coordinator.ts';
+export type { ConsoleAccess, Coordinator, CoordinatorOptions } from './coordinator.ts';
+export { CONSOLE_TOKEN_FILE, consoleTokenPath, ensureConsoleToken, readConsoleToken } from './console/token.ts';
+export { DROP_REASONS, dropReasonClass } from './console/metrics.ts';
+export type { DropReason } from './console/metrics.ts';
+export type { ConsoleSnapshot, RoundView, ShopView } from './console/state.ts';
 export {
   DEFAULT_CORRUPT_FRACTION,
   DEFAULT_DATA_DIR,
@@ -18,10 +22,12 @@ export {
 export type { CoordinatorConfig, DeadlinesConfig, LimitsConfig, ListenConfig, TaskConfig, TaskQuantConfig, TlsConfig } from './config.ts';
 export { ConfigError } from './_assert.ts';
 export { loadEnrolment, parseEnrolment } from './enrolment.ts';
+export { DirLockedError, LOCK_FILE, acquireDirLock } from './lock.ts';
+export type { DirLock } from './lock.ts';
 export type { EnrolledClient, Enrolment } from './enrolment.ts';
 export { DEFAULT_DROPOUT_TOLERANCE, GRAPH_KINDS } from './cohort.ts';
 export type { GraphKind, RoundShape } from './cohort.ts';
-export { createLogger, formatLogLine, formatStageLine, silentLogger } from './logger.ts';
+export { createLogger, formatLogFields, formatLogLine, formatStageLine, silentLogger } from './logger.ts';
 export type { LogFields, Logger, LogLevel, StageReport } from './logger.ts';
 export type { CoordinatorEvent, CoordinatorListener, TaskSummary } from './events.ts';
 export { HISTORY_LENGTH } from './status.ts';

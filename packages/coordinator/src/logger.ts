@@ -31,9 +31,14 @@ function formatValue(v: unknown): string {
   }
 }
 
+/** ` key=value ...` for a log line's fields ('' without fields); strings with spaces quoted. */
+export function formatLogFields(fields?: LogFields): string {
+  return fields === undefined ? '' : Object.entries(fields).map(([k, v]) => ` ${k}=${formatValue(v)}`).join('');
+}
+
 /** `time LEVEL message key=value ...`, one line (newlines in the message are escaped). */
 export function formatLogLine(level: LogLevel, msg: string, fields?: LogFields, now: Date = new Date()): string {
-  const tail = fields === undefined ? '' : Object.entries(fields).map(([k, v]) => ` ${k}=${formatValue(v)}`).join('');
+  const tail = formatLogFields(fields);
   return `${now.toISOString()} ${level.toUpperCase().padEnd(5)} ${msg.replace(/\r?\n/g, '\\n')}${tail}`;
 }
 

@@ -22,6 +22,7 @@ import {
   type ClientId,
   type Drop,
   type Graph,
+  type HararySpec,
   type RosterEntry,
   type ServerEvent,
   type ServerMessage,
@@ -35,7 +36,7 @@ export interface RoundDriverOptions {
   readonly session: Uint8Array;
   readonly round: number;
   readonly roster: readonly RosterEntry[];
-  readonly graph: Graph;
+  readonly graph: Graph | HararySpec;
   readonly threshold: number;
   readonly vectorLength: number;
   readonly activeAdversary: boolean;

@@ -1,7 +1,9 @@
 /**
  * The network edge: an http (or https, with listen.tls) server carrying
- *   GET /status   the status JSON (status.ts); any other path is 404
+ *   GET /status   the status JSON (status.ts), unless `http` takes the request
+ *   `http`        the console, /metrics, /healthz (console/http.ts) behind the console token
  *   upgrades      WebSocket connections for clients (any path)
+ * Any other path is 404.
  *
  * Bounds, each with its default in config.ts: `maxConnections` open sockets and
  * `maxPendingAuth` unauthenticated ones (beyond either, the upgrade is answered
@@ -13,8 +15,10 @@
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { isLoopbackHost } from '@tally/wire';
 import { ConfigError } from './_assert.ts';
 import type { LimitsConfig, ListenConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -36,11 +40,15 @@ export interface TransportOptions {
   /** Wraps a new socket; the transport tracks it until it closes. */
   readonly accept: (ws: WebSocket, remote: string) => HostedSocket;
   readonly logger: Logger;
+  /** Answers the requests it knows (returns true); the others fall through to /status and 404. */
+  readonly http?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface Transport {
   readonly url: string;
   readonly port: number;
+  /** Bytes read from and written to client WebSocket connections so far (frames with their headers). */
+  traffic(): { readonly bytesIn: number; readonly bytesOut: number };
   /** Closes every socket (close frame, then terminate after `graceMs`) and stops listening. Idempotent. */
   close(code: number, reason: string, graceMs?: number): Promise<void>;
 }
@@ -68,6 +76,12 @@ async function readTls(listen: ListenConfig): Promise<{ cert: Buffer; key: Buffe
   return { cert: await read(listen.tls.cert, 'listen.tls.cert'), key: await read(listen.tls.key, 'listen.tls.key') };
 }
 
+/** The start-up warning for listening beyond loopback without listen.tls, or null (SECURITY.md, Transport). */
+export function insecureListenWarning(host: string, tls: boolean): string | null {
+  if (tls || isLoopbackHost(host)) return null;
+  return `listening on ${host} without listen.tls: the network between clients and this coordinator can read the model and the aggregates and pose as the coordinator; set listen.tls (wss://), or listen on 127.0.0.1 behind a TLS proxy`;
+}
+
 export async function startTransport(opts: TransportOptions): Promise<Transport> {
   const { listen, limits, logger } = opts;
   const tls = await readTls(listen);
@@ -75,10 +89,15 @@ export async function startTransport(opts: TransportOptions): Promise<Transport>
   const sockets = new Map<HostedSocket, Promise<void>>();
   let upgrading = 0;
 
+  // Upgraded sockets, for the byte counters: the live ones are read when asked; a closed one adds its totals.
+  const live = new Set<Socket>();
+  const closedBytes = { bytesIn: 0, bytesOut: 0 };
+
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (opts.http?.(req, res) === true) return;
     const path = (req.url ?? '/').split('?')[0];
-    if (path !== '/status') {
-      json(res, 404, { error: 'not found; the only HTTP resource is GET /status' });
+    if (path !== '/status' || opts.http !== undefined) {
+      json(res, 404, { error: 'not found' });
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -104,6 +123,13 @@ export async function startTransport(opts: TransportOptions): Promise<Transport>
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    const raw = req.socket;
+    live.add(raw);
+    raw.once('close', () => {
+      live.delete(raw);
+      closedBytes.bytesIn += raw.bytesRead;
+      closedBytes.bytesOut += raw.bytesWritten;
+    });
     const open = sockets.size + upgrading;
     let pending = upgrading;
     for (const s of sockets.keys()) if (!s.authenticated) pending++;
@@ -152,7 +178,12 @@ export async function startTransport(opts: TransportOptions): Promise<Transport>
   heartbeat.unref();
 
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      // A port in use is a run-time condition (exit 1 in the CLI), not a config mistake.
+      if (err.code === 'EADDRINUSE') {
+        reject(Object.assign(new Error(`cannot listen on ${listen.host}:${listen.port}: the port is in use; stop the other process or change listen.port`, { cause: err }), { code: err.code }));
+        return;
+      }
       reject(new ConfigError('listen', `cannot listen on ${listen.host}:${listen.port}: ${err.message}; pick another port or stop the other process`, { cause: err }));
     };
     server.once('error', onError);
@@ -166,11 +197,22 @@ export async function startTransport(opts: TransportOptions): Promise<Transport>
   const port = typeof address === 'object' && address !== null ? address.port : listen.port;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   const url = `${tls ? 'wss' : 'ws'}://${host}:${port}`;
+  const plain = insecureListenWarning(listen.host, tls !== undefined);
+  if (plain !== null) logger.warn(plain);
 
   let closing: Promise<void> | undefined;
   return {
     url,
     port,
+    traffic() {
+      let bytesIn = closedBytes.bytesIn;
+      let bytesOut = closedBytes.bytesOut;
+      for (const s of live) {
+        bytesIn += s.bytesRead;
+        bytesOut += s.bytesWritten;
+      }
+      return { bytesIn, bytesOut };
+    },
     close(code, reason, graceMs = 1000) {
       closing ??= (async () => {
         clearInterval(heartbeat);

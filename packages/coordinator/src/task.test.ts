@@ -186,9 +186,12 @@ describe('drops and retries', () => {
     await clients[1]!.closed;
     const results = clients[1]!.received.filter((m): m is RoundResult => m.type === 'RoundResult');
     expect(results.map((r) => r.status)).toEqual(['aborted', 'committed']);
+    // The cohort gets a code; the detail (counts, config) goes only to the audit log.
+    expect(results[0]!.reason).toBe('ROUND_TOO_FEW_ACCEPTED');
     const { records } = await readAuditLog(join(s.dataDir, 'test-task', 'audit.jsonl'));
     expect(records.map((r) => r.status)).toEqual(['aborted', 'committed']);
-    expect(records[0]!.drops['1']).toEqual({ stage: 'TaskOffer', reason: 'declined: test declines' });
+    expect(records[0]).toMatchObject({ reasonCode: 'ROUND_TOO_FEW_ACCEPTED', reason: 'only 3 of 4 offered clients accepted; task.minClients is 4' });
+    expect(records[0]!.drops['1']).toEqual({ stage: 'TaskOffer', reason: 'declined: DECLINE_POLICY' });
   });
 });
 

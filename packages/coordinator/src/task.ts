@@ -32,15 +32,17 @@ import {
   type RandomSource,
   type UnmaskPool,
 } from '@tally/secagg';
-import { ProtocolError, ProtocolErrorCode, encode, type NodeClientMessage, type TaskOffer } from '@tally/wire';
+import { ProtocolError, ProtocolErrorCode, RoundReason, encode, type NodeClientMessage, type TaskOffer } from '@tally/wire';
 import type { AuditDrop, AuditLog, AuditRecord } from './audit-log.ts';
 import { saveCheckpoint } from './checkpoint.ts';
 import type { ClientRegistry } from './clients.ts';
+import { checkAggregate } from './aggregate-check.ts';
 import { buildGraph, chooseRoundShape, fitRoster, pickCohort, type RoundShape } from './cohort.ts';
 import type { CoordinatorConfig } from './config.ts';
 import type { Peer } from './connection.ts';
 import type { Enrolment } from './enrolment.ts';
 import type { CoordinatorEvent, TaskSummary } from './events.ts';
+import { AbortStreak, BACKOFF_AFTER, MAX_RETRY_MS, auditsRepeat, retryDelay } from './abort-streak.ts';
 import { formatStageLine, type Logger, type StageReport } from './logger.ts';
 import { RoundDriver } from './round.ts';
 import { summaryOf, type History, type TaskStage } from './status.ts';
@@ -89,6 +91,8 @@ type Phase =
       readonly cohort: ReadonlySet<number>;
       readonly pending: Set<number>;
       readonly accepted: Set<number>;
+      /** Advert-key commitments from the acceptances (relayed in a Harary RoundStart). */
+      readonly commits: Map<number, Uint8Array>;
       readonly drops: Map<number, AuditDrop>;
       readonly settle: () => void;
     }
@@ -107,6 +111,7 @@ interface Attempt {
   shape: RoundShape | null;
   drops: Record<string, AuditDrop>;
   revealed: { selfMaskOf: number[]; maskKeyOf: number[] };
+  forgers: number[];
   timings: Record<string, number>;
 }
 
@@ -136,6 +141,9 @@ export class Task {
   private finishedFlag = false;
   private committed = 0;
   private aborted = 0;
+  /** Clients named as share forgers: never offered a later round of this task (audited as `forgers`). */
+  private readonly excluded = new Set<number>();
+  private readonly streak = new AbortStreak();
 
   constructor(deps: TaskDeps) {
     this.d = deps;
@@ -175,6 +183,7 @@ export class Task {
         }
         const committed = await this.attempt();
         if (committed) {
+          this.streak.reset();
           this.committed++;
           this.lastRound = this.current;
           this.current++;
@@ -182,7 +191,7 @@ export class Task {
           this.aborted++;
           if (signal.aborted) break;
           this.stageName = 'retry pause';
-          await delay(task.deadlines.retryMs, signal);
+          await delay(retryDelay(task.deadlines.retryMs, this.streak.count), signal);
         }
       }
     } catch (err) {
@@ -228,7 +237,7 @@ export class Task {
     }
     const id = peer.id;
     if (msg.type === 'OfferReply') {
-      this.onOfferReply(peer, phase, msg.accept, msg.reason);
+      this.onOfferReply(peer, phase, msg.accept, msg.reason, msg.keyCommit);
       return;
     }
     switch (phase.kind) {
@@ -252,7 +261,7 @@ export class Task {
     this.dropFromRound(peer.id, reason);
   }
 
-  private onOfferReply(peer: Peer, phase: Exclude<Phase, { kind: 'idle' }>, accept: boolean, reason: string | undefined): void {
+  private onOfferReply(peer: Peer, phase: Exclude<Phase, { kind: 'idle' }>, accept: boolean, reason: string | undefined, keyCommit: Uint8Array | undefined): void {
     const id = peer.id;
     if (phase.kind !== 'offer') {
       const inRound = phase.kind === 'secagg' && phase.driver.isInRoster(id);
@@ -275,8 +284,13 @@ export class Task {
       return;
     }
     phase.pending.delete(id);
-    if (accept) phase.accepted.add(id);
-    else phase.drops.set(id, { stage: 'TaskOffer', reason: `declined${reason ? `: ${reason}` : ''}` });
+    if (accept && keyCommit === undefined && this.d.config.task.graph === 'harary') {
+      // The Harary seed needs every member's commitment before RoundStart (secagg graph-seed.ts).
+      phase.drops.set(id, { stage: 'TaskOffer', reason: 'accepted without the advert-key commitment a Harary round needs' });
+    } else if (accept) {
+      phase.accepted.add(id);
+      if (keyCommit !== undefined) phase.commits.set(id, keyCommit);
+    } else phase.drops.set(id, { stage: 'TaskOffer', reason: `declined${reason ? `: ${reason}` : ''}` });
     if (phase.pending.size === 0) phase.settle();
   }
 
@@ -327,28 +341,33 @@ export class Task {
       shape: null,
       drops: {},
       revealed: { selfMaskOf: [], maskKeyOf: [] },
+      forgers: [],
       timings: {},
     };
-    a.cohort = pickCohort(clients.ids(), task.cohortSize, random);
+    a.cohort = pickCohort(
+      clients.ids().filter((id) => !this.excluded.has(id)),
+      task.cohortSize,
+      random,
+    );
     try {
       a.shape = chooseRoundShape(task, a.cohort.length);
     } catch (err) {
-      return this.abortAttempt(a, `no safe threshold for a cohort of ${a.cohort.length}: ${(err as Error).message}`);
+      return this.abortAttempt(a, `no safe threshold for a cohort of ${a.cohort.length}: ${(err as Error).message}`, RoundReason.NoSafeThreshold);
     }
 
     // -- TaskOffer -> OfferReply
     this.stageName = 'TaskOffer';
-    const offered = await this.offer(a, a.shape);
+    const { accepted: offered, commits } = await this.offer(a, a.shape);
     a.accepted = offered;
-    if (this.abort.signal.aborted) return this.abortAttempt(a, 'coordinator closed');
+    if (this.abort.signal.aborted) return this.abortAttempt(a, 'coordinator closed', RoundReason.CoordinatorClosed);
     if (offered.length < task.minClients) {
-      return this.abortAttempt(a, `only ${offered.length} of ${a.cohort.length} offered clients accepted; task.minClients is ${task.minClients}`);
+      return this.abortAttempt(a, `only ${offered.length} of ${a.cohort.length} offered clients accepted; task.minClients is ${task.minClients}`, RoundReason.TooFewAccepted);
     }
     let shape: RoundShape;
     try {
-      shape = fitRoster(a.shape, offered.length);
+      shape = fitRoster(a.shape, offered.length, task);
     } catch (err) {
-      return this.abortAttempt(a, `${offered.length} accepted clients cannot run threshold ${a.shape.t}: ${(err as Error).message}`);
+      return this.abortAttempt(a, `${offered.length} accepted clients cannot run threshold ${a.shape.t}: ${(err as Error).message}`, RoundReason.TooFewAccepted);
     }
     a.shape = shape;
 
@@ -359,7 +378,7 @@ export class Task {
         session: a.session,
         round: a.round,
         roster: offered.map((id) => ({ id, identityKey: this.d.enrolment.byId(id)!.publicKey })),
-        graph: buildGraph(shape, offered, random),
+        graph: buildGraph(shape, offered, commits),
         threshold: shape.t,
         vectorLength: this.d.plan.vectorLength,
         activeAdversary: task.activeAdversary,
@@ -371,7 +390,7 @@ export class Task {
         onStage: (report) => this.reportStage(report),
       });
     } catch (err) {
-      return this.abortAttempt(a, `cannot start the round: ${(err as Error).message}`);
+      return this.abortAttempt(a, `cannot start the round: ${(err as Error).message}`, RoundReason.StartFailed);
     }
     this.phase = { kind: 'secagg', session: a.session, round: a.round, driver };
     // Clients that left between the offer and the start are dropped at once.
@@ -381,9 +400,14 @@ export class Task {
     for (const [stage, ms] of Object.entries(report.timings)) a.timings[stage] = ms;
     for (const [id, d] of report.drops) a.drops[String(id)] = { stage: d.stage, reason: d.reason };
     const outcome = report.outcome;
-    if (outcome.kind === 'aborted') return this.abortAttempt(a, `aborted in ${outcome.stage}: ${outcome.reason}`);
+    if (outcome.kind === 'aborted') return this.abortAttempt(a, `aborted in ${outcome.stage}: ${outcome.reason}`, RoundReason.SecAggAborted);
     a.survivors = [...outcome.survivors];
     a.revealed = { selfMaskOf: [...outcome.revealed.selfMaskOf], maskKeyOf: [...outcome.revealed.maskKeyOf] };
+    a.forgers = [...outcome.forgers];
+    for (const id of outcome.forgers) {
+      this.excluded.add(id);
+      logger.warn(`round ${a.round}: client ${id} revealed a forged share (found with the shares beyond t); excluded from the task's later rounds`);
+    }
 
     // -- aggregate: unmask, decode, strategy, checkpoint
     this.stageName = 'Aggregate';
@@ -392,7 +416,7 @@ export class Task {
     try {
       sum = await this.d.pool.unmask(outcome.plan);
     } catch (err) {
-      return this.abortAttempt(a, `unmasking failed: ${(err as Error).message}`);
+      return this.abortAttempt(a, `unmasking failed: ${(err as Error).message}`, RoundReason.UnmaskFailed);
     }
     let decoded;
     try {
@@ -400,13 +424,19 @@ export class Task {
     } catch (err) {
       // Honest clients cannot produce this: some client sent lanes outside the plan's bounds.
       const why = err instanceof SecAggError ? err.message : String(err);
-      return this.abortAttempt(a, `the unmasked sum is not a valid encoding (a client sent out-of-range lanes): ${why}`);
+      return this.abortAttempt(a, `the unmasked sum is not a valid encoding (a client sent out-of-range lanes): ${why}`, RoundReason.InvalidAggregate);
+    }
+    const refusal = checkAggregate(this.d.plan, sum, decoded, a.survivors.length);
+    if (refusal !== null) {
+      // The detail names aggregate values: the coordinator's log only; clients and the audit line get the code.
+      logger.warn(`round ${a.round}: refusing the aggregate (${refusal.code}): ${refusal.detail}`);
+      return this.abortAttempt(a, `aggregate refused (${refusal.code}): impossible for honest clients; nothing applied`);
     }
     let next;
     try {
       next = this.d.strategy.apply(this.model, decoded.meanDelta, this.strategyState);
     } catch (err) {
-      return this.abortAttempt(a, `the strategy refused the update: ${(err as Error).message}; lower the server learning rate or task.quant.clipNorm`);
+      return this.abortAttempt(a, `the strategy refused the update: ${(err as Error).message}; lower the server learning rate or task.quant.clipNorm`, RoundReason.StrategyRefused);
     }
     const metrics: Record<string, number> = {};
     task.metrics.forEach((name, j) => {
@@ -442,12 +472,12 @@ export class Task {
     logger.info(
       `round ${a.round} committed: ${decoded.contributors} contributors, total weight ${decoded.totalWeight}, ${decoded.clippedCount} clipped,${metricText || ' no metrics'} in ${Math.round(performance.now() - a.t0)} ms`,
     );
-    this.d.emit({ type: 'round', summary, model: this.model });
+    this.d.emit({ type: 'round', summary, model: this.model, record });
     return true;
   }
 
   /** Sends the TaskOffer and collects replies; returns the accepted ids still connected, sorted. */
-  private async offer(a: Attempt, shape: RoundShape): Promise<number[]> {
+  private async offer(a: Attempt, shape: RoundShape): Promise<{ accepted: number[]; commits: ReadonlyMap<number, Uint8Array> }> {
     const { config, clients, plan, logger } = this.d;
     const { task } = config;
     const t0 = performance.now();
@@ -462,6 +492,7 @@ export class Task {
       cohort: new Set(a.cohort),
       pending: new Set(a.cohort),
       accepted: new Set<number>(),
+      commits: new Map<number, Uint8Array>(),
       drops: new Map<number, AuditDrop>(),
       settle,
     };
@@ -473,6 +504,8 @@ export class Task {
       taskId: task.id,
       cohortSize: a.cohort.length,
       threshold: shape.t,
+      graph: shape.graph,
+      degree: shape.k,
       model: this.model,
       quant: {
         clipNorm: plan.clipNorm,
@@ -522,7 +555,7 @@ export class Task {
       ms,
       verb: 'accepted',
     });
-    return accepted;
+    return { accepted, commits: phase.commits };
   }
 
   private reportStage(report: StageReport): void {
@@ -530,16 +563,28 @@ export class Task {
     this.d.emit({ type: 'stage', report });
   }
 
-  private async abortAttempt(a: Attempt, reason: string): Promise<false> {
+  /**
+   * Ends the attempt. `reason` (the detail, which may hold aggregate values) goes
+   * only to the audit log and the log; the cohort gets `code` in RoundResult.
+   */
+  private async abortAttempt(a: Attempt, reason: string, code: RoundReason = RoundReason.Aborted): Promise<false> {
     this.phase = { kind: 'closing', session: a.session, round: a.round };
-    const record = this.record(a, 'aborted', cut(reason), null);
-    await this.d.audit.append(record);
+    const record = { ...this.record(a, 'aborted', cut(reason), null), reasonCode: code };
+    // Identical aborts in a row: the audit keeps the 1st, 2nd, 4th, … and the pause grows (abort-streak.ts).
+    const n = this.streak.note(record);
+    if (auditsRepeat(n)) await this.d.audit.append(n === 1 ? record : { ...record, repeat: n });
     const summary = summaryOf(record);
     this.d.history.push(summary);
-    this.sendResult(a, 'aborted', cut(reason), undefined);
-    const retry = this.abort.signal.aborted ? '' : `; retrying with a new session in ${this.d.config.task.deadlines.retryMs} ms`;
+    this.sendResult(a, 'aborted', code, undefined);
+    const pause = retryDelay(this.d.config.task.deadlines.retryMs, n);
+    const retry = this.abort.signal.aborted ? '' : `; retrying with a new session in ${pause} ms`;
     this.d.logger.warn(`round ${a.round} aborted (session ${toHex(a.session).slice(0, 8)}): ${reason}${retry}`);
-    this.d.emit({ type: 'round', summary, model: null });
+    if (!this.abort.signal.aborted && n >= BACKOFF_AFTER) {
+      this.d.logger.warn(
+        `round ${a.round}: ${n} attempts in a row aborted the same way (${reason}); retrying cannot fix that by itself, so the pause doubles (now ${pause} ms, at most ${MAX_RETRY_MS} ms) and the audit log keeps only the 1st, 2nd, 4th, 8th, … of them (field repeat): check the clients' logs and policies`,
+      );
+    }
+    this.d.emit({ type: 'round', summary, model: null, record });
     return false;
   }
 
@@ -565,6 +610,7 @@ export class Task {
       degree: a.shape?.k ?? null,
       drops: a.drops,
       revealed: a.revealed,
+      ...(a.forgers.length === 0 ? {} : { forgers: a.forgers }),
       clippedCount: agg?.clippedCount ?? null,
       contributors: agg?.contributors ?? null,
       totalWeight: agg?.totalWeight ?? null,
@@ -585,7 +631,7 @@ export class Task {
   }
 
   /** RoundResult to every offered client still connected (so each can reset its round state). */
-  private sendResult(a: Attempt, status: 'committed' | 'aborted', reason: string | undefined, metrics: Record<string, number> | undefined): void {
+  private sendResult(a: Attempt, status: 'committed' | 'aborted', reason: RoundReason | undefined, metrics: Record<string, number> | undefined): void {
     for (const id of a.cohort) {
       this.d.clients.get(id)?.send({
         type: 'RoundResult',

@@ -20,9 +20,14 @@ import { SHARE_BYTES, splitSecret } from './shamir.ts';
 import { MaskAccumulator } from './prg.ts';
 import { advertTranscript, pairInfo, pairSign, sharePlaintext, survivorTranscript } from './transcript.ts';
 import { osRandom, type RandomSource } from './random.ts';
+import { advertCommitment, deriveGraph, graphSeed } from './graph-seed.ts';
+import { isUsableX25519Key } from './key-check.ts';
 import {
+  GRAPH_KINDS,
   SESSION_BYTES,
   type ClientId,
+  type GraphKind,
+  type SignedAdvert,
   type ClientMessage,
   type ServerMessage,
 } from './messages.ts';
@@ -39,9 +44,24 @@ interface RoundSetup {
   readonly ctx: RoundContext;
   readonly self: ClientId;
   readonly roster: ReadonlyMap<ClientId, Uint8Array>;
+  readonly rosterList: readonly { readonly id: ClientId; readonly identityKey: Uint8Array }[];
+  readonly graph: GraphKind;
+  readonly degree: number;
+  /** Harary mode: every other member's advert commitment, from RoundStart. */
+  readonly commitments: ReadonlyMap<ClientId, Uint8Array>;
+  /** Our neighbours: recomputed by us (roster \ {self}, or from the Harary seed once KeyList arrives). */
   readonly neighbours: readonly ClientId[];
+  /** Signed with the survivor list; set once the graph is known. */
+  readonly graphDigest: Uint8Array;
   readonly threshold: number;
   readonly activeAdversary: boolean;
+}
+
+/** This round's three X25519 pairs: c (share encryption), s (pairwise masks), b (self-mask seed = b's secret). */
+interface RoundKeys {
+  readonly c: KeyPair;
+  readonly s: KeyPair;
+  readonly b: KeyPair;
 }
 
 interface PeerKeys {
@@ -58,13 +78,14 @@ interface HeldShares {
 }
 
 export type ClientState =
-  | { readonly stage: 'Init'; readonly opts: Required<ClientOptions> }
+  | { readonly stage: 'Init'; readonly opts: Required<ClientOptions>; readonly keys: RoundKeys }
   | {
       readonly stage: 'AdvertiseKeys';
       readonly opts: Required<ClientOptions>;
       readonly setup: RoundSetup;
       readonly c: KeyPair;
       readonly s: KeyPair;
+      readonly b: KeyPair;
     }
   | {
       readonly stage: 'ShareKeys';
@@ -111,9 +132,20 @@ export const CLIENT_EXPECTS: Readonly<Record<ClientState['stage'], readonly Serv
   Unmask: [],
 };
 
+/**
+ * A client for one round. Its advert keys are drawn now, so that the node can send
+ * their commitment (`clientCommitment`) in its OfferReply, before any RoundStart.
+ */
 export function createClient(opts: ClientOptions): ClientState {
   if (!(opts.input instanceof Uint32Array)) throw new TypeError(`input: expected Uint32Array, got ${typeof opts.input}`);
-  return { stage: 'Init', opts: { random: osRandom, ...opts } };
+  const full = { random: osRandom, ...opts };
+  const keys = { c: generateX25519(full.random), s: generateX25519(full.random), b: generateX25519(full.random) };
+  return { stage: 'Init', opts: full, keys };
+}
+
+/** The commitment to this client's advert keys (graph-seed.ts), for its OfferReply. */
+export function clientCommitment(state: Extract<ClientState, { stage: 'Init' }>): Uint8Array {
+  return advertCommitment({ cPk: state.keys.c.publicKey, sPk: state.keys.s.publicKey, bPk: state.keys.b.publicKey });
 }
 
 export function clientStep(state: ClientState, msg: ServerMessage): ClientStep {
@@ -161,12 +193,34 @@ function onRoundStart(state: Extract<ClientState, { stage: 'Init' }>, msg: Extra
   if (!mine || !equalBytes(mine, opts.identity.publicKey)) {
     fail(E.BadMessage, `RoundStart: our identity key is not in the roster as id ${msg.you}`);
   }
-  const neighbours = checkIdSet(msg.neighbours, 'RoundStart.neighbours');
-  for (const v of neighbours) {
-    if (v === msg.you) fail(E.BadMessage, 'RoundStart.neighbours: lists the client itself');
-    if (!roster.has(v)) fail(E.BadMessage, `RoundStart.neighbours: id ${v} is not in the roster`);
+  const rosterList = [...roster].map(([id, identityKey]) => ({ id, identityKey })).sort((a, b) => a.id - b.id);
+  if (!(GRAPH_KINDS as readonly string[]).includes(msg.graph)) fail(E.BadMessage, `RoundStart.graph: expected one of ${GRAPH_KINDS.join(', ')}, got ${String(msg.graph)}`);
+  const n = roster.size;
+  const k = msg.degree;
+  if (!Number.isInteger(k) || k < 1 || k > n - 1) fail(E.BadConfig, `RoundStart.degree: expected an integer in [1, ${n - 1}], got ${k}`);
+  const listed = checkIdSet(msg.neighbours, 'RoundStart.neighbours');
+  let neighbours: ClientId[] = [];
+  const commitments = new Map<ClientId, Uint8Array>();
+  if (msg.graph === 'complete') {
+    // Complete mode: N(u) = roster \ {u}, always. Anything else is a graph the coordinator chose.
+    neighbours = rosterList.map((e) => e.id).filter((v) => v !== msg.you);
+    if (k !== n - 1) fail(E.BadGraph, `RoundStart.degree: complete graph over ${n} clients has degree ${n - 1}, got ${k}`);
+    if (listed.length !== neighbours.length || listed.some((v, i) => v !== neighbours[i])) {
+      fail(E.BadGraph, `RoundStart.neighbours: the complete graph gives us all ${neighbours.length} other roster members, the coordinator listed ${listed.length}`);
+    }
+  } else {
+    // Harary mode: the graph is drawn from every advert (graph-seed.ts); nobody may pre-announce it.
+    if (listed.length !== 0) fail(E.BadGraph, 'RoundStart.neighbours: in Harary mode the neighbours come from the graph seed, not from the coordinator');
+    if (k % 2 === 1 && k !== n - 1) fail(E.BadGraph, `RoundStart.degree: the Harary bounds are derived for even k, got ${k}`);
+    for (const c of msg.commitments) {
+      if (!roster.has(c.id)) fail(E.BadMessage, `RoundStart.commitments: id ${c.id} is not in the roster`);
+      if (commitments.has(c.id)) fail(E.BadMessage, `RoundStart.commitments: duplicate id ${c.id}`);
+      if (!(c.commit instanceof Uint8Array) || c.commit.length !== 32) fail(E.BadMessage, `RoundStart.commitments: id ${c.id}: expected 32 bytes`);
+      commitments.set(c.id, c.commit);
+    }
+    if (commitments.size !== n) fail(E.BadGraph, `RoundStart.commitments: ${commitments.size} commitments for a roster of ${n}; the graph seed needs every member's`);
+    if (!equalBytes(commitments.get(msg.you)!, clientCommitment(state))) fail(E.BadGraph, 'RoundStart.commitments: our own commitment is not the one we sent');
   }
-  const k = neighbours.length;
   const t = msg.threshold;
   if (!Number.isInteger(t) || t < 1 || t > k) fail(E.BadConfig, `RoundStart.threshold: expected an integer in [1, ${k}], got ${t}`);
   // Safety: with t ≤ k/2 two disjoint sets of t neighbours exist, so a server that tells
@@ -175,54 +229,91 @@ function onRoundStart(state: Extract<ClientState, { stage: 'Init' }>, msg: Extra
   if (msg.vectorLength !== opts.input.length) {
     fail(E.BadMessage, `RoundStart.vectorLength: expected ${opts.input.length} (our input), got ${msg.vectorLength}`);
   }
+  const ctx = { session: msg.session, round: msg.round };
   const setup: RoundSetup = {
-    ctx: { session: msg.session, round: msg.round },
+    ctx,
     self: msg.you,
     roster,
+    rosterList,
+    graph: msg.graph,
+    degree: k,
+    commitments,
     neighbours,
+    graphDigest: msg.graph === 'complete' ? graphSeed(ctx, 'complete', k, rosterList, []) : new Uint8Array(0),
     threshold: t,
     activeAdversary: msg.activeAdversary,
   };
-  const c = generateX25519(opts.random);
-  const s = generateX25519(opts.random);
+  const { c, s, b } = state.keys;
   const sig = setup.activeAdversary
-    ? signMessage(opts.identity.secretKey, advertTranscript(setup.ctx, setup.self, c.publicKey, s.publicKey))
+    ? signMessage(opts.identity.secretKey, advertTranscript(setup.ctx, setup.self, c.publicKey, s.publicKey, b.publicKey))
     : new Uint8Array(0);
   return {
-    state: { stage: 'AdvertiseKeys', opts, setup, c, s },
-    outbox: [{ type: 'AdvertiseKeys', ...setup.ctx, cPk: c.publicKey, sPk: s.publicKey, sig }],
+    state: { stage: 'AdvertiseKeys', opts, setup, c, s, b },
+    outbox: [{ type: 'AdvertiseKeys', ...setup.ctx, cPk: c.publicKey, sPk: s.publicKey, bPk: b.publicKey, sig }],
   };
 }
 
 function onKeyList(state: Extract<ClientState, { stage: 'AdvertiseKeys' }>, msg: Extract<ServerMessage, { type: 'KeyList' }>): ClientStep {
-  const { setup, opts } = state;
-  const neighbourSet = new Set(setup.neighbours);
-  const peerAdverts = new Map<ClientId, { cPk: Uint8Array; sPk: Uint8Array }>();
-  const seenKeys: Uint8Array[] = [state.c.publicKey, state.s.publicKey];
+  const { opts } = state;
+  let setup = state.setup;
+  const harary = setup.graph === 'harary';
+  const own = { cPk: state.c.publicKey, sPk: state.s.publicKey, bPk: state.b.publicKey };
+  const adverts = new Map<ClientId, SignedAdvert>();
+  const seenKeys: Uint8Array[] = [own.cPk, own.sPk, own.bPk];
   for (const a of msg.adverts) {
-    if (!neighbourSet.has(a.id)) fail(E.BadMessage, `KeyList: id ${a.id} is not our neighbour`);
-    if (peerAdverts.has(a.id)) fail(E.BadMessage, `KeyList: duplicate advert for id ${a.id}`);
+    if (adverts.has(a.id)) fail(E.BadMessage, `KeyList: duplicate advert for id ${a.id}`);
+    if (harary) {
+      if (!setup.roster.has(a.id)) fail(E.BadMessage, `KeyList: id ${a.id} is not in the roster`);
+      // Bell et al. 2020 analyse a graph drawn independently of the adversary: each advert
+      // must be the one its owner committed to before anyone revealed theirs.
+      if (!equalBytes(advertCommitment(a), setup.commitments.get(a.id)!)) fail(E.BadGraph, `KeyList: advert of id ${a.id} does not match its commitment in RoundStart`);
+      if (a.id === setup.self) {
+        if (!equalBytes(a.cPk, own.cPk) || !equalBytes(a.sPk, own.sPk) || !equalBytes(a.bPk, own.bPk)) fail(E.BadGraph, 'KeyList: our own advert was altered');
+        adverts.set(a.id, a);
+        continue;
+      }
+    } else if (!setup.neighbours.includes(a.id)) {
+      fail(E.BadMessage, `KeyList: id ${a.id} is not our neighbour`);
+    }
     if (setup.activeAdversary) {
       const idKey = setup.roster.get(a.id)!;
-      if (!verifySignature(a.sig, advertTranscript(setup.ctx, a.id, a.cPk, a.sPk), idKey)) {
+      if (!verifySignature(a.sig, advertTranscript(setup.ctx, a.id, a.cPk, a.sPk, a.bPk), idKey)) {
         fail(E.BadSignature, `KeyList: advert of id ${a.id} is not signed by its enrolled identity key`);
       }
     }
     // Bonawitz et al. §4 round 1: all public keys in the list must be distinct, else a
     // server could make two parties agree on one key.
     for (const k of seenKeys) {
-      if (equalBytes(k, a.cPk) || equalBytes(k, a.sPk)) fail(E.BadMessage, `KeyList: id ${a.id} reuses a public key`);
+      if (equalBytes(k, a.cPk) || equalBytes(k, a.sPk) || equalBytes(k, a.bPk)) fail(E.BadMessage, `KeyList: id ${a.id} reuses a public key`);
     }
-    if (equalBytes(a.cPk, a.sPk)) fail(E.BadMessage, `KeyList: id ${a.id} uses one key for both roles`);
-    seenKeys.push(a.cPk, a.sPk);
-    peerAdverts.set(a.id, a);
+    if (equalBytes(a.cPk, a.sPk) || equalBytes(a.cPk, a.bPk) || equalBytes(a.sPk, a.bPk)) fail(E.BadMessage, `KeyList: id ${a.id} uses one key for two roles`);
+    seenKeys.push(a.cPk, a.sPk, a.bPk);
+    adverts.set(a.id, a);
+  }
+  if (harary) {
+    if (adverts.size !== setup.roster.size) fail(E.BadGraph, `KeyList: ${adverts.size} adverts for a roster of ${setup.roster.size}; the graph seed needs every member's (a missing advert aborts the attempt)`);
+    const seed = graphSeed(setup.ctx, 'harary', setup.degree, setup.rosterList, [...adverts.values()]);
+    const graph = deriveGraph('harary', setup.rosterList.map((e) => e.id), setup.degree, seed);
+    const neighbours = [...graph.get(setup.self)!];
+    const k = neighbours.length;
+    if (setup.threshold > k || 2 * setup.threshold <= k) {
+      fail(E.PrivacyViolation, `KeyList: our recomputed degree ${k} does not satisfy t ≤ k < 2t with t = ${setup.threshold}; refusing`);
+    }
+    setup = { ...setup, neighbours, graphDigest: seed };
+  }
+  // RFC 7748 §6.1: a low-order key would give a predictable secret; such a peer is dropped, not the round.
+  const peerAdverts = new Map<ClientId, SignedAdvert>();
+  for (const v of setup.neighbours) {
+    const a = adverts.get(v);
+    if (a !== undefined && isUsableX25519Key(a.cPk) && isUsableX25519Key(a.sPk) && isUsableX25519Key(a.bPk)) peerAdverts.set(v, a);
   }
   if (peerAdverts.size < setup.threshold) {
-    fail(E.BelowThreshold, `KeyList: ${peerAdverts.size} neighbours advertised keys, threshold is ${setup.threshold}`);
+    fail(E.BelowThreshold, `KeyList: ${peerAdverts.size} neighbours advertised usable keys, threshold is ${setup.threshold}`);
   }
   const xs = [...peerAdverts.keys()].sort((a, b) => a - b);
   const peers = new Map<ClientId, PeerKeys>();
-  const b = opts.random(32);
+  // The self-mask seed b is the secret of the advertised b pair: the server checks a reconstructed b against bPk.
+  const b = state.b.secretKey;
   const keyShares = splitSecret(state.s.secretKey, setup.threshold, xs, opts.random);
   const selfShares = splitSecret(b, setup.threshold, xs, opts.random);
   const shares = xs.map((v, i) => {
@@ -269,7 +360,7 @@ function onShareBundle(state: Extract<ClientState, { stage: 'ShareKeys' }>, msg:
 function onSurvivorList(state: Extract<ClientState, { stage: 'MaskedInput' }>, msg: Extract<ServerMessage, { type: 'SurvivorList' }>): ClientStep {
   const { setup } = state;
   const survivors = checkSurvivors(setup, state.held, msg.survivors);
-  const sig = signMessage(state.identity.secretKey, survivorTranscript(setup.ctx, survivors));
+  const sig = signMessage(state.identity.secretKey, survivorTranscript(setup.ctx, survivors, setup.graphDigest));
   return {
     state: { stage: 'ConsistencyCheck', setup, held: state.held, survivors },
     outbox: [{ type: 'ConsistencySignature', ...setup.ctx, sig }],
@@ -282,7 +373,7 @@ function onUnmaskRequest(state: Extract<ClientState, { stage: 'ConsistencyCheck'
   if (asked.length !== state.survivors.length || asked.some((id, i) => id !== state.survivors[i])) {
     fail(E.Inconsistent, 'UnmaskRequest: survivor list differs from the one we signed');
   }
-  const transcript = survivorTranscript(setup.ctx, state.survivors);
+  const transcript = survivorTranscript(setup.ctx, state.survivors, setup.graphDigest);
   const signers = new Set<ClientId>();
   const survivorSet = new Set(state.survivors);
   for (const { id, sig } of msg.signatures) {

@@ -157,7 +157,7 @@ describe('dishonest server', () => {
         // Signed, but by a key that is not client 2's enrolled identity.
         const mallory = generateIdentity();
         const adverts = msg.adverts.map((a) =>
-          a.id === 2 ? { ...a, sPk: fake.publicKey, sig: signMessage(mallory.secretKey, advertTranscript(msg, 2, a.cPk, fake.publicKey)) } : a,
+          a.id === 2 ? { ...a, sPk: fake.publicKey, sig: signMessage(mallory.secretKey, advertTranscript(msg, 2, a.cPk, fake.publicKey, a.bPk)) } : a,
         );
         return { ...msg, adverts };
       },

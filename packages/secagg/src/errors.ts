@@ -17,6 +17,8 @@ export const SecAggErrorCode = {
   BelowThreshold: 'SECAGG_BELOW_THRESHOLD',
   /** The server asked for something that would break privacy (e.g. both shares of a peer). */
   PrivacyViolation: 'SECAGG_PRIVACY_VIOLATION',
+  /** The coordinator's graph is not the one the client recomputes from public data (graph-seed.ts). */
+  BadGraph: 'SECAGG_BAD_GRAPH',
   /** Two views of the survivor set disagree (consistency check failed). */
   Inconsistent: 'SECAGG_INCONSISTENT',
   /** Shamir reconstruction refused its input (duplicate/out-of-range index, too few shares). */

@@ -6,6 +6,7 @@
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { assertBytes, concatBytes, lp, u32be, utf8 } from './bytes.ts';
+import { MAX_ROUND } from './messages.ts';
 
 /** RFC 5869 §2.3: L <= 255 * HashLen. */
 const MAX_OKM = 255 * 32;
@@ -56,7 +57,7 @@ export function assertRoundContext(ctx: unknown, what = 'ctx'): asserts ctx is R
   const c = ctx as { session?: unknown; round?: unknown };
   assertBytes(c.session, SESSION_BYTES, `${what}.session`);
   if (typeof c.round !== 'number') throw new TypeError(`${what}.round: expected number, got ${typeof c.round}`);
-  if (!Number.isInteger(c.round) || c.round < 0 || c.round > 0xffffffff) {
+  if (!Number.isInteger(c.round) || c.round < 0 || c.round > MAX_ROUND) {
     throw new RangeError(`${what}.round: expected an integer in [0, 2^32), got ${c.round}`);
   }
 }

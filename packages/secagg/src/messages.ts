@@ -17,9 +17,29 @@ export const SESSION_BYTES = 16;
 /** X25519 and Ed25519 public keys. */
 export const PUBLIC_KEY_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
+/**
+ * Largest round number. The round is written as a u32 into the HKDF salt
+ * (hkdf.ts) and the share AEAD's associated data; the wire refuses a larger one
+ * at parse (packages/wire expectRound), so both sides use this one constant.
+ */
+export const MAX_ROUND = 0xffffffff;
 
 /** Client ids are positive integers (they are also Shamir evaluation points). */
 export type ClientId = number;
+
+/**
+ * The communication graph: `complete` (SecAgg: N(u) = roster \ {u}) or `harary`
+ * (SecAgg+: H_{k,n} ordered by a seed over every advert, see graph-seed.ts).
+ */
+export const GRAPH_KINDS = ['complete', 'harary'] as const;
+export type GraphKind = (typeof GRAPH_KINDS)[number];
+
+/** A roster member's commitment to its advert keys (sent in its OfferReply), as RoundStart relays it. */
+export interface AdvertCommitment {
+  readonly id: ClientId;
+  /** SHA-256 over the member's (cPk, sPk, bPk); see advertCommitment in graph-seed.ts. */
+  readonly commit: Uint8Array;
+}
 
 export interface RosterEntry {
   readonly id: ClientId;
@@ -41,8 +61,18 @@ export interface RoundStart extends Tagged<'RoundStart'> {
   readonly you: ClientId;
   /** The whole cohort with identity keys, sorted by id. */
   readonly roster: readonly RosterEntry[];
-  /** The receiver's neighbours in the communication graph (excludes itself). */
+  /**
+   * The receiver's neighbours in the communication graph (excludes itself). Complete
+   * mode: the roster minus the receiver, or the client refuses. Harary mode: empty (the
+   * graph is drawn from the adverts, after AdvertiseKeys; each client recomputes it).
+   */
   readonly neighbours: readonly ClientId[];
+  /** Graph kind; the client checks it against the offer it accepted. */
+  readonly graph: GraphKind;
+  /** Degree k of the Harary graph (n − 1 in complete mode). */
+  readonly degree: number;
+  /** Harary mode: every roster member's advert commitment, by id (empty in complete mode). */
+  readonly commitments: readonly AdvertCommitment[];
   /** Shamir threshold t: shares needed to reconstruct one secret. */
   readonly threshold: number;
   /** Lanes (uint32) in the masked input vector. */
@@ -57,11 +87,20 @@ export interface SignedAdvert {
   readonly cPk: Uint8Array;
   /** X25519 public key used for pairwise masks (s in the paper). */
   readonly sPk: Uint8Array;
-  /** Ed25519 signature by the client's identity key over (session, round, id, cPk, sPk); empty when not active mode. */
+  /**
+   * X25519 public key whose secret is the self-mask seed b: the commitment to b, so a
+   * reconstructed b is checked like s_sk and a forged b-share is caught.
+   */
+  readonly bPk: Uint8Array;
+  /** Ed25519 signature by the client's identity key over (session, round, id, cPk, sPk, bPk); empty when not active mode. */
   readonly sig: Uint8Array;
 }
 
-/** Opens ShareKeys: the adverts of the receiver's neighbours that advertised (U1 ∩ N(u)). */
+/**
+ * Opens ShareKeys. Complete mode: the adverts of the receiver's neighbours that
+ * advertised (U1 ∩ N(u)). Harary mode: every roster member's advert, the receiver's
+ * own included (all are needed to recompute the graph seed).
+ */
 export interface KeyList extends Tagged<'KeyList'> {
   readonly adverts: readonly SignedAdvert[];
 }
@@ -103,6 +142,7 @@ export type ServerMessage = RoundStart | KeyList | ShareBundle | SurvivorList | 
 export interface AdvertiseKeys extends Tagged<'AdvertiseKeys'> {
   readonly cPk: Uint8Array;
   readonly sPk: Uint8Array;
+  readonly bPk: Uint8Array;
   readonly sig: Uint8Array;
 }
 

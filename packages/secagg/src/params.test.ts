@@ -213,7 +213,7 @@ describe('chooseParams', () => {
             expect(Math.floor((k + C) / 2) + 1).toBeGreaterThan(k - C - D);
             return;
           }
-          validateParams({ n, k: p.k, t: p.t, dropoutRate, corruptFraction });
+          validateParams({ n, k: p.k, t: p.t, dropoutRate, corruptFraction, failureExponent: sigma, correctnessExponent: eta });
           expect(p.privacyFailureLog2).toBeLessThanOrEqual(-sigma);
           expect(p.correctnessFailureLog2).toBeLessThanOrEqual(-eta);
           if (p.graph === 'complete') {
@@ -312,14 +312,38 @@ describe('validateParams', () => {
     expectBadConfig(() => validateParams({ n: 1, k: 1, t: 1 }), /n \(clients\)/);
   });
 
-  it('refuses thresholds the expected neighbourhood cannot meet', () => {
-    // 30 of 100 drop: a client expects 14 · (1 − 30/99) ≈ 9.76 surviving neighbours.
-    expectBadConfig(() => validateParams({ n: 100, k: 14, t: 10, dropoutRate: 0.3 }), /expects only 9.76 of its k = 14/, /lower t, raise k/);
-    validateParams({ n: 100, k: 14, t: 9, dropoutRate: 0.3 });
-    // 20 of 100 corrupt: 14 · 20/99 ≈ 2.83 expected corrupt neighbours ≥ 2t − k = 2.
-    expectBadConfig(() => validateParams({ n: 100, k: 14, t: 8, corruptFraction: 0.2 }), /fewer than 2t − k = 2 corrupt neighbours/, /expects 2.83/);
-    validateParams({ n: 100, k: 14, t: 9, corruptFraction: 0.2 });
+  it('refuses configurations whose tail bounds miss the targets, not just their expectations (issue 8)', () => {
+    // Expectations pass here (18 · 5/99 ≈ 0.91 corrupt neighbours < 2t − k = 2), but the
+    // union bound over 100 clients is vacuous: the old check accepted it.
+    expectBadConfig(
+      () => validateParams({ n: 100, k: 18, t: 10, dropoutRate: 0.1, corruptFraction: 0.05 }),
+      /threshold t = 10 on a random Harary graph of degree k = 18 is not private enough/,
+      /above the target 2\^-40/,
+      /raise the threshold \(t\)/,
+    );
+    // Correctness on the complete graph: 9 − 1 corrupt − 1 dropout = 7 < t = 8.
+    expectBadConfig(() => validateParams({ n: 10, k: 9, t: 8, dropoutRate: 0.1, corruptFraction: 0.1 }), /on the complete graph leaves too few honest surviving neighbours/, /lower the threshold \(t\)/);
+    // The same exponents as chooseParams: its output passes, and a looser target can be asked for.
+    const p = chooseParams({ n: 100, dropoutRate: 0.1, corruptFraction: 0.05 });
+    validateParams({ n: 100, k: p.k, t: p.t, dropoutRate: 0.1, corruptFraction: 0.05 });
+    expect(() => validateParams({ n: 100, k: p.k, t: p.t - 1, dropoutRate: 0.1, corruptFraction: 0.05 })).toThrow(/not private enough|more than half/);
+    validateParams({ n: 100, k: 14, t: 10, corruptFraction: 0.02, failureExponent: 1, correctnessExponent: 1 });
     expectBadConfig(() => validateParams({ n: 100, k: 14, t: 9, dropoutRate: 1.5 }), /dropoutRate/);
+  });
+
+  it('refuses an odd degree below n − 1, as failureBounds does (issue 9)', () => {
+    expectBadConfig(() => validateParams({ n: 100, k: 15, t: 10 }), /even k.*use k = 16/);
+    expect(() => failureBounds({ n: 100, k: 15, t: 10, dropoutRate: 0, corruptFraction: 0 })).toThrow(/even k/);
+    validateParams({ n: 16, k: 15, t: 10 }); // the complete graph may be odd
+  });
+});
+
+describe('chooseParams with both rates 0 (issue 9)', () => {
+  it('keeps one spare neighbour on a sparse graph instead of k = 2, t = 2', () => {
+    const p = chooseParams({ n: 100, dropoutRate: 0, corruptFraction: 0 });
+    expect(p.graph).toBe('harary');
+    expect(p.t).toBeLessThan(p.k);
+    expect(p).toMatchObject({ k: 4, t: 3 });
   });
 });
 

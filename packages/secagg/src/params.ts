@@ -267,7 +267,9 @@ export function chooseParams(request: ParamsRequest): Params {
     const corruptTails = _hypergeometricLogTails(others, Math.min(corrupt, others), k);
     let t = Math.floor(k / 2) + 1;
     while (t <= k && logAdd(disc, lnN + corruptTails[2 * t - k]!) > privTarget) t++;
-    if (t > k) continue;
+    // t = k would abort the round on any one neighbour's dropout. With rates of 0 the
+    // model says none drops, but rates are estimates: a sparse graph keeps one spare.
+    if (t >= k) continue;
     const badTails = _hypergeometricLogTails(others, Math.min(corrupt + dropped, others), k);
     if (lnN + badTails[k - t + 1]! > corrTarget) continue;
     const b = logBounds(n, k, t, { corrupt, dropped });
@@ -305,28 +307,37 @@ export function chooseParams(request: ParamsRequest): Params {
 
 /**
  * Refuse (BadConfig) a (n, k, t) that breaks safety: k outside [1, n − 1], t > k,
- * t ≤ k/2; and, when rates are given, an expected number of honest surviving
- * neighbours below t, or an expected number of corrupt neighbours reaching
- * 2t − k. The expectations use the same counts as chooseParams (⌈rate·n⌉ clients,
- * hypergeometric mean k·count/(n − 1)); they are sanity checks, not the tail
- * bounds: use chooseParams or failureBounds for those.
+ * t ≤ k/2, odd k below n − 1 (failureBounds derives no connectivity bound for it);
+ * and, when rates are given, any (n, k, t) whose tail bounds (`failureBounds`, the
+ * same derivation chooseParams uses) miss the targets: privacy failure ≤ 2^-σ and
+ * correctness failure ≤ 2^-η (defaults 40 and 20). Expectations are not enough:
+ * n = 100, k = 18, t = 10 at 5% corrupt expects < 2t − k corrupt neighbours, yet
+ * the privacy bound is vacuous (≈ 2^2). An absent rate counts as 0.
  */
-export function validateParams(check: ParamsCheck): void {
+export function validateParams(check: ParamsCheck & { readonly failureExponent?: number; readonly correctnessExponent?: number }): void {
   if (typeof check !== 'object' || check === null) fail(BadConfig, `params: expected an object, got ${String(check)}`);
   const { n, k, t, dropoutRate, corruptFraction } = check;
   assertShape(n, k, t);
+  if (k % 2 === 1 && k !== n - 1) {
+    fail(BadConfig, `params: expected an even k (or k = n − 1 = ${n - 1}, the complete graph), got k = ${k}: the Harary graph's failure bounds are derived for even k only; use k = ${k + 1}`);
+  }
   if (dropoutRate === undefined && corruptFraction === undefined) return;
   if (dropoutRate !== undefined) assertRate(dropoutRate, 'dropoutRate');
   if (corruptFraction !== undefined) assertRate(corruptFraction, 'corruptFraction');
-  const corrupt = corruptFraction === undefined ? 0 : _atMost(corruptFraction, n);
-  const dropped = dropoutRate === undefined ? 0 : _atMost(dropoutRate, n);
-  const others = n - 1;
-  const expectedSurvivors = k - (k * Math.min(corrupt + dropped, others)) / others;
-  if (expectedSurvivors < t) {
-    fail(BadConfig, `params: expected honest surviving neighbours ≥ t = ${t}, but with ${dropped} dropouts and ${corrupt} corrupt among n = ${n} a client expects only ${+expectedSurvivors.toFixed(2)} of its k = ${k}: rounds would usually abort; lower t, raise k, or use chooseParams`);
+  const sigma = check.failureExponent ?? DEFAULT_FAILURE_EXPONENT;
+  const eta = check.correctnessExponent ?? DEFAULT_CORRECTNESS_EXPONENT;
+  assertExponent(sigma, 'failureExponent');
+  assertExponent(eta, 'correctnessExponent');
+  const rates = { dropoutRate: dropoutRate ?? 0, corruptFraction: corruptFraction ?? 0 };
+  const b = failureBounds({ n, k, t, ...rates });
+  const corrupt = _atMost(rates.corruptFraction, n);
+  const dropped = _atMost(rates.dropoutRate, n);
+  const graph = k === n - 1 ? 'the complete graph' : `a random Harary graph of degree k = ${k}`;
+  const assumption = `${clients(corrupt, 'corrupt client')} and ${clients(dropped, 'dropout')} among n = ${n}`;
+  if (b.privacyLog2 > -sigma) {
+    fail(BadConfig, `params: threshold t = ${t} on ${graph} is not private enough with ${assumption}: privacy ${fails(b.privacyLog2)}, above the target 2^-${sigma} (a client with 2t − k = ${2 * t - k} corrupt neighbours can be unmasked by a lying server, or the honest survivors split): raise the threshold (t) or lower k, lower corruptFraction, or let chooseParams pick t`);
   }
-  const expectedCorrupt = (k * Math.min(corrupt, others)) / others;
-  if (expectedCorrupt >= 2 * t - k) {
-    fail(BadConfig, `params: expected fewer than 2t − k = ${2 * t - k} corrupt neighbours, but with ${corrupt} corrupt among n = ${n} a client expects ${+expectedCorrupt.toFixed(2)} of its k = ${k}: the server with its corrupt clients could unmask inputs; raise t or k, or use chooseParams`);
+  if (b.correctnessLog2 > -eta) {
+    fail(BadConfig, `params: threshold t = ${t} on ${graph} leaves too few honest surviving neighbours with ${assumption}: the round ${fails(b.correctnessLog2)}, above the target 2^-${eta}: lower the threshold (t) or raise k, lower dropoutRate/corruptFraction, or let chooseParams pick t`);
   }
 }

@@ -135,12 +135,15 @@ function addMaskJs(acc32: Int32Array, key: Uint8Array, sign: 1 | -1): void {
 }
 
 /**
- * Keystream bytes per step of the SIMD accumulator: one `cipher.update` into a fresh
- * Buffer, one copy into wasm memory, one i32x4 pass. Measured (Node 20, x86-64 AES-NI,
- * m = 1e5 and 1e6 lanes, 16 KiB-256 KiB): larger is better up to 128-256 KiB (fewer
- * `update` calls and Buffer allocations); 256 KiB still fits L2 with room to spare.
+ * Keystream bytes per step of the SIMD accumulator: one `cipher.update` (which always
+ * returns a fresh Buffer in Node 20: node:crypto has no update-into-buffer), one copy
+ * into wasm memory, one i32x4 pass. Measured on the 2-core bench VM (Node 20, 15 masks of
+ * 4 MB, 7 interleaved runs, medians, ratio to bare `update` at the same chunk size):
+ * 16 KiB 1.13x, 24 KiB 1.43x, 32 KiB 0.98-1.32x, 48 KiB 1.11x, 64 KiB 1.17-1.86x,
+ * 128 KiB 1.41x, 256 KiB 1.70x. Chunks past glibc's 128 KiB mmap threshold come from
+ * mmap and page-fault on every reuse; 32 KiB stays far below it and in L1/L2.
  */
-const SIMD_CHUNK_BYTES = 256 * 1024;
+const SIMD_CHUNK_BYTES = 32 * 1024;
 const SIMD_ZERO_CHUNK = new Uint8Array(SIMD_CHUNK_BYTES);
 const WASM_PAGE_BYTES = 65536;
 
@@ -245,8 +248,8 @@ export interface MaskAccumulatorOptions {
  *
  * With the SIMD backend the vector lives in wasm memory for the accumulator's whole
  * life, so each keystream chunk costs one copy into that memory plus one `i32x4.add`
- * (or `sub`) pass; the vector is copied in once at construction and out once per
- * `result()`. Memory: one vector plus one 256 KiB chunk.
+ * (or `sub`) pass; the vector is copied in once at construction and handed over
+ * without a copy by `result()`. Memory: one vector plus one 32 KiB chunk.
  *
  * Call `dispose()` when done (e.g. in `finally`): it zeroes the memory and lets the
  * next accumulator reuse it (see MASK_ACCUMULATOR_POOL_MAX_BYTES). Not calling it is
@@ -306,11 +309,58 @@ export class MaskAccumulator {
     addMaskSimd(this.#kernel!, this.#mem!, this.length * 4, key, sign);
   }
 
-  /** The vector now, as a fresh copy (the accumulator stays usable). */
+  /**
+   * Ends the accumulator and hands its vector over without copying it (no 4 MB copy
+   * on the hot path): with the SIMD backend the result is a view of the wasm memory,
+   * which is then the caller's and is never reused. `add`, `addVector`, `copyTo` and
+   * `result` throw afterwards; `dispose` does nothing (the vector is the caller's now).
+   * To keep the memory for reuse instead, `copyTo` then `dispose`.
+   */
   result(): Uint32Array<ArrayBuffer> {
     this.#assertLive('result');
-    if (this.#js !== undefined) return new Uint32Array(this.#js.buffer.slice(0));
-    return new Uint32Array(this.#mem!.buffer.slice(SIMD_CHUNK_BYTES, SIMD_CHUNK_BYTES + this.length * 4));
+    this.#disposed = true;
+    const js = this.#js;
+    const mem = this.#mem;
+    this.#kernel = undefined;
+    this.#mem = undefined;
+    this.#js = undefined;
+    if (js !== undefined) return new Uint32Array(js.buffer, js.byteOffset, this.length);
+    return new Uint32Array(mem!.buffer, SIMD_CHUNK_BYTES, this.length);
+  }
+
+  /** Copies the vector into `dst` (same length; e.g. a SharedArrayBuffer view). The accumulator stays usable. */
+  copyTo(dst: Uint32Array): void {
+    this.#assertLive('copyTo');
+    if (!(dst instanceof Uint32Array) || dst.length !== this.length) {
+      throw new RangeError(`MaskAccumulator.copyTo dst: expected a Uint32Array of ${this.length} lanes, got ${dst instanceof Uint32Array ? dst.length : typeof dst}`);
+    }
+    const bytes = this.length * 4;
+    const out = new Uint8Array(dst.buffer, dst.byteOffset, bytes);
+    if (this.#js !== undefined) out.set(new Uint8Array(this.#js.buffer, this.#js.byteOffset, bytes));
+    else out.set(this.#mem!.subarray(SIMD_CHUNK_BYTES, SIMD_CHUNK_BYTES + bytes));
+  }
+
+  /** vector[i] = (vector[i] + sign * x[i]) mod 2^32 for every lane (e.g. a worker's partial sum). */
+  addVector(x: Uint32Array, sign: 1 | -1 = 1): void {
+    this.#assertLive('addVector');
+    if (!(x instanceof Uint32Array) || x.length !== this.length) {
+      throw new RangeError(`MaskAccumulator.addVector x: expected a Uint32Array of ${this.length} lanes, got ${x instanceof Uint32Array ? x.length : typeof x}`);
+    }
+    assertSign(sign, 'MaskAccumulator.addVector sign');
+    const x32 = new Int32Array(x.buffer, x.byteOffset, x.length);
+    if (this.#js !== undefined) {
+      (sign === 1 ? addLanes : subLanes)(this.#js, x32, this.length);
+      return;
+    }
+    const mem = this.#mem!;
+    const op = sign === 1 ? this.#kernel!.add : this.#kernel!.sub;
+    const bytes = this.length * 4;
+    const x8 = new Uint8Array(x.buffer, x.byteOffset, bytes);
+    for (let off = 0; off < bytes; off += SIMD_CHUNK_BYTES) {
+      const n = Math.min(SIMD_CHUNK_BYTES, bytes - off);
+      mem.set(x8.subarray(off, off + n), 0);
+      op(SIMD_CHUNK_BYTES + off, 0, n);
+    }
   }
 
   /** Zeroes the vector and gives its memory back for reuse. Idempotent; `add` and `result` throw afterwards. */
@@ -329,10 +379,51 @@ export class MaskAccumulator {
   }
 }
 
+/** Kernel for `addVectors`: two SIMD_CHUNK_BYTES scratch chunks, kept for the thread's life. */
+let sumKernel: SimdKernel | null | undefined;
+
+/**
+ * acc[i] = (acc[i] + x[i]) mod 2^32 in place (the server's running sum of masked inputs).
+ * With WebAssembly SIMD, chunk by chunk: both chunks are copied into the kernel's scratch,
+ * added as i32x4 and copied back. Measured (2-core VM, 20 adds of 1e6 lanes, medians of 7):
+ * 1.43 ms per add against 3.02 ms for the plain `(a + b) >>> 0` loop and 1.94 ms for the
+ * unrolled Int32 loop. Without SIMD it runs the unrolled Int32 loop.
+ */
+export function addVectors(acc: Uint32Array, x: Uint32Array): void {
+  if (!(acc instanceof Uint32Array)) throw new TypeError(`addVectors acc: expected Uint32Array, got ${typeof acc}`);
+  if (!(x instanceof Uint32Array) || x.length !== acc.length) {
+    throw new RangeError(`addVectors x: expected a Uint32Array of ${acc.length} lanes, got ${x instanceof Uint32Array ? x.length : typeof x}`);
+  }
+  if (sumKernel === undefined) {
+    const k = instantiateSimd();
+    try {
+      k?.memory.grow((2 * SIMD_CHUNK_BYTES) / WASM_PAGE_BYTES || 1);
+      sumKernel = k ?? null;
+    } catch {
+      sumKernel = null;
+    }
+  }
+  const bytes = acc.length * 4;
+  if (sumKernel === null || acc.length < ADD_MASK_SIMD_MIN_LANES) {
+    addLanes(new Int32Array(acc.buffer, acc.byteOffset, acc.length), new Int32Array(x.buffer, x.byteOffset, x.length), acc.length);
+    return;
+  }
+  const mem = new Uint8Array(sumKernel.memory.buffer);
+  const a8 = new Uint8Array(acc.buffer, acc.byteOffset, bytes);
+  const x8 = new Uint8Array(x.buffer, x.byteOffset, bytes);
+  for (let off = 0; off < bytes; off += SIMD_CHUNK_BYTES) {
+    const n = Math.min(SIMD_CHUNK_BYTES, bytes - off);
+    mem.set(a8.subarray(off, off + n), 0);
+    mem.set(x8.subarray(off, off + n), SIMD_CHUNK_BYTES);
+    sumKernel.add(0, SIMD_CHUNK_BYTES, n);
+    a8.set(mem.subarray(0, n), off);
+  }
+}
+
 /**
  * Benchmark baseline: generates and discards `bytes` keystream bytes with the same
  * cipher and zero buffer as the JS `addMask` loop, in 64 KiB chunks. (The SIMD path
- * uses 256 KiB chunks, which alone measured 0-10% faster here.) Not for protocol use.
+ * uses 32 KiB chunks; see SIMD_CHUNK_BYTES for the measurement.) Not for protocol use.
  */
 export function aesCtrKeystreamFloor(key: Uint8Array, bytes: number): void {
   assertKey(key, 'aesCtrKeystreamFloor key');

@@ -28,10 +28,10 @@ describe('secure aggregation round (in memory)', () => {
     expect(r.sum).toEqual(expected);
   });
 
-  it('sums exactly on a Harary graph with a dropout at every stage', () => {
+  it('sums exactly on a Harary graph with a dropout at every stage after AdvertiseKeys', () => {
     const inputs = randomInputs(10, 17, 2);
     const dropAt = new Map<number, Stage>([
-      [2, 'AdvertiseKeys'],
+      [2, 'ShareKeys'],
       [5, 'MaskedInput'],
     ]);
     const r = simulateRound({ inputs, threshold: 4, degree: 6, dropAt });
@@ -68,6 +68,12 @@ describe('secure aggregation round (in memory)', () => {
     expect(r.sum).toBeUndefined();
   });
 
+  it('on a Harary graph, a missing advert aborts the attempt (the graph seed needs all of them)', () => {
+    const r = simulateRound({ inputs: randomInputs(10, 5, 3), threshold: 4, degree: 6, dropAt: new Map([[2, 'AdvertiseKeys']]) });
+    expect(r.outcome).toMatchObject({ kind: 'aborted', stage: 'AdvertiseKeys' });
+    if (r.outcome.kind === 'aborted') expect(r.outcome.reason).toMatch(/needs every roster member's advert; missing: 2/);
+  });
+
   it('property: exact sum, or a clean abort below threshold, for any n, k, t, m and dropouts', () => {
     const stageOrNone = fc.option(fc.constantFrom<Stage>(...STAGES), { freq: 3 });
     const scenario = fc
@@ -84,10 +90,10 @@ describe('secure aggregation round (in memory)', () => {
         }),
       )
       .chain((s) => {
-        const k = s.degree >= s.n - 1 ? s.n - 1 : s.degree;
-        // H_{k,n} with k and n both odd gives one client k+1 neighbours; t must exceed half of that too.
-        const maxDegree = k < s.n - 1 && k % 2 === 1 && s.n % 2 === 1 ? k + 1 : k;
-        return fc.record({ s: fc.constant({ ...s, k }), t: fc.integer({ min: Math.floor(maxDegree / 2) + 1, max: k }) });
+        // Harary degrees are even (params.ts derives its bounds for even k); n − 1 is the complete graph.
+        const k = s.degree >= s.n - 1 ? s.n - 1 : s.degree + (s.degree % 2);
+        const kk = k >= s.n - 1 ? s.n - 1 : k;
+        return fc.record({ s: fc.constant({ ...s, k: kk }), t: fc.integer({ min: Math.floor(kk / 2) + 1, max: kk }) });
       });
     fc.assert(
       fc.property(scenario, ({ s, t }) => {
@@ -109,9 +115,12 @@ describe('secure aggregation round (in memory)', () => {
           }
         } else {
           expect(r.outcome.kind).toBe('aborted');
-          if (r.outcome.kind === 'aborted') expect(r.outcome.reason).toMatch(/threshold/);
-          // With at most k - t dropouts every neighbourhood keeps t members: no abort allowed.
-          expect(dropAt.size).toBeGreaterThan(s.k - t);
+          const harary = s.k < s.n - 1;
+          const advertDrop = [...dropAt.values()].includes('AdvertiseKeys');
+          if (r.outcome.kind === 'aborted') expect(r.outcome.reason).toMatch(harary && advertDrop ? /threshold|every roster member's advert/ : /threshold/);
+          // With at most k - t dropouts every neighbourhood keeps t members: no abort allowed
+          // (except a missing advert on a Harary graph, which aborts by design).
+          if (!(harary && advertDrop)) expect(dropAt.size).toBeGreaterThan(s.k - t);
         }
         // Honest clients never refuse anything from an honest server.
         expect([...r.clientErrors.values()].filter((e) => e.code !== SecAggErrorCode.BelowThreshold)).toEqual([]);

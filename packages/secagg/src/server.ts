@@ -16,10 +16,14 @@
 import { equalBytes } from './bytes.ts';
 import { SecAggError, SecAggErrorCode as E, fail } from './errors.ts';
 import type { RoundContext } from './hkdf.ts';
-import { verifySignature, x25519PublicKey } from './keys.ts';
-import { SHARE_BYTES, combineShares, type Share } from './shamir.ts';
+import { verifySignature } from './keys.ts';
+import { SHARE_BYTES, type Share } from './shamir.ts';
+import { addVectors } from './prg.ts';
 import { advertTranscript, survivorTranscript } from './transcript.ts';
 import type { Graph } from './graph.ts';
+import { advertCommitment, deriveGraph, graphSeed } from './graph-seed.ts';
+import { isUsableX25519Key } from './key-check.ts';
+import { reconstructVerified } from './verified-reconstruct.ts';
 import type { UnmaskPlan } from './unmask.ts';
 import {
   PUBLIC_KEY_BYTES,
@@ -28,6 +32,7 @@ import {
   type ClientId,
   type ClientMessage,
   type EncryptedShare,
+  type GraphKind,
   type RosterEntry,
   type ServerMessage,
   type SignedAdvert,
@@ -39,14 +44,25 @@ export interface ServerOptions {
   readonly round: number;
   /** The cohort for this round, with enrolled identity keys. */
   readonly roster: readonly RosterEntry[];
-  /** Neighbour lists over the roster ids (complete graph or Harary). Must be symmetric. */
-  readonly graph: Graph;
+  /**
+   * The complete graph over the roster (a Graph; any other Graph is refused: clients
+   * recompute their neighbourhood and would refuse it), or a Harary spec: degree k and
+   * every member's advert commitment (from its OfferReply). The Harary graph is drawn
+   * from the adverts once AdvertiseKeys closes (graph-seed.ts).
+   */
+  readonly graph: Graph | HararySpec;
   readonly threshold: number;
   readonly vectorLength: number;
   /** Signed adverts and the consistency check. Default true. */
   readonly activeAdversary?: boolean;
   /** Largest accepted ciphertext of one encrypted share. Default 256 bytes. */
   readonly maxShareCiphertext?: number;
+}
+
+export interface HararySpec {
+  readonly kind: 'harary';
+  readonly degree: number;
+  readonly commitments: ReadonlyMap<ClientId, Uint8Array>;
 }
 
 export type ServerEvent =
@@ -71,12 +87,25 @@ export interface RevealSummary {
 
 export type ServerOutcome =
   | { readonly kind: 'pending' }
-  | { readonly kind: 'ready'; readonly plan: UnmaskPlan; readonly survivors: readonly ClientId[]; readonly revealed: RevealSummary }
+  | {
+      readonly kind: 'ready';
+      readonly plan: UnmaskPlan;
+      readonly survivors: readonly ClientId[];
+      readonly revealed: RevealSummary;
+      /** Clients that revealed a share off its owner's polynomial (named with the extra shares beyond t). */
+      readonly forgers: readonly ClientId[];
+    }
   | { readonly kind: 'aborted'; readonly stage: Stage; readonly reason: string };
 
 export interface ServerState {
   readonly opts: Required<ServerOptions>;
   readonly ctx: RoundContext;
+  readonly graphKind: GraphKind;
+  readonly degree: number;
+  /** The communication graph: the complete graph from the start; Harary once AdvertiseKeys closed. */
+  graph: Graph | null;
+  /** Signed with the survivor list (graph-seed.ts); the Harary seed once drawn. */
+  graphDigest: Uint8Array;
   stage: Stage | 'Done';
   /** Clients we still wait for in the current stage. */
   readonly waiting: Set<ClientId>;
@@ -132,21 +161,46 @@ export function startServer(options: ServerOptions): ServerStep {
     if (identity.has(e.id)) throw new RangeError(`roster: duplicate id ${e.id}`);
     identity.set(e.id, e.identityKey);
   }
-  for (const id of identity.keys()) {
-    const ns = opts.graph.get(id);
-    if (!ns) throw new RangeError(`graph: no neighbour list for id ${id}`);
-    for (const v of ns) {
-      if (v === id || !identity.has(v)) throw new RangeError(`graph: id ${id} has neighbour ${v} outside the roster`);
-      if (!opts.graph.get(v)?.includes(id)) throw new RangeError(`graph: edge ${id}-${v} is not symmetric`);
+  const ids = [...identity.keys()].sort((a, b) => a - b);
+  const n = ids.length;
+  const t = opts.threshold;
+  let graph: Graph | null = null;
+  let graphKind: GraphKind;
+  let degree: number;
+  if (opts.graph instanceof Map) {
+    graphKind = 'complete';
+    degree = n - 1;
+    for (const id of ids) {
+      const ns = opts.graph.get(id);
+      if (!ns) throw new RangeError(`graph: no neighbour list for id ${id}`);
+      if (ns.length !== n - 1 || ns.some((v: number) => v === id || !identity.has(v))) {
+        throw new RangeError(`graph: id ${id} must neighbour every other roster member (clients verify the complete graph); use { kind: 'harary', ... } for SecAgg+`);
+      }
     }
-    if (2 * opts.threshold <= ns.length || opts.threshold > ns.length) {
-      fail(E.BadConfig, `threshold ${opts.threshold} must be more than half of, and at most, the ${ns.length} neighbours of id ${id}`);
+    graph = opts.graph as Graph;
+  } else {
+    const spec = opts.graph as HararySpec;
+    graphKind = 'harary';
+    degree = spec.degree;
+    if (!Number.isInteger(degree) || degree < 1 || degree > n - 1 || (degree % 2 === 1 && degree !== n - 1)) {
+      throw new RangeError(`graph.degree: expected an even integer in [2, ${n - 1}] (or ${n - 1}), got ${degree}`);
     }
+    for (const id of ids) {
+      const c = spec.commitments.get(id);
+      if (!(c instanceof Uint8Array) || c.length !== 32) throw new RangeError(`graph.commitments: no 32-byte advert commitment for id ${id}`);
+    }
+  }
+  if (t > degree || 2 * t <= degree) {
+    fail(E.BadConfig, `threshold ${t} must be more than half of, and at most, the ${degree} neighbours of each client`);
   }
   const roster = [...opts.roster].sort((a, b) => a.id - b.id);
   const state: ServerState = {
     opts,
     ctx: { session: opts.session, round: opts.round },
+    graphKind,
+    degree,
+    graph,
+    graphDigest: new Uint8Array(0),
     stage: 'AdvertiseKeys',
     waiting: new Set(identity.keys()),
     answered: new Set(),
@@ -161,6 +215,8 @@ export function startServer(options: ServerOptions): ServerStep {
     keyShares: new Map(),
     outcome: { kind: 'pending' },
   };
+  if (graphKind === 'complete') state.graphDigest = graphSeed(state.ctx, 'complete', degree, roster, []);
+  const commitments = graphKind === 'harary' ? ids.map((id) => ({ id, commit: (opts.graph as HararySpec).commitments.get(id)! })) : [];
   const outbox = roster.map((e) => ({
     to: e.id,
     msg: {
@@ -168,7 +224,10 @@ export function startServer(options: ServerOptions): ServerStep {
       ...state.ctx,
       you: e.id,
       roster,
-      neighbours: [...opts.graph.get(e.id)!],
+      neighbours: graph === null ? [] : [...graph.get(e.id)!],
+      graph: graphKind,
+      degree,
+      commitments,
       threshold: opts.threshold,
       vectorLength: opts.vectorLength,
       activeAdversary: opts.activeAdversary,
@@ -230,18 +289,28 @@ function onMessage(state: ServerState, from: ClientId, msg: ClientMessage): Serv
 function acceptAdvert(state: ServerState, from: ClientId, msg: Extract<ClientMessage, { type: 'AdvertiseKeys' }>): void {
   expectBytes(msg.cPk, PUBLIC_KEY_BYTES, 'AdvertiseKeys.cPk');
   expectBytes(msg.sPk, PUBLIC_KEY_BYTES, 'AdvertiseKeys.sPk');
-  if (equalBytes(msg.cPk, msg.sPk)) fail(E.BadMessage, `AdvertiseKeys from id ${from}: one key for both roles`);
+  expectBytes(msg.bPk, PUBLIC_KEY_BYTES, 'AdvertiseKeys.bPk');
+  const own = [msg.cPk, msg.sPk, msg.bPk];
+  if (equalBytes(msg.cPk, msg.sPk) || equalBytes(msg.cPk, msg.bPk) || equalBytes(msg.sPk, msg.bPk)) fail(E.BadMessage, `AdvertiseKeys from id ${from}: one key for two roles`);
+  // RFC 7748 §6.1: a low-order key would make its neighbours leave the round; refuse it here.
+  for (const [i, k] of own.entries()) {
+    if (!isUsableX25519Key(k)) fail(E.BadMessage, `AdvertiseKeys from id ${from}: ${['cPk', 'sPk', 'bPk'][i]} is a low-order X25519 point`);
+  }
   for (const a of state.adverts.values()) {
-    if (equalBytes(a.cPk, msg.cPk) || equalBytes(a.sPk, msg.sPk) || equalBytes(a.cPk, msg.sPk) || equalBytes(a.sPk, msg.cPk)) {
-      fail(E.BadMessage, `AdvertiseKeys from id ${from}: reuses a public key advertised by id ${a.id}`);
+    for (const k of own) {
+      if (equalBytes(a.cPk, k) || equalBytes(a.sPk, k) || equalBytes(a.bPk, k)) fail(E.BadMessage, `AdvertiseKeys from id ${from}: reuses a public key advertised by id ${a.id}`);
     }
+  }
+  if (state.graphKind === 'harary') {
+    const committed = (state.opts.graph as HararySpec).commitments.get(from)!;
+    if (!equalBytes(advertCommitment(msg), committed)) fail(E.BadMessage, `AdvertiseKeys from id ${from}: keys differ from the commitment in its OfferReply`);
   }
   if (state.opts.activeAdversary) {
     expectBytes(msg.sig, SIGNATURE_BYTES, 'AdvertiseKeys.sig');
-    const ok = verifySignature(msg.sig, advertTranscript(state.ctx, from, msg.cPk, msg.sPk), state.identity.get(from)!);
+    const ok = verifySignature(msg.sig, advertTranscript(state.ctx, from, msg.cPk, msg.sPk, msg.bPk), state.identity.get(from)!);
     if (!ok) fail(E.BadSignature, `AdvertiseKeys from id ${from}: signature does not verify against its enrolled key`);
   }
-  state.adverts.set(from, { id: from, cPk: msg.cPk, sPk: msg.sPk, sig: msg.sig });
+  state.adverts.set(from, { id: from, cPk: msg.cPk, sPk: msg.sPk, bPk: msg.bPk, sig: msg.sig });
 }
 
 function acceptShares(state: ServerState, from: ClientId, msg: Extract<ClientMessage, { type: 'ShareKeys' }>): void {
@@ -263,14 +332,12 @@ function acceptMasked(state: ServerState, from: ClientId, msg: Extract<ClientMes
   if (!(msg.y instanceof Uint32Array) || msg.y.length !== state.sum.length) {
     fail(E.BadMessage, `MaskedInput from id ${from}: expected ${state.sum.length} lanes, got ${msg.y?.length}`);
   }
-  const sum = state.sum;
-  const y = msg.y;
-  for (let i = 0; i < sum.length; i++) sum[i] = (sum[i]! + y[i]!) >>> 0;
+  addVectors(state.sum, msg.y);
 }
 
 function acceptSignature(state: ServerState, from: ClientId, msg: Extract<ClientMessage, { type: 'ConsistencySignature' }>): void {
   expectBytes(msg.sig, SIGNATURE_BYTES, 'ConsistencySignature.sig');
-  if (!verifySignature(msg.sig, survivorTranscript(state.ctx, state.survivors), state.identity.get(from)!)) {
+  if (!verifySignature(msg.sig, survivorTranscript(state.ctx, state.survivors, state.graphDigest), state.identity.get(from)!)) {
     fail(E.BadSignature, `ConsistencySignature from id ${from} does not verify over the survivor list`);
   }
   state.signatures.set(from, msg.sig);
@@ -312,12 +379,22 @@ function closeStage(state: ServerState): ServerStep {
 
   switch (stage) {
     case 'AdvertiseKeys': {
+      let all: SignedAdvert[] | null = null;
+      if (state.graphKind === 'harary') {
+        // The seed hashes every member's advert: without all of them there is no graph.
+        const missing = [...state.identity.keys()].filter((id) => !state.adverts.has(id)).sort((a, b) => a - b);
+        if (missing.length > 0) return abort(state, stage, `the Harary graph seed needs every roster member's advert; missing: ${missing.join(', ')}`);
+        all = [...state.adverts.values()].sort((a, b) => a.id - b.id);
+        const roster = [...state.identity].map(([id, identityKey]) => ({ id, identityKey }));
+        state.graphDigest = graphSeed(state.ctx, 'harary', state.degree, roster, all);
+        state.graph = deriveGraph('harary', roster.map((e) => e.id).sort((a, b) => a - b), state.degree, state.graphDigest);
+      }
       // Clients with fewer than t advertised neighbours will refuse the key list; drop them now.
       const outbox: ServerOutMessage[] = [];
       const ready = responders.filter((u) => {
         const ns = [...neighboursIn(state, u, state.adverts)];
         if (ns.length >= t) {
-          outbox.push({ to: u, msg: { type: 'KeyList', ...state.ctx, adverts: ns.map((v) => state.adverts.get(v)!) } });
+          outbox.push({ to: u, msg: { type: 'KeyList', ...state.ctx, adverts: all ?? ns.map((v) => state.adverts.get(v)!) } });
           return true;
         }
         state.drops.set(u, { stage, reason: `only ${ns.length} neighbours advertised keys` });
@@ -359,7 +436,7 @@ function closeStage(state: ServerState): ServerStep {
           type: 'UnmaskRequest' as const,
           ...state.ctx,
           survivors: state.survivors,
-          signatures: [...state.opts.graph.get(v)!]
+          signatures: [...state.graph!.get(v)!]
             .filter((u) => state.signatures.has(u))
             .map((u) => ({ id: u, sig: state.signatures.get(u)! })),
         },
@@ -391,7 +468,7 @@ function finish(state: ServerState): ServerStep {
   const alive = new Set(state.survivors);
   const dropped = [...state.shares.keys()].filter((u) => !alive.has(u)).sort((a, b) => a - b);
   try {
-    const plan = buildUnmaskPlan({
+    const { plan, forgers } = buildCheckedPlan({
       ctx: state.ctx,
       threshold: state.opts.threshold,
       masked: state.sum,
@@ -400,10 +477,11 @@ function finish(state: ServerState): ServerStep {
       selfMaskShares: state.selfMaskShares,
       keyShares: state.keyShares,
       maskPublicKeys: new Map([...state.adverts].map(([id, a]) => [id, a.sPk])),
-      graph: state.opts.graph,
+      selfMaskPublicKeys: new Map([...state.adverts].map(([id, a]) => [id, a.bPk])),
+      graph: state.graph!,
     });
     state.stage = 'Done';
-    state.outcome = { kind: 'ready', plan, survivors: state.survivors, revealed: { selfMaskOf: state.survivors, maskKeyOf: dropped } };
+    state.outcome = { kind: 'ready', plan, survivors: state.survivors, revealed: { selfMaskOf: state.survivors, maskKeyOf: dropped }, forgers };
     return { state, outbox: [] };
   } catch (err) {
     if (err instanceof SecAggError) return abort(state, 'Unmask', err.message);
@@ -423,54 +501,50 @@ export interface PlanInput {
   readonly keyShares: ReadonlyMap<ClientId, readonly Share[]>;
   /** Advertised mask public keys s_pk, by client. */
   readonly maskPublicKeys: ReadonlyMap<ClientId, Uint8Array>;
+  /** Advertised self-mask public keys b_pk (b is their X25519 secret), by client. */
+  readonly selfMaskPublicKeys: ReadonlyMap<ClientId, Uint8Array>;
   readonly graph: Graph;
 }
 
 /**
  * Shamir-reconstruct b_u for every survivor and s_sk_u for every dropped client,
  * and list the masks to remove. Throws BelowThreshold when a secret has too few
- * shares, BadShares when a reconstructed key does not match its advert.
+ * shares, BadShares when no subset of the shares reconstructs a key matching its
+ * advert (verified-reconstruct.ts).
  */
 export function buildUnmaskPlan(p: PlanInput): UnmaskPlan {
+  return buildCheckedPlan(p).plan;
+}
+
+/** buildUnmaskPlan, also naming the holders of forged shares (found with the shares beyond t). */
+export function buildCheckedPlan(p: PlanInput): { readonly plan: UnmaskPlan; readonly forgers: readonly ClientId[] } {
   const t = p.threshold;
   const alive = new Set(p.survivors);
+  const forgers = new Set<ClientId>();
   const selfSeeds = p.survivors.map((u) => {
-    const shares = p.selfMaskShares.get(u) ?? [];
-    if (shares.length < t) fail(E.BelowThreshold, `only ${shares.length} shares of the self-mask of id ${u} were revealed, threshold is ${t}`);
-    return { owner: u, seed: combineShares(lowestFirst(shares), t) };
+    const r = reconstructVerified(p.selfMaskShares.get(u) ?? [], t, p.selfMaskPublicKeys.get(u)!, `the self-mask of id ${u}`);
+    for (const f of r.forgers) forgers.add(f);
+    return { owner: u, seed: r.secret };
   });
   const droppedKeys = p.dropped.map((u) => {
-    const shares = p.keyShares.get(u) ?? [];
-    if (shares.length < t) fail(E.BelowThreshold, `only ${shares.length} shares of the mask key of id ${u} were revealed, threshold is ${t}`);
-    const secretKey = combineShares(lowestFirst(shares), t);
-    // The reconstructed key must match the advertised one; else shares were forged.
-    if (!equalBytes(x25519PublicKey(secretKey), p.maskPublicKeys.get(u)!)) {
-      fail(E.BadShares, `reconstructed mask key of id ${u} does not match its advertised public key`);
-    }
+    const r = reconstructVerified(p.keyShares.get(u) ?? [], t, p.maskPublicKeys.get(u)!, `the mask key of id ${u}`);
+    for (const f of r.forgers) forgers.add(f);
     // Every survivor neighbour of u held u's shares, so it masked with u (see ShareKeys).
     const peers = p.graph
       .get(u)!
       .filter((v) => alive.has(v))
       .map((v) => ({ id: v, sPk: p.maskPublicKeys.get(v)! }));
-    return { owner: u, secretKey, peers };
+    return { owner: u, secretKey: r.secret, peers };
   });
-  return { ctx: p.ctx, masked: p.masked, selfSeeds, droppedKeys };
+  return { plan: { ctx: p.ctx, masked: p.masked, selfSeeds, droppedKeys }, forgers: [...forgers].sort((a, b) => a - b) };
 }
 
 // ---- helpers ----------------------------------------------------------------
 
-/**
- * Shares sorted by evaluation point. combineShares uses the first t, so picking the
- * t lowest ids makes most secrets of a round use the same point set (on the complete
- * graph at most t+1 distinct sets), and its Lagrange-coefficient cache then hits.
- */
-function lowestFirst(shares: readonly Share[]): Share[] {
-  return [...shares].sort((a, b) => a.x - b.x);
-}
 
 /** Neighbours of `id` that are keys of `present` (a stage's responders). */
 function neighboursIn(state: ServerState, id: ClientId, present: ReadonlyMap<ClientId, unknown>): Set<ClientId> {
-  return new Set(state.opts.graph.get(id)!.filter((v) => present.has(v)));
+  return new Set(state.graph!.get(id)!.filter((v) => present.has(v)));
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {

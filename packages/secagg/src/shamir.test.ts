@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from './bytes.ts';
 import { SecAggError, SecAggErrorCode } from './errors.ts';
 import type { RandomSource } from './random.ts';
-import { combineShares, FIELD_PRIME, lagrangeAtZero, SHARE_BYTES, splitSecret } from './shamir.ts';
+import { seededRandom } from './_test-random.ts';
+import { BASIS_MAX_EXTRA, combineShares, FIELD_PRIME, lagrangeAtZero, lagrangeViaCache, SHARE_BYTES, splitSecret } from './shamir.ts';
 import type { Share } from './shamir.ts';
 
 const P = FIELD_PRIME;
@@ -284,6 +285,55 @@ describe('lagrangeAtZero', () => {
     expectBadShares(() => lagrangeAtZero([1, 2, 1]), /duplicate/);
     expectBadShares(() => lagrangeAtZero([0, 2]));
     expectBadShares(() => lagrangeAtZero([2 ** 32]));
+  });
+});
+
+describe('Lagrange coefficients from a cached basis (O(t) per point set)', () => {
+  const str = (v: readonly bigint[]): string => v.join(',');
+
+  it('property: any sequence of point sets, near-overlapping or not, gets exactly lagrangeAtZero', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 1, max: 0xffff0000 }), fc.boolean()), { minLength: 1, maxLength: 12 }),
+        (t, steps) => {
+          for (const [drop, base, far] of steps) {
+            // A window of t + drop ids (consecutive, or spread out when `far`), minus `drop` of them.
+            const window = Array.from({ length: t + drop }, (_, i) => base + i * (far ? 65537 : 1)).filter((x) => x <= 0xffffffff);
+            if (window.length < t) continue;
+            const xs = window.filter((_, i) => i % (drop + 1) !== 0 || i / (drop + 1) >= window.length - t).slice(0, t);
+            const got = lagrangeViaCache(xs);
+            expect(str(got)).toBe(str(lagrangeAtZero([...xs].sort((a, b) => a - b))));
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('complete graph, t = 121 of 240 holders: every owner\'s t lowest holders, in turn, reconstruct its secret', () => {
+    const n = 241;
+    const t = 121;
+    const ids = Array.from({ length: n }, (_, i) => i + 1);
+    const rnd = seededRandom('basis');
+    for (const u of [1, 2, 3, 60, 121, 122, 123, 200]) {
+      const secret = rnd(32);
+      const holders = ids.filter((v) => v !== u);
+      const shares = splitSecret(secret, t, holders, rnd);
+      // As the server does: the t lowest ids.
+      expect(toHex(combineShares(shares.slice(0, t), t))).toBe(toHex(secret));
+      const xs = holders.slice(0, t);
+      expect(str(lagrangeViaCache(xs))).toBe(str(lagrangeAtZero(xs)));
+    }
+  });
+
+  it('a basis is only used for subsets at most BASIS_MAX_EXTRA points smaller', () => {
+    expect(BASIS_MAX_EXTRA).toBeGreaterThanOrEqual(1);
+    const big = Array.from({ length: 30 }, (_, i) => 1000 + i);
+    for (const k of [30, 29, 30 - BASIS_MAX_EXTRA, 30 - BASIS_MAX_EXTRA - 1, 5]) {
+      const xs = big.slice(big.length - k);
+      expect(str(lagrangeViaCache(xs))).toBe(str(lagrangeAtZero(xs)));
+    }
   });
 });
 

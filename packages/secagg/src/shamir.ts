@@ -5,7 +5,8 @@
  *
  * Bonawitz et al. 2017 §4 share each client's self-mask seed b_u and its DH secret s_u^SK
  * this way; the server reconstructs one or the other for every client, so
- * `combineShares` caches Lagrange coefficients per set of share indices.
+ * `combineShares` caches Lagrange coefficients per set of share indices, and derives a
+ * set's coefficients in O(t) from a cached superset (a basis) when one is close.
  */
 import { assertBytes, fromHex, toHex } from './bytes.ts';
 import { fail, SecAggErrorCode } from './errors.ts';
@@ -129,6 +130,89 @@ export function lagrangeAtZero(xs: readonly number[]): bigint[] {
 /** LRU of Lagrange coefficients keyed by the sorted x-set. Map iteration order is insertion order. */
 const lagrangeCache = new Map<string, readonly bigint[]>();
 
+/**
+ * Lagrange bases: point sets P (sorted) with their coefficients, from which the
+ * coefficients of any subset S of P with |P \ S| <= BASIS_MAX_EXTRA follow in O(|S|):
+ *   lambda_i^S = lambda_i^P * prod_{r in P\S} (x_r - x_i) / x_r
+ * (drop the factors x_r / (x_r - x_i) of lambda_i^P = prod_{j in P, j != i} x_j / (x_j - x_i)).
+ * On the complete graph with the t lowest ids chosen (server.ts), a round's point sets
+ * are the t-subsets of its t+1 lowest ids: one basis of t+1 points covers them all.
+ */
+export const BASIS_MAX_EXTRA = 8;
+/** Bases kept (most recent first). */
+const BASIS_CACHE_SIZE = 4;
+
+interface Basis {
+  readonly xs: readonly number[];
+  readonly index: ReadonlyMap<number, number>;
+  readonly lambdas: readonly bigint[];
+}
+const bases: Basis[] = [];
+/** The point set of the last full computation: two misses that overlap make a basis of their union. */
+let lastMiss: readonly number[] | undefined;
+
+function makeBasis(sortedXs: readonly number[]): Basis {
+  const basis = { xs: sortedXs, index: new Map(sortedXs.map((x, i) => [x, i])), lambdas: lagrangeAtZero(sortedXs) };
+  bases.unshift(basis);
+  if (bases.length > BASIS_CACHE_SIZE) bases.pop();
+  return basis;
+}
+
+/** The coefficients for `sortedXs` from `basis` (a superset with at most BASIS_MAX_EXTRA more points), in O(t). */
+function fromBasis(basis: Basis, sortedXs: readonly number[]): bigint[] {
+  const inS = new Uint8Array(basis.xs.length);
+  for (const x of sortedXs) inS[basis.index.get(x)!] = 1;
+  const removed = basis.xs.filter((_, i) => inS[i] === 0);
+  let prodR = 1n;
+  for (const r of removed) prodR = (prodR * BigInt(r)) % P;
+  const invProdR = invert(prodR);
+  return sortedXs.map((xi) => {
+    // prod_r (x_r - x_i): small factors multiplied in a double while exact, then folded.
+    let big = 1n;
+    let small = 1;
+    for (const r of removed) {
+      const diff = r - xi;
+      const next = small * diff;
+      if (Math.abs(next) <= Number.MAX_SAFE_INTEGER) {
+        small = next;
+        continue;
+      }
+      big *= BigInt(small);
+      small = diff;
+    }
+    big *= BigInt(small);
+    return mod(((basis.lambdas[basis.index.get(xi)!]! * big) % P) * invProdR);
+  });
+}
+
+/** A cached basis containing `sortedXs` with few enough extra points, if any. */
+function findBasis(sortedXs: readonly number[]): Basis | undefined {
+  for (const b of bases) {
+    if (b.xs.length < sortedXs.length || b.xs.length - sortedXs.length > BASIS_MAX_EXTRA) continue;
+    if (sortedXs.every((x) => b.index.has(x))) return b;
+  }
+  return undefined;
+}
+
+/** Sorted union of two sorted id lists. */
+function sortedUnion(a: readonly number[], b: readonly number[]): number[] {
+  return [...new Set([...a, ...b])].sort((x, y) => x - y);
+}
+
+function computeLagrange(sortedXs: readonly number[]): readonly bigint[] {
+  const basis = findBasis(sortedXs);
+  if (basis !== undefined) return fromBasis(basis, sortedXs);
+  const prev = lastMiss;
+  lastMiss = sortedXs;
+  if (prev !== undefined && prev.length === sortedXs.length) {
+    const union = sortedUnion(prev, sortedXs);
+    if (union.length - sortedXs.length <= BASIS_MAX_EXTRA && union.length > sortedXs.length) {
+      return fromBasis(makeBasis(union), sortedXs);
+    }
+  }
+  return lagrangeAtZero(sortedXs);
+}
+
 function cachedLagrange(sortedXs: readonly number[]): readonly bigint[] {
   const key = sortedXs.join(',');
   const hit = lagrangeCache.get(key);
@@ -137,13 +221,19 @@ function cachedLagrange(sortedXs: readonly number[]): readonly bigint[] {
     lagrangeCache.set(key, hit);
     return hit;
   }
-  const lambdas = lagrangeAtZero(sortedXs);
+  const lambdas = computeLagrange(sortedXs);
   lagrangeCache.set(key, lambdas);
   if (lagrangeCache.size > LAGRANGE_CACHE_SIZE) {
     const oldest = lagrangeCache.keys().next();
     if (oldest.done !== true) lagrangeCache.delete(oldest.value);
   }
   return lambdas;
+}
+
+/** Test hook: the coefficients combineShares would use for these (distinct, valid) points, through the caches. */
+export function lagrangeViaCache(xs: readonly number[]): readonly bigint[] {
+  checkXs(xs);
+  return cachedLagrange([...xs].sort((a, b) => a - b));
 }
 
 function assertThreshold(t: unknown, what: string): asserts t is number {

@@ -9,8 +9,8 @@
  */
 import { SecAggError } from './errors.ts';
 import { generateIdentity, type KeyPair } from './keys.ts';
-import { completeGraph, hararyGraph, type Graph } from './graph.ts';
-import { clientStep, createClient, type ClientState } from './client.ts';
+import { completeGraph, type Graph } from './graph.ts';
+import { clientCommitment, clientStep, createClient, type ClientState } from './client.ts';
 import { serverStep, startServer, type ServerEvent, type ServerOutcome, type ServerState } from './server.ts';
 import { unmask } from './unmask.ts';
 import { osRandom, type RandomSource } from './random.ts';
@@ -19,7 +19,7 @@ import { STAGES, type ClientId, type ClientMessage, type ServerMessage, type Sta
 export interface SimulationOptions {
   readonly inputs: readonly Uint32Array[];
   readonly threshold: number;
-  /** Neighbours per client; omit (or n-1) for the complete graph. */
+  /** Neighbours per client; omit (or n-1) for the complete graph, else the seeded Harary graph (graph-seed.ts). */
   readonly degree?: number;
   readonly dropAt?: ReadonlyMap<ClientId, Stage>;
   readonly dropStyle?: 'disconnect' | 'deadline';
@@ -30,6 +30,8 @@ export interface SimulationOptions {
   readonly random?: RandomSource;
   /** Called with every message a client is about to get; may replace it (dishonest-server tests). */
   readonly tamper?: (to: ClientId, msg: ServerMessage) => ServerMessage;
+  /** Rewrites a client's message before the server sees it (a dishonest client). */
+  readonly tamperClient?: (from: ClientId, msg: ClientMessage) => ClientMessage;
   /** Skip the unmasking (the benchmark times it separately). */
   readonly skipUnmask?: boolean;
   /**
@@ -49,7 +51,8 @@ export interface SimulationResult {
   /** The plain sum of the survivors' inputs, for comparison. */
   readonly plainSum?: Uint32Array;
   readonly server: ServerState;
-  readonly graph: Graph;
+  /** The round's graph (null when it aborted before the Harary graph was drawn). */
+  readonly graph: Graph | null;
   /** Each client's last state. */
   readonly clients: ReadonlyMap<ClientId, ClientState>;
   /** Errors raised by client machines, by client. */
@@ -71,7 +74,11 @@ export function simulateRound(o: SimulationOptions): SimulationResult {
   const n = o.inputs.length;
   const ids = Array.from({ length: n }, (_, i) => i + 1);
   const identities = o.identities ?? ids.map(() => generateIdentity(random));
-  const graph = o.degree === undefined || o.degree >= n - 1 ? completeGraph(ids) : hararyGraph(ids, o.degree, random);
+  const clients = new Map<ClientId, ClientState>(
+    ids.map((id, i) => [id, createClient({ identity: identities[i]!, input: o.inputs[i]!, random })]),
+  );
+  const commitments = new Map([...clients].map(([id, c]) => [id, clientCommitment(c as Extract<ClientState, { stage: 'Init' }>)]));
+  const graph = o.degree === undefined || o.degree >= n - 1 ? completeGraph(ids) : { kind: 'harary' as const, degree: o.degree, commitments };
   const started = startServer({
     session: o.session ?? random(16),
     round: o.round ?? 0,
@@ -82,9 +89,6 @@ export function simulateRound(o: SimulationOptions): SimulationResult {
     activeAdversary: o.activeAdversary ?? true,
   });
   const server = started.state;
-  const clients = new Map<ClientId, ClientState>(
-    ids.map((id, i) => [id, createClient({ identity: identities[i]!, input: o.inputs[i]!, random })]),
-  );
   const clientErrors = new Map<ClientId, SecAggError>();
   const serverErrors = new Map<ClientId, SecAggError>();
   const gone = new Set<ClientId>();
@@ -131,7 +135,7 @@ export function simulateRound(o: SimulationOptions): SimulationResult {
           if ((o.dropStyle ?? 'disconnect') === 'disconnect') toServer.push({ type: 'dropped', id: to, reason: 'disconnected' });
           continue;
         }
-        toServer.push({ type: 'message', from: to, msg: m });
+        toServer.push({ type: 'message', from: to, msg: o.tamperClient ? o.tamperClient(to, m) : m });
       }
       continue;
     }
@@ -145,14 +149,14 @@ export function simulateRound(o: SimulationOptions): SimulationResult {
   }
 
   const outcome = server.outcome;
-  if (outcome.kind !== 'ready') return { outcome, server, graph, clients, clientErrors, serverErrors };
+  if (outcome.kind !== 'ready') return { outcome, server, graph: server.graph, clients, clientErrors, serverErrors };
   const plainSum = new Uint32Array(o.inputs[0]!.length);
   for (const id of outcome.survivors) {
     const x = o.inputs[id - 1]!;
     for (let i = 0; i < plainSum.length; i++) plainSum[i] = (plainSum[i]! + x[i]!) >>> 0;
   }
   const sum = o.skipUnmask ? undefined : unmask(outcome.plan);
-  return { outcome, sum, plainSum, server, graph, clients, clientErrors, serverErrors };
+  return { outcome, sum, plainSum, server, graph: server.graph, clients, clientErrors, serverErrors };
 }
 
 function stageIndex(s: Stage): number {

@@ -8,14 +8,17 @@ import type { RoundContext } from './hkdf.ts';
 import type { ClientId } from './messages.ts';
 
 /** Signed by a client's identity key in AdvertiseKeys (Bonawitz et al. 2017, round 0, active mode). */
-export function advertTranscript(ctx: RoundContext, id: ClientId, cPk: Uint8Array, sPk: Uint8Array): Uint8Array {
-  return concatBytes(utf8('tally/v1/advert'), lp(ctx.session), u32be(ctx.round), u32be(id), lp(cPk), lp(sPk));
+export function advertTranscript(ctx: RoundContext, id: ClientId, cPk: Uint8Array, sPk: Uint8Array, bPk: Uint8Array): Uint8Array {
+  return concatBytes(utf8('tally/v1/advert'), lp(ctx.session), u32be(ctx.round), u32be(id), lp(cPk), lp(sPk), lp(bPk));
 }
 
-/** Signed in ConsistencyCheck: the survivor set U3, sorted, as the client saw it (round 3). */
-export function survivorTranscript(ctx: RoundContext, survivors: readonly ClientId[]): Uint8Array {
+/**
+ * Signed in ConsistencyCheck: the survivor set U3, sorted, as the client saw it (round 3),
+ * and the graph digest (graph-seed.ts), so signers also confirm one view of the graph.
+ */
+export function survivorTranscript(ctx: RoundContext, survivors: readonly ClientId[], graphDigest: Uint8Array): Uint8Array {
   const ids = [...survivors].sort((a, b) => a - b);
-  return concatBytes(utf8('tally/v1/survivors'), lp(ctx.session), u32be(ctx.round), u32be(ids.length), ...ids.map(u32be));
+  return concatBytes(utf8('tally/v1/survivors'), lp(ctx.session), u32be(ctx.round), lp(graphDigest), u32be(ids.length), ...ids.map(u32be));
 }
 
 /** HKDF info suffix for the pairwise mask of {a, b}: the same for both ends, ordered low to high. */

@@ -1,15 +1,21 @@
 /**
  * Unmasking split over worker threads. Each mask is independent, so the jobs are
  * dealt out by estimated cost (longest first, to the least-loaded worker); each
- * worker returns a partial vector and the partials are added to the masked sum.
- * Memory: one extra model-sized vector per worker.
+ * worker writes a partial vector into a SharedArrayBuffer the pool keeps for it
+ * (reused round after round while the model size stays), and the partials are added
+ * to the masked sum with the SIMD kernel (MaskAccumulator.addVector). The main thread
+ * only adds: it stays free for the coordinator's sockets while the workers run.
+ * Memory: one extra model-sized vector per worker, plus each worker's wasm memory.
  *
  * The result is identical to unmask() (ring arithmetic is exact and commutative).
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
+import { generateX25519 } from './keys.ts';
+import { MaskAccumulator } from './prg.ts';
 import { maskJobs, unmask, type MaskJob, type UnmaskPlan } from './unmask.ts';
 import type { WorkerReply, WorkerTask } from './unmask-worker.ts';
+import { unmaskWorkerUrl } from './unmask-worker-url.ts';
 
 export interface UnmaskPoolOptions {
   /** Worker threads. Default: the machine's available parallelism, at most 8. */
@@ -21,37 +27,63 @@ export interface UnmaskPool {
   unmask(plan: UnmaskPlan): Promise<Uint32Array>;
   /**
    * Starts every thread now and resolves once each has loaded its code (about a
-   * second under tsx), so the first round's unmasking does not pay for it.
+   * second under tsx) and run the real mask path once (an X25519 agreement, a key
+   * derivation, a SIMD mask expansion into reused wasm memory, the copy into shared
+   * memory), so the first round's unmasking pays for none of it.
    */
   warm(): Promise<void>;
   /** Idempotent. */
   close(): Promise<void>;
 }
 
-/** Rough cost of one X25519 agreement (noble, pure JS) in lanes of AES-CTR keystream. */
-const PAIR_OVERHEAD_LANES = 1_500_000;
+/**
+ * Rough cost of one X25519 agreement plus key derivation in lanes of AES-CTR keystream
+ * (node:crypto: ~40 µs, about the keystream for 40k lanes here; noble: ~1 ms).
+ */
+const PAIR_OVERHEAD_LANES = 50_000;
+
+/** Lanes of the vector `warm()` runs through each thread: enough for the SIMD path. */
+const WARM_LANES = 65536;
+
+/** Starts one worker thread; where its entry lives (sources or a build) is unmaskWorkerUrl()'s business. */
+function spawnWorker(): Worker {
+  const w = new Worker(unmaskWorkerUrl());
+  w.unref();
+  return w;
+}
 
 export function createUnmaskPool(options: UnmaskPoolOptions = {}): UnmaskPool {
   const threads = options.threads ?? Math.min(availableParallelism(), 8);
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads: expected a positive integer, got ${threads}`);
   const workers: Worker[] = [];
+  /** One shared output buffer per worker, grown when a bigger model comes. */
+  const outs: SharedArrayBuffer[] = [];
   let closed = false;
   let nextId = 0;
-
-  const spawn = (): Worker => {
-    const w = new Worker(new URL('./unmask-worker-entry.mjs', import.meta.url));
-    w.unref();
-    return w;
+  /** The shared buffers are reused, so calls run one after another (a round unmasks once). */
+  let tail: Promise<unknown> = Promise.resolve();
+  const serial = <T>(f: () => Promise<T>): Promise<T> => {
+    const next = tail.then(f, f);
+    tail = next.catch(() => undefined);
+    return next;
   };
 
-  const run = (w: Worker, task: WorkerTask): Promise<Uint32Array> =>
+  const outFor = (i: number, lanes: number): SharedArrayBuffer => {
+    const have = outs[i];
+    if (have !== undefined && have.byteLength >= lanes * 4) return have;
+    const fresh = new SharedArrayBuffer(Math.max(lanes * 4, 4));
+    outs[i] = fresh;
+    return fresh;
+  };
+
+  const run = (w: Worker, task: WorkerTask): Promise<void> =>
     new Promise((resolve, reject) => {
       const onMessage = (reply: WorkerReply): void => {
         if (reply.id !== task.id) return;
         w.off('message', onMessage);
         w.off('error', onError);
         if ('error' in reply) reject(new Error(`unmask worker: ${reply.error}`));
-        else resolve(reply.partial);
+        else resolve();
       };
       const onError = (err: Error): void => {
         w.off('message', onMessage);
@@ -64,25 +96,39 @@ export function createUnmaskPool(options: UnmaskPoolOptions = {}): UnmaskPool {
 
   return {
     threads,
-    async warm() {
+    warm: () => serial(async () => {
       if (closed) throw new Error('unmask pool is closed');
-      while (workers.length < threads) workers.push(spawn());
-      const empty = { ctx: { session: new Uint8Array(16), round: 0 }, length: 0, jobs: [] };
-      await Promise.all(workers.map((w) => run(w, { id: nextId++, ...empty })));
-    },
-    async unmask(plan) {
+      while (workers.length < threads) workers.push(spawnWorker());
+      const ctx = { session: new Uint8Array(16), round: 0 };
+      const a = generateX25519();
+      const b = generateX25519();
+      const jobs: MaskJob[] = [
+        { kind: 'self', seed: new Uint8Array(32).fill(1) },
+        { kind: 'pair', secretKey: a.secretKey, peerPk: b.publicKey, owner: 1, peer: 2 },
+      ];
+      await Promise.all(workers.map((w, i) => run(w, { id: nextId++, ctx, length: WARM_LANES, jobs, out: outFor(i, WARM_LANES) })));
+      // And the main thread's side: the SIMD add of a partial.
+      const acc = new MaskAccumulator(WARM_LANES);
+      acc.addVector(new Uint32Array(outFor(0, WARM_LANES), 0, WARM_LANES));
+      acc.dispose();
+    }),
+    unmask: (plan) => serial(async () => {
       if (closed) throw new Error('unmask pool is closed');
       const jobs = maskJobs(plan);
       if (threads === 1 || jobs.length < 2) return unmask(plan);
-      const groups = deal(jobs, threads, plan.masked.length);
-      while (workers.length < groups.length) workers.push(spawn());
-      const partials = await Promise.all(
-        groups.map((g, i) => run(workers[i]!, { id: nextId++, ctx: plan.ctx, length: plan.masked.length, jobs: g })),
-      );
-      const acc = new Uint32Array(plan.masked);
-      for (const p of partials) for (let i = 0; i < acc.length; i++) acc[i] = (acc[i]! + p[i]!) >>> 0;
-      return acc;
-    },
+      const lanes = plan.masked.length;
+      const groups = deal(jobs, threads, lanes);
+      while (workers.length < groups.length) workers.push(spawnWorker());
+      const bufs = groups.map((_, i) => outFor(i, lanes));
+      await Promise.all(groups.map((g, i) => run(workers[i]!, { id: nextId++, ctx: plan.ctx, length: lanes, jobs: g, out: bufs[i]! })));
+      const acc = new MaskAccumulator(plan.masked);
+      try {
+        for (const b of bufs) acc.addVector(new Uint32Array(b, 0, lanes));
+        return acc.result();
+      } finally {
+        acc.dispose();
+      }
+    }),
     async close() {
       if (closed) return;
       closed = true;

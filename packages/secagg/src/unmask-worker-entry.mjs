@@ -1,7 +1,7 @@
-// Entry point of an unmask worker thread. The sources are TypeScript run through
-// tsx, and a worker thread does not inherit the parent's module hooks, so register
-// tsx here before loading the worker body. (If the package is ever compiled to JS,
-// point unmask-pool.ts at the compiled worker instead.)
+// Development-only entry of an unmask worker thread, used when the workspace runs its
+// TypeScript sources (tsx, vitest): a worker thread does not inherit the parent's module
+// hooks, so register tsx before loading the worker body. The built package starts
+// dist/unmask-worker.js directly (see unmask-worker-url.ts); this file is not published.
 import { register } from 'tsx/esm/api';
 
 register();

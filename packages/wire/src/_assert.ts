@@ -8,6 +8,7 @@
 
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 import { MAX_CLIENT_ID } from './messages.ts';
+import { MAX_ROUND } from '@tally/secagg';
 
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
@@ -128,8 +129,9 @@ export function expectId(u: unknown, path: string): number {
   return expectInt(u, path, 1, MAX_CLIENT_ID, 'a client id (integer in [1, 2^31])');
 }
 
+/** Rounds are u32 in key derivation (secagg MAX_ROUND); the wire takes no larger one. */
 export function expectRound(u: unknown, path: string): number {
-  return expectInt(u, path, 0, Number.MAX_SAFE_INTEGER, 'a round number (safe integer >= 0)');
+  return expectInt(u, path, 0, MAX_ROUND, 'a round number (integer in [0, 2^32 - 1])');
 }
 
 export function expectBool(u: unknown, path: string): boolean {

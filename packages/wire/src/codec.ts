@@ -8,9 +8,12 @@
  * encode() trusts its (typed) input and writes exactly the declared fields:
  * extra properties on the caller's objects are never sent. The receiver's parse
  * is the validation. decode() returns `unknown`: the raw value, or a
- * ProtocolError (WIRE_MALFORMED) when the bytes are not one MessagePack value;
- * it never throws. parse*Message() passes such an error through, so
- *   const msg = parseClientMessage(decode(frame), limits)
+ * ProtocolError when the bytes are not one plain MessagePack value within the
+ * caller's budget; it never throws. Before msgpackr sees a byte, frame-scan.ts
+ * refuses every extension type, nesting beyond MAX_FRAME_DEPTH, and (with a
+ * budget) a frame larger, in bytes or values, than its type allows
+ * (frame-budget.ts). parse*Message() passes such an error through, so
+ *   const msg = parseClientMessage(decode(frame, budget), limits)
  * is the whole inbound pipeline.
  */
 
@@ -21,7 +24,11 @@ import type {
 } from '@tally/secagg';
 import { describe } from './_assert.ts';
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
+import type { FrameBudget } from './frame-budget.ts';
+import { MAX_FRAME_DEPTH, scanFrame } from './frame-scan.ts';
 import {
+  CLIENT_MESSAGE_TYPES,
+  COORDINATOR_MESSAGE_TYPES,
   PROTOCOL_VERSION,
   SESSION_SCOPED,
   type CoordinatorMessage,
@@ -31,12 +38,15 @@ import {
 import { toWireVector } from './vector.ts';
 
 /**
- * useRecords: false  plain maps (no record extension, no shared structures state);
- * structuredClone: false  refuse the id/pointer extensions (cycles, references);
- * int64AsType: 'number'  a 64-bit int from another encoder becomes a number (not
- *   a BigInt); above 2^53 it is not a safe integer, and parse refuses it.
- * moreTypes stays off: typed arrays other than Uint8Array are never packed as
- * extensions (encode() turns them into vectors first).
+ * Encoding: useRecords: false writes plain maps (no record extension);
+ * structuredClone: false writes no id/pointer extensions; moreTypes stays off, so
+ * typed arrays other than Uint8Array are never packed as extensions (encode()
+ * turns them into vectors first). encode() thus writes no extension at all.
+ * Decoding: these options do NOT stop msgpackr from building records, Set,
+ * Error, RegExp, BigInt, Date or typed arrays from extension bytes (its
+ * extension table is process-wide and always on); scanFrame() refuses such
+ * frames before unpack is called. int64AsType: 'number' turns a 64-bit int into
+ * a number (above 2^53 it is not a safe integer, and parse refuses it).
  */
 const packr = new Packr({ useRecords: false, structuredClone: false, int64AsType: 'number' });
 
@@ -53,11 +63,13 @@ const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]
 
 const BODY: BodyWriters = {
   Challenge: (m) => ({ nonce: m.nonce, coordinatorVersion: m.coordinatorVersion }),
-  Welcome: (m) => ({ clientId: m.clientId, taskId: m.taskId }),
+  Welcome: (m) => ({ clientId: m.clientId, taskId: m.taskId, ...optional('task', m.task) }),
   TaskOffer: (m) => ({
     taskId: m.taskId,
     cohortSize: m.cohortSize,
     threshold: m.threshold,
+    graph: m.graph,
+    degree: m.degree,
     model: toWireVector(m.model),
     quant: {
       clipNorm: m.quant.clipNorm,
@@ -82,11 +94,14 @@ const BODY: BodyWriters = {
     you: m.you,
     roster: m.roster.map((e) => ({ id: e.id, identityKey: e.identityKey })),
     neighbours: [...m.neighbours],
+    graph: m.graph,
+    degree: m.degree,
+    commitments: m.commitments.map((c) => ({ id: c.id, commit: c.commit })),
     threshold: m.threshold,
     vectorLength: m.vectorLength,
     activeAdversary: m.activeAdversary,
   }),
-  KeyList: (m) => ({ adverts: m.adverts.map((a) => ({ id: a.id, cPk: a.cPk, sPk: a.sPk, sig: a.sig })) }),
+  KeyList: (m) => ({ adverts: m.adverts.map((a) => ({ id: a.id, cPk: a.cPk, sPk: a.sPk, bPk: a.bPk, sig: a.sig })) }),
   ShareBundle: (m) => ({ shares: shares(m.shares) }),
   SurvivorList: (m) => ({ survivors: [...m.survivors] }),
   UnmaskRequest: (m) => ({
@@ -95,8 +110,8 @@ const BODY: BodyWriters = {
   }),
   Hello: (m) => ({ identityKey: m.identityKey, clientVersion: m.clientVersion }),
   AuthResponse: (m) => ({ sig: m.sig }),
-  OfferReply: (m) => ({ accept: m.accept, ...optional('reason', m.reason) }),
-  AdvertiseKeys: (m) => ({ cPk: m.cPk, sPk: m.sPk, sig: m.sig }),
+  OfferReply: (m) => ({ accept: m.accept, ...optional('reason', m.reason), ...optional('keyCommit', m.keyCommit) }),
+  AdvertiseKeys: (m) => ({ cPk: m.cPk, sPk: m.sPk, bPk: m.bPk, sig: m.sig }),
   ShareKeys: (m) => ({ shares: shares(m.shares) }),
   MaskedInput: (m) => ({ y: toWireVector(m.y) }),
   ConsistencySignature: (m) => ({ sig: m.sig }),
@@ -118,20 +133,59 @@ export function encode(msg: AnyMessage): Uint8Array {
   return packr.pack({ ...head, body: write(msg) });
 }
 
+/** A fixed budget, or one chosen by the envelope's type (see frameBudget). */
+export type DecodeBudget = FrameBudget | ((type: string | undefined) => FrameBudget);
+
+const UNBOUNDED: FrameBudget = { bytes: Number.POSITIVE_INFINITY, nodes: Number.POSITIVE_INFINITY };
+
 /**
- * The MessagePack value in `bytes`, unvalidated; or a ProtocolError
- * (WIRE_MALFORMED) when `bytes` is not exactly one MessagePack value. Never
- * throws. Frame size is the socket's to bound (ws `maxPayload`).
+ * The MessagePack value in `bytes`, unvalidated; or a ProtocolError: WIRE_TOO_LARGE
+ * when the frame exceeds `budget` (a fixed one is checked before the frame is
+ * read at all), WIRE_MALFORMED when `bytes` is not exactly one plain MessagePack
+ * value (any extension type, nesting beyond MAX_FRAME_DEPTH). Never throws.
+ * Without a budget only the socket's `maxPayload` bounds the frame.
  */
-export function decode(bytes: Uint8Array): unknown {
+export function decode(bytes: Uint8Array, budget: DecodeBudget = UNBOUNDED): unknown {
   if (!(bytes instanceof Uint8Array)) {
     return new ProtocolError(ProtocolErrorCode.Malformed, `expected a binary frame, got ${describe(bytes)}`);
   }
   if (bytes.length === 0) return new ProtocolError(ProtocolErrorCode.Malformed, 'expected a MessagePack value, got an empty frame');
+  const fixed = typeof budget === 'function' ? null : budget;
+  if (fixed !== null && bytes.length > fixed.bytes) return tooBig(bytes.length, fixed.bytes, 'this stage');
+  // A per-type budget is not known until the scan finds the type: bound the scan's
+  // work by the largest value count of any type, so a frame without a type costs little.
+  const outer = fixed ?? largestBudget(budget as (type: string | undefined) => FrameBudget);
+  const shape = scanFrame(bytes, MAX_FRAME_DEPTH, outer.nodes);
+  if (shape instanceof ProtocolError) return shape;
+  if (fixed === null) {
+    const b = (budget as (type: string | undefined) => FrameBudget)(shape.type);
+    const what = shape.type === undefined ? 'a frame without a type' : `a ${shape.type.slice(0, 32)} frame`;
+    if (bytes.length > b.bytes) return tooBig(bytes.length, b.bytes, what);
+    if (shape.nodes > b.nodes) {
+      return new ProtocolError(ProtocolErrorCode.TooLarge, `expected at most ${b.nodes} values in ${what}, got ${shape.nodes}`);
+    }
+  }
   try {
     return packr.unpack(bytes);
   } catch (e) {
     const why = e instanceof Error ? e.message.slice(0, 80) : 'unknown error';
     return new ProtocolError(ProtocolErrorCode.Malformed, `expected one MessagePack value, got ${bytes.length} undecodable bytes (${why})`, undefined, { cause: e });
   }
+}
+
+const LARGEST = new WeakMap<(type: string | undefined) => FrameBudget, FrameBudget>();
+const ALL_TYPES: readonly string[] = [...COORDINATOR_MESSAGE_TYPES, ...CLIENT_MESSAGE_TYPES];
+
+function largestBudget(budget: (type: string | undefined) => FrameBudget): FrameBudget {
+  let b = LARGEST.get(budget);
+  if (b === undefined) {
+    const all = [undefined, ...ALL_TYPES].map((t) => budget(t));
+    b = { bytes: Math.max(...all.map((x) => x.bytes)), nodes: Math.max(...all.map((x) => x.nodes)) };
+    LARGEST.set(budget, b);
+  }
+  return b;
+}
+
+function tooBig(got: number, max: number, what: string): ProtocolError {
+  return new ProtocolError(ProtocolErrorCode.TooLarge, `expected at most ${max} bytes for ${what}, got ${got}`);
 }

@@ -32,15 +32,21 @@ export type {
   RoundStatus,
   TaskOffer,
   Welcome,
+  TaskDescriptor,
 } from './messages.ts';
 export { CLOSE_CODES, ProtocolError, ProtocolErrorCode, isProtocolError, isProtocolErrorCode } from './errors.ts';
 export { DEFAULT_LIMITS } from './limits.ts';
+export { DECLINE_REASONS, DeclineReason, ROUND_REASONS, RoundReason } from './reasons.ts';
 export type { WireLimits } from './limits.ts';
 export { decode, encode } from './codec.ts';
-export type { AnyMessage } from './codec.ts';
+export type { AnyMessage, DecodeBudget } from './codec.ts';
+export { PRE_AUTH_BUDGET, frameBudget } from './frame-budget.ts';
+export type { FrameBudget } from './frame-budget.ts';
+export { MAX_FRAME_DEPTH } from './frame-scan.ts';
 export { assertIdsIn, parseClientMessage, parseCoordinatorMessage } from './parse.ts';
 export { DTYPES } from './vector.ts';
 export type { DType, WireVector } from './vector.ts';
 export { authTranscript } from './auth.ts';
+export { isLoopbackHost } from './loopback.ts';
 /** Field-path and plain-object helpers, shared with the config parsers (untrusted JSON there too). */
 export { at as fieldPath, isPlainObject } from './_assert.ts';

@@ -9,8 +9,9 @@
  * OfferReply; accepted clients then run the secagg stages; RoundResult ends it.
  */
 
-import type { ClientMessage, ServerMessage } from '@tally/secagg';
+import type { ClientMessage, GraphKind, ServerMessage } from '@tally/secagg';
 import type { ProtocolError, ProtocolErrorCode } from './errors.ts';
+import type { DeclineReason, RoundReason } from './reasons.ts';
 
 /** The envelope's `v`. A peer speaking another version gets WIRE_UNSUPPORTED_VERSION. */
 export const PROTOCOL_VERSION = 1;
@@ -51,6 +52,27 @@ export interface Welcome {
   /** The client's stable id, from the enrolment file. */
   readonly clientId: number;
   readonly taskId: string;
+  /**
+   * What the task will ask of every client, so that a client can refuse at
+   * authentication what no round of it could satisfy (its consent, its policy, its
+   * trainer's model) instead of declining offer after offer. Optional: absent from
+   * coordinators before it was added; clients then check each offer only.
+   */
+  readonly task?: TaskDescriptor;
+}
+
+/** The fixed parameters of a task (Welcome.task). Each round's TaskOffer stays within them. */
+export interface TaskDescriptor {
+  /** Rounds the task runs. */
+  readonly rounds: number;
+  /** Weights in the model; every offer's model has this length. */
+  readonly modelLength: number;
+  /** Most clients offered one round (an offer's cohortSize is at most this). */
+  readonly cohortSize: number;
+  /** The Shamir threshold when the task fixes one; null when each round derives it from its cohort. */
+  readonly threshold: number | null;
+  /** Signed adverts and the consistency round (false: honest-but-curious mode). */
+  readonly activeAdversary: boolean;
 }
 
 /** Quantisation parameters the cohort must share (see secagg's quantiser). */
@@ -71,6 +93,10 @@ export interface TaskOffer {
   readonly taskId: string;
   readonly cohortSize: number;
   readonly threshold: number;
+  /** Communication graph the round will use; RoundStart must match (client policy.graph may insist on complete). */
+  readonly graph: GraphKind;
+  /** Neighbours per client k (cohortSize − 1 for the complete graph); RoundStart may lower it only with the roster. */
+  readonly degree: number;
   /** Global weights; public to participants. */
   readonly model: Float32Array;
   readonly quant: QuantParams;
@@ -96,7 +122,8 @@ export interface RoundResult {
   readonly session: Uint8Array;
   readonly round: number;
   readonly status: RoundStatus;
-  readonly reason?: string;
+  /** Why an aborted round ended: a code only; the detail is in the coordinator's audit log. */
+  readonly reason?: RoundReason;
   /** Aggregate metrics of the round (already averaged; no single client's values). */
   readonly metrics?: Readonly<Record<string, number>>;
   readonly survivors: number;
@@ -146,7 +173,14 @@ export interface OfferReply {
   readonly session: Uint8Array;
   readonly round: number;
   readonly accept: boolean;
-  readonly reason?: string;
+  /** Why the client declined: a code only; the detail stays in the client's log. */
+  readonly reason?: DeclineReason;
+  /**
+   * With accept: the commitment to this round's advert keys (secagg's clientCommitment).
+   * Harary rounds relay every member's in RoundStart, so the graph seed is fixed before
+   * anyone reveals its keys.
+   */
+  readonly keyCommit?: Uint8Array;
 }
 
 export type NodeOnlyClientMessage = Hello | AuthResponse | OfferReply;

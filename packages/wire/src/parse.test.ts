@@ -1,4 +1,5 @@
 import { Packr } from 'msgpackr';
+import { KdfLabel, MAX_ROUND, deriveKey } from '@tally/secagg';
 import { describe, expect, it } from 'vitest';
 import { CLIENT_SAMPLES, COORDINATOR_SAMPLES, bytes } from './_fixtures.ts';
 import { decode, encode } from './codec.ts';
@@ -79,7 +80,7 @@ interface Case {
   readonly valid?: boolean;
 }
 
-const OPTIONAL = new Set(['reason', 'metrics', 'modelSpec']);
+const OPTIONAL = new Set(['reason', 'metrics', 'keyCommit', 'task', 'modelSpec']);
 
 function wrongType(v: unknown): unknown {
   return typeof v === 'string' ? 123 : 'x';
@@ -164,6 +165,8 @@ const SPECIFIC: Specific[] = [
   { type: 'MaskedInput', at: ['round'], value: -1, code: B, field: 'round' },
   { type: 'MaskedInput', at: ['round'], value: 1.5, code: B, field: 'round' },
   { type: 'MaskedInput', at: ['round'], value: 2 ** 53, code: B, field: 'round' },
+  { type: 'MaskedInput', at: ['round'], value: 2 ** 32, code: B, field: 'round', message: 'round: expected a round number (integer in [0, 2^32 - 1]), got 4294967296' },
+  { type: 'OfferReply', at: ['round'], value: MAX_ROUND + 1, code: B, field: 'round' },
   { type: 'MaskedInput', at: ['round'], value: 10n, code: B, field: 'round', viaWire: false },
   { type: 'AuthResponse', at: ['session'], value: bytes(16, 1), code: B, field: 'session', message: 'session: unexpected field (expected only v, type, body)' },
   { type: 'AuthResponse', at: ['v'], value: '1', code: B, field: 'v' },
@@ -212,8 +215,12 @@ const SPECIFIC: Specific[] = [
   { type: 'RoundResult', at: ['body', 'metrics', 'bad name'], value: 1, code: B, field: 'body.metrics["bad name"]' },
   { type: 'RoundResult', at: ['body', 'metrics'], value: JSON.parse('{"__proto__": 1}'), code: B, field: 'body.metrics.__proto__', viaWire: false },
   { type: 'RoundResult', at: ['body', 'metrics'], value: Object.fromEntries(ids(65).map((i) => [`m${i}`, i])), code: T, field: 'body.metrics' },
-  { type: 'RoundResult', index: 1, at: ['body', 'reason'], value: undefined, code: B, field: 'body.reason' },
-  { type: 'RoundResult', index: 1, at: ['body', 'reason'], value: 'r'.repeat(11), code: T, field: 'body.reason', limits: { maxStringLength: 10 } },
+  { type: 'RoundResult', index: 1, at: ['body', 'reason'], value: undefined, code: B, field: 'body.reason', viaWire: false }, // msgpackr packs undefined as ext 0: decode refuses it (codec.test.ts)
+  // Reasons are codes from closed tables (reasons.ts): free text, such as aggregate values or a shop's file paths, is refused.
+  { type: 'RoundResult', index: 1, at: ['body', 'reason'], value: 'the sum is not a valid encoding: total weight 1234.5 of 3', code: B, field: 'body.reason' },
+  { type: 'RoundResult', index: 1, at: ['body', 'reason'], value: 'DECLINE_POLICY', code: B, field: 'body.reason' },
+  { type: 'OfferReply', at: ['body', 'reason'], value: 'local training failed: cannot read /srv/shop/sales.csv', code: B, field: 'body.reason' },
+  { type: 'OfferReply', at: ['body', 'reason'], value: 'ROUND_ABORTED', code: B, field: 'body.reason' },
   { type: 'ErrorNotice', at: ['body', 'code'], value: 'SECAGG_BAD_MESSAGE', code: B, field: 'body.code' },
   // RoundStart
   { type: 'RoundStart', at: ['body', 'roster', 1, 'id'], value: 1, code: B, field: 'body.roster[1].id', message: 'body.roster[1].id: expected a unique id, got 1 again' },
@@ -252,7 +259,7 @@ const SPECIFIC: Specific[] = [
   { type: 'UnmaskRequest', at: ['body', 'signatures', 1, 'id'], value: 1, code: B, field: 'body.signatures[1].id' },
   { type: 'UnmaskRequest', at: ['body', 'survivors', 1], value: 1, code: B, field: 'body.survivors[1]' },
   // client secagg messages
-  { type: 'OfferReply', at: ['body', 'reason'], value: undefined, code: B, field: 'body.reason' },
+  { type: 'OfferReply', at: ['body', 'reason'], value: undefined, code: B, field: 'body.reason', viaWire: false },
   { type: 'AdvertiseKeys', at: ['body', 'sig'], value: bytes(63, 1), code: B, field: 'body.sig' },
   { type: 'AdvertiseKeys', at: ['body', 'cPk'], value: bytes(64, 1), code: B, field: 'body.cPk' },
   { type: 'ShareKeys', at: ['body', 'shares'], value: [{ peer: 3, ct: bytes(9, 1) }, { peer: 3, ct: bytes(9, 2) }], code: B, field: 'body.shares[1].peer' },
@@ -286,6 +293,7 @@ describe('specific values', () => {
       { type: 'Welcome', at: ['body', 'clientId'], value: 2 ** 31 },
       { type: 'Welcome', at: ['body', 'clientId'], value: 1 },
       { type: 'MaskedInput', at: ['round'], value: 0 },
+      { type: 'MaskedInput', at: ['round'], value: MAX_ROUND },
       { type: 'TaskOffer', at: ['body', 'threshold'], value: 5 },
       { type: 'TaskOffer', at: ['body', 'deadlineMs'], value: 2 ** 31 - 1 },
       { type: 'TaskOffer', at: ['body', 'quant', 'fractionalBits'], value: 0 },
@@ -369,5 +377,17 @@ describe('limits', () => {
       const r = parseAs(dir, rawOf(msg), { maxCohort });
       expect(isProtocolError(r) && r.code).toBe(ProtocolErrorCode.Internal);
     }
+  });
+});
+
+describe('round numbers: one bound for the wire and key derivation (MAX_ROUND)', () => {
+  it('every round the wire accepts derives keys, and the first one it refuses is refused by key derivation too', () => {
+    const ikm = bytes(32, 9);
+    const session = bytes(16, 1);
+    const atWire = (round: number) => parseClientMessage(decode(encode({ type: 'MaskedInput', session, round, y: new Uint32Array(1) })));
+    expect(atWire(MAX_ROUND)).not.toBeInstanceOf(Error);
+    expect(deriveKey(ikm, KdfLabel.SelfMask, { session, round: MAX_ROUND })).toHaveLength(32);
+    expect(isProtocolError(atWire(MAX_ROUND + 1)) && atWire(MAX_ROUND + 1)).toMatchObject({ code: ProtocolErrorCode.BadField, field: 'round' });
+    expect(() => deriveKey(ikm, KdfLabel.SelfMask, { session, round: MAX_ROUND + 1 })).toThrow(RangeError);
   });
 });

@@ -12,13 +12,14 @@
  */
 
 import type {
+  AdvertCommitment,
   EncryptedShare,
   RevealedShare,
   RosterEntry,
   SignedAdvert,
   SurvivorSignature,
 } from '@tally/secagg';
-import { PUBLIC_KEY_BYTES, SESSION_BYTES, SIGNATURE_BYTES } from '@tally/secagg';
+import { GRAPH_KINDS, PUBLIC_KEY_BYTES, SESSION_BYTES, SIGNATURE_BYTES } from '@tally/secagg';
 import {
   UniqueIds,
   at,
@@ -56,11 +57,15 @@ import {
   type CoordinatorMessageType,
   type NodeClientMessage,
   type QuantParams,
+  type TaskDescriptor,
 } from './messages.ts';
+import { DECLINE_REASONS, ROUND_REASONS } from './reasons.ts';
 import { expectF32Vector, expectU32Vector } from './vector.ts';
 
 /** Ed25519 signatures are 64 bytes; in passive mode (no active adversary) adverts carry an empty one. */
 const ADVERT_SIG_LENGTHS = [0, SIGNATURE_BYTES] as const;
+/** SHA-256 advert commitments (secagg's graph-seed.ts). */
+const COMMITMENT_BYTES = 32;
 /** setTimeout's largest delay. */
 const MAX_DEADLINE_MS = 2 ** 31 - 1;
 /** Fixed-point fractional bits must leave room in the 32-bit ring. */
@@ -104,12 +109,24 @@ function text(m: Record<string, unknown>, key: string, l: WireLimits, min = 0): 
   return expectString(m[key], at('body', key), min, l.maxStringLength);
 }
 
-function optionalText(m: Record<string, unknown>, key: string, l: WireLimits): { reason?: string } {
-  return hasKey(m, key) ? { reason: text(m, key, l) } : {};
+function optionalReason<R extends string>(m: Record<string, unknown>, table: readonly R[]): { reason?: R } {
+  return hasKey(m, 'reason') ? { reason: expectOneOf(m['reason'], 'body.reason', table) } : {};
 }
 
 function taskId(u: unknown, path: string): string {
   return expectPattern(u, path, TASK_ID_PATTERN, 'a task id (1-128 of [A-Za-z0-9._-], starting alphanumeric)');
+}
+
+function taskDescriptor(u: unknown, path: string, l: WireLimits): TaskDescriptor {
+  const m = expectMap(u, path, ['rounds', 'modelLength', 'cohortSize', 'threshold', 'activeAdversary']);
+  const cohortSize = expectCount(m['cohortSize'], at(path, 'cohortSize'), 1, l.maxCohort, 'clients');
+  return {
+    rounds: expectInt(m['rounds'], at(path, 'rounds'), 1, Number.MAX_SAFE_INTEGER),
+    modelLength: expectCount(m['modelLength'], at(path, 'modelLength'), 1, l.maxVectorLength, 'weights'),
+    cohortSize,
+    threshold: m['threshold'] === null ? null : expectInt(m['threshold'], at(path, 'threshold'), 1, cohortSize, `null or a threshold in [1, cohortSize = ${cohortSize}]`),
+    activeAdversary: expectBool(m['activeAdversary'], at(path, 'activeAdversary')),
+  };
 }
 
 function quant(u: unknown, path: string, l: WireLimits): QuantParams {
@@ -150,17 +167,23 @@ const COORDINATOR_BODIES: Parsers<CoordinatorMessage> = {
       coordinatorVersion: text(m, 'coordinatorVersion', l, 1),
     };
   },
-  Welcome(b) {
-    const m = expectMap(b, 'body', ['clientId', 'taskId']);
-    return { clientId: expectId(m['clientId'], 'body.clientId'), taskId: taskId(m['taskId'], 'body.taskId') };
+  Welcome(b, l) {
+    const m = expectMap(b, 'body', ['clientId', 'taskId'], ['task']);
+    return {
+      clientId: expectId(m['clientId'], 'body.clientId'),
+      taskId: taskId(m['taskId'], 'body.taskId'),
+      ...(hasKey(m, 'task') ? { task: taskDescriptor(m['task'], 'body.task', l) } : {}),
+    };
   },
   TaskOffer(b, l) {
-    const m = expectMap(b, 'body', ['taskId', 'cohortSize', 'threshold', 'model', 'quant', 'deadlineMs'], ['modelSpec']);
+    const m = expectMap(b, 'body', ['taskId', 'cohortSize', 'threshold', 'graph', 'degree', 'model', 'quant', 'deadlineMs'], ['modelSpec']);
     const cohortSize = expectCount(m['cohortSize'], 'body.cohortSize', 1, l.maxCohort, 'clients');
     return {
       taskId: taskId(m['taskId'], 'body.taskId'),
       cohortSize,
       threshold: expectInt(m['threshold'], 'body.threshold', 1, cohortSize, `a threshold in [1, cohortSize = ${cohortSize}]`),
+      graph: expectOneOf(m['graph'], 'body.graph', GRAPH_KINDS),
+      degree: expectInt(m['degree'], 'body.degree', 1, Math.max(1, cohortSize - 1), `a degree in [1, cohortSize − 1 = ${cohortSize - 1}]`),
       model: expectF32Vector(m['model'], 'body.model', l.maxVectorLength, l.expectedModelLength),
       quant: quant(m['quant'], 'body.quant', l),
       deadlineMs: expectInt(m['deadlineMs'], 'body.deadlineMs', 1, MAX_DEADLINE_MS),
@@ -180,7 +203,7 @@ const COORDINATOR_BODIES: Parsers<CoordinatorMessage> = {
     const m = expectMap(b, 'body', ['status', 'survivors'], ['reason', 'metrics']);
     return {
       status: expectOneOf(m['status'], 'body.status', ROUND_STATUSES),
-      ...optionalText(m, 'reason', l),
+      ...optionalReason(m, ROUND_REASONS),
       ...(hasKey(m, 'metrics') ? { metrics: metrics(m['metrics'], 'body.metrics', l) } : {}),
       survivors: expectCount(m['survivors'], 'body.survivors', 0, l.maxCohort, 'clients'),
     };
@@ -192,7 +215,7 @@ const COORDINATOR_BODIES: Parsers<CoordinatorMessage> = {
     return { code, message: text(m, 'message', l) };
   },
   RoundStart(b, l) {
-    const m = expectMap(b, 'body', ['you', 'roster', 'neighbours', 'threshold', 'vectorLength', 'activeAdversary']);
+    const m = expectMap(b, 'body', ['you', 'roster', 'neighbours', 'graph', 'degree', 'commitments', 'threshold', 'vectorLength', 'activeAdversary']);
     const you = expectId(m['you'], 'body.you');
     const rosterIds = new UniqueIds();
     let prev = 0;
@@ -212,10 +235,21 @@ const COORDINATOR_BODIES: Parsers<CoordinatorMessage> = {
       if (id === you) badField(p, `expected a neighbour other than body.you, got ${id}`);
       if (!rosterIds.has(id)) badField(p, `expected an id in body.roster, got ${id}`);
     });
+    const committed = new UniqueIds();
+    const commitments: AdvertCommitment[] = expectArray(m['commitments'], 'body.commitments', 0, l.maxCohort).map((x, i) => {
+      const p = at('body.commitments', i);
+      const c = expectMap(x, p, ['id', 'commit']);
+      const id = committed.add(expectId(c['id'], at(p, 'id')), at(p, 'id'));
+      if (!rosterIds.has(id)) badField(at(p, 'id'), `expected an id in body.roster, got ${id}`);
+      return { id, commit: expectBytes(c['commit'], at(p, 'commit'), COMMITMENT_BYTES) };
+    });
     return {
       you,
       roster,
       neighbours,
+      graph: expectOneOf(m['graph'], 'body.graph', GRAPH_KINDS),
+      degree: expectInt(m['degree'], 'body.degree', 1, Math.max(1, roster.length - 1), `a degree in [1, roster size − 1 = ${roster.length - 1}]`),
+      commitments,
       threshold: expectInt(m['threshold'], 'body.threshold', 1, roster.length, `a threshold in [1, roster size = ${roster.length}]`),
       vectorLength: expectCount(m['vectorLength'], 'body.vectorLength', 1, l.maxVectorLength, 'lanes'),
       activeAdversary: expectBool(m['activeAdversary'], 'body.activeAdversary'),
@@ -226,11 +260,12 @@ const COORDINATOR_BODIES: Parsers<CoordinatorMessage> = {
     const seen = new UniqueIds();
     const adverts: SignedAdvert[] = expectArray(m['adverts'], 'body.adverts', 0, l.maxCohort).map((x, i) => {
       const p = at('body.adverts', i);
-      const a = expectMap(x, p, ['id', 'cPk', 'sPk', 'sig']);
+      const a = expectMap(x, p, ['id', 'cPk', 'sPk', 'bPk', 'sig']);
       return {
         id: seen.add(expectId(a['id'], at(p, 'id')), at(p, 'id')),
         cPk: expectBytes(a['cPk'], at(p, 'cPk'), PUBLIC_KEY_BYTES),
         sPk: expectBytes(a['sPk'], at(p, 'sPk'), PUBLIC_KEY_BYTES),
+        bPk: expectBytes(a['bPk'], at(p, 'bPk'), PUBLIC_KEY_BYTES),
         sig: expectBytes(a['sig'], at(p, 'sig'), ADVERT_SIG_LENGTHS),
       };
     });
@@ -275,14 +310,19 @@ const CLIENT_BODIES: Parsers<NodeClientMessage> = {
     return { sig: expectBytes(m['sig'], 'body.sig', SIGNATURE_BYTES) };
   },
   OfferReply(b, l) {
-    const m = expectMap(b, 'body', ['accept'], ['reason']);
-    return { accept: expectBool(m['accept'], 'body.accept'), ...optionalText(m, 'reason', l) };
+    const m = expectMap(b, 'body', ['accept'], ['reason', 'keyCommit']);
+    return {
+      accept: expectBool(m['accept'], 'body.accept'),
+      ...optionalReason(m, DECLINE_REASONS),
+      ...(hasKey(m, 'keyCommit') ? { keyCommit: expectBytes(m['keyCommit'], 'body.keyCommit', COMMITMENT_BYTES) } : {}),
+    };
   },
   AdvertiseKeys(b) {
-    const m = expectMap(b, 'body', ['cPk', 'sPk', 'sig']);
+    const m = expectMap(b, 'body', ['cPk', 'sPk', 'bPk', 'sig']);
     return {
       cPk: expectBytes(m['cPk'], 'body.cPk', PUBLIC_KEY_BYTES),
       sPk: expectBytes(m['sPk'], 'body.sPk', PUBLIC_KEY_BYTES),
+      bPk: expectBytes(m['bPk'], 'body.bPk', PUBLIC_KEY_BYTES),
       sig: expectBytes(m['sig'], 'body.sig', ADVERT_SIG_LENGTHS),
     };
   },

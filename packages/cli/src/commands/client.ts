@@ -1,17 +1,19 @@
 /** `tally client`: one shop's node, with the trainer its config names. */
 import { readFile } from 'node:fs/promises';
-import { ConfigError, parseClientConfig, startClientNode, type GlobalModel } from '@tally/client';
+import { ConfigError, Ledger, parseClientConfig, startClientNode, type GlobalModel } from '@tally/client';
 import { toHex } from '@tally/secagg';
 import { readJsonFile } from '../config-file.ts';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.ts';
 import type { Io } from '../io.ts';
 import { KeyFileError, readKeyFile } from '../key-file.ts';
-import { createCliLogger } from '../log.ts';
+import { createCliLogger, type LogFormat } from '../log.ts';
+import { clientStateDir } from '../state-dir.ts';
 import { buildTrainer, parseTrainerConfig } from '../trainer-config.ts';
 
 export interface ClientArgs {
   readonly config: string;
   readonly verbose: boolean;
+  readonly logFormat?: LogFormat;
 }
 
 export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
@@ -26,7 +28,7 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
   };
   try {
     config = parseClientConfig(json, baseDir);
-    built = await buildTrainer(parseTrainerConfig(config.trainer, baseDir), 'trainer', (line) => warnSink(line));
+    built = await buildTrainer(parseTrainerConfig(config.trainer, baseDir), 'trainer', (line) => warnSink(line), baseDir);
   } catch (err) {
     if (err instanceof ConfigError) throw where(err);
     throw err;
@@ -51,12 +53,20 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
     }
   }
 
-  const log = createCliLogger((line) => io.err(line), 'client', args.verbose ? 'debug' : 'info');
+  const log = createCliLogger((line) => io.err(line), 'client', args.verbose ? 'debug' : 'info', args.logFormat ?? 'text');
+  const stateDir = clientStateDir(args.config, config.stateDir);
+  let ledger: Ledger;
+  try {
+    ledger = await Ledger.open(stateDir);
+  } catch (err) {
+    throw where(new ConfigError('stateDir', `cannot open the privacy ledger in ${stateDir}: ${(err as Error).message}`));
+  }
   const p = config.policy;
   log.info(`public key ${toHex(identity.publicKey)}; coordinator ${config.coordinator}`);
   log.info(
     `policy: tasks ${p.tasks.join(', ')}; cohort ≥ ${p.minCohort}; threshold ≥ ${p.minThreshold}; at most ${p.maxRounds} rounds; ${p.allowPassive === true ? 'passive mode allowed' : 'active mode required'}`,
   );
+  log.info(`privacy ledger: ${ledger.path} (read it with: tally ledger --config ${args.config})`);
   if (config.peers !== undefined) log.info(`peers: ${config.peers.enrolled.size} enrolled clients from ${config.peers.file}; every round's roster is checked against them`);
   log.info(`trainer: ${built.description}`);
   for (const line of [...built.warnings, ...early]) log.warn(line);
@@ -74,6 +84,7 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
     policy: config.policy,
     ...(config.peers === undefined ? {} : { enrolled: config.peers.enrolled }),
     logger: log,
+    ledger,
     reconnect: config.reconnect,
     ...(modelDir === undefined
       ? {}
@@ -90,6 +101,9 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
           },
         }),
     ...(ca === undefined ? {} : { ca }),
+    // The participation record lives beside the ledger, so a restart resets neither.
+    stateDir,
+    ...(built.modelLength === null ? {} : { modelLength: built.modelLength }),
   });
   const unsubscribe = io.onInterrupt(() => {
     log.info('interrupted: closing the connection');
@@ -99,6 +113,7 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
     const result = await node.done;
     await node.close();
     await saving;
+    await ledger.flush();
     const s = node.stats();
     const line = `stopped: ${result.reason}; contributed to ${result.rounds} round(s), ${s.roundsCommitted} committed, ${s.roundsAborted} aborted`;
     if (result.status === 'completed') {
@@ -108,6 +123,11 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
     if (result.status === 'rejected') {
       log.error(line);
       return EXIT.failure;
+    }
+    if (result.status === 'incompatible') {
+      // This client's own setup (consent, policy, model, key, TLS) can never work with this task: a configuration error.
+      log.error(line);
+      return EXIT.usage;
     }
     log.info(line);
     return EXIT.interrupted;

@@ -3,7 +3,9 @@
  * wrapper: the flags become `SimulateOptions` and the run is the example's
  * `simulate` (examples/demand-forecast/src/simulate.ts). The example (and with it
  * TensorFlow.js) is imported only when this command runs, so the other commands
- * start as fast as before.
+ * start as fast as before. The example is a development dependency: it ships with the
+ * Tally repository, not with the published @tally/cli, so an installed `tally` says
+ * where to find it instead (loadDemo).
  *
  * Output: progress (one line per round attempt) and the final table on stdout; with
  * --json, stdout carries JSON lines instead (one `{"type":"round",…}` per attempt,
@@ -71,7 +73,7 @@ export function parseSimulateArgs(a: SimulateArgs): SimulateOptions {
 
 export async function simulateCommand(args: SimulateArgs, io: Io): Promise<ExitCode> {
   const options = parseSimulateArgs(args);
-  const ex = await import('@tally/example-demand-forecast');
+  const ex = await loadDemo();
   const asUsage = (err: unknown): never => {
     if (err instanceof ex.SimulateOptionError) {
       throw new UsageError(`${FLAG[err.option] ?? err.option}: ${err.message.slice(err.option.length + 2)}`);
@@ -104,6 +106,10 @@ export async function simulateCommand(args: SimulateArgs, io: Io): Promise<ExitC
       logger,
       signal: abort.signal,
       ...verbose,
+      onCoordinator: (c) => {
+        say(`console: ${c.console.url} (token ${c.console.token}, also in ${c.console.tokenFile})`);
+        say(`  open ${c.console.link}`);
+      },
       ...(args.json ? { onRound: (r) => io.out(JSON.stringify({ type: 'round', ...ex.roundJson(r) })) } : {}),
     });
   } catch (err) {
@@ -120,4 +126,19 @@ export async function simulateCommand(args: SimulateArgs, io: Io): Promise<ExitC
   }
   say(`wrote ${result.written.join(', ')} to ${args.out}`);
   return EXIT.ok;
+}
+
+type Demo = typeof import('@tally/example-demand-forecast');
+
+/** The demo package, present in the Tally repository's workspace only. */
+async function loadDemo(): Promise<Demo> {
+  try {
+    return await import('@tally/example-demand-forecast');
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND' || !/example-demand-forecast/.test(errText(err))) throw err;
+    throw new RuntimeError(
+      'the simulation is the demand-forecast demo, which ships with the Tally repository, not with @tally/cli: ' +
+        'clone the repository and run `npx -y pnpm@12.4.2 install && npx -y pnpm@12.4.2 demo` there',
+    );
+  }
 }

@@ -1,38 +1,32 @@
 /**
- * The two non-federated baselines, with the same model, optimizer, batch size and
- * learning rate as the federated rounds:
+ * The neural arms besides FedAvg, all with the same model, loss, optimiser, batch size
+ * and learning rate as the federated rounds, and all stopped the same way:
  *
- * - local-only: each shop trains its own model on its own rows alone, from the same
+ * - local-only: each shop trains its own model on its own fit rows alone, from the same
  *   initial weights (what a shop could do without Tally);
- * - centralised: one model on all shops' rows pooled (what pooling the raw data would
- *   give; the reference the federated model is measured against).
+ * - centralised: one model on all shops' fit rows pooled (what pooling the raw data
+ *   would give);
+ * - (personalise.ts) fine-tuning a shop's copy of the global model on its fit rows.
  *
- * Both pick their number of epochs by early stopping, so that neither is handicapped by
- * a fixed count that suits one data size and not another (a small shop's model overfits
- * within a few epochs, a pooled model needs many): hold out the last
- * `validationFraction` of each shop's training days (at least 7 days), train on the
- * rest up to `maxEpochs`, stop after `patience` epochs without a better validation MSE,
- * then retrain from the initial weights on all training rows for the best epoch count.
- * The test weeks are never looked at.
+ * Stopping: train up to `maxEpochs`; after every epoch compute the WAPE in units on the
+ * validation rows (the latest training days, rows.ts); stop after `patience` epochs
+ * without a better one; keep the weights of the best epoch (the starting weights count
+ * as epoch 0). The test weeks are never looked at.
  */
 import { TfjsTrainer, predictRows, setFlatWeights, type LayersModel } from '@tally/ml';
-import { concatSplits, type Split } from '@tally/demand';
+import { concatSplits } from '@tally/demand';
 import type { PreparedShops } from './prepare.ts';
 import { mixSeed } from './rng.ts';
+import type { PreparedShop, Rows } from './rows.ts';
 
 export interface EarlyStopping {
   /** Upper bound on epochs. */
   readonly maxEpochs: number;
-  /** Epochs without improvement before stopping. */
+  /** Epochs without a better validation WAPE before stopping. */
   readonly patience: number;
-  /** Share of each shop's training days (the latest) held out for validation. */
-  readonly validationFraction: number;
 }
 
-export const DEFAULT_EARLY_STOPPING: EarlyStopping = Object.freeze({ maxEpochs: 60, patience: 5, validationFraction: 0.2 });
-
-/** Smallest validation window, in days. */
-const MIN_VALIDATION_DAYS = 7;
+export const DEFAULT_EARLY_STOPPING: EarlyStopping = Object.freeze({ maxEpochs: 40, patience: 4 });
 
 export interface BaselineOptions {
   readonly earlyStopping?: Partial<EarlyStopping>;
@@ -41,113 +35,108 @@ export interface BaselineOptions {
 }
 
 export interface BaselineResult {
+  /** The weights of the best validation epoch. */
   readonly weights: Float32Array;
-  /** Epochs chosen by early stopping. */
+  /** Epochs of the kept weights (0: the starting weights). */
   readonly epochs: number;
+  /** Their validation WAPE (pooled over the shops validated on). */
+  readonly validationWape: number;
 }
 
-type Rows = Pick<Split, 'x' | 'y'> & { readonly rows: number };
+/** Σ|units − forecast| and Σ units over some rows of one shop under `weights`. */
+export function absErrors(model: LayersModel, weights: Float32Array, shop: PreparedShop, rows: Rows): { err: number; units: number } {
+  if (rows.rows === 0) return { err: 0, units: 0 };
+  setFlatWeights(model, weights);
+  const pred = predictRows(model, rows.x, shop.inputs, 1);
+  let err = 0;
+  let units = 0;
+  for (let i = 0; i < pred.length; i++) {
+    const f = Math.max(0, pred[i] as number) * (shop.scale[rows.product[i] as number] as number);
+    err += Math.abs((rows.units[i] as number) - f);
+    units += rows.units[i] as number;
+  }
+  return { err, units };
+}
+
+/** WAPE over the validation rows of `shops` pooled (Σ errors / Σ units), each shop with its own weights. */
+export function validationWape(model: LayersModel, shops: readonly PreparedShop[], weightsOf: (i: number) => Float32Array): number {
+  let err = 0;
+  let units = 0;
+  shops.forEach((shop, i) => {
+    const e = absErrors(model, weightsOf(i), shop, shop.validation);
+    err += e.err;
+    units += e.units;
+  });
+  return units === 0 ? (err === 0 ? 0 : Number.POSITIVE_INFINITY) : err / units;
+}
+
+/** Trains `trainer` from `start` with the stopping rule above; `score` is the validation WAPE of some weights. */
+export async function fitWithStopping(
+  trainer: TfjsTrainer,
+  start: Float32Array,
+  score: (weights: Float32Array) => number,
+  es: EarlyStopping,
+  round = 0,
+): Promise<BaselineResult> {
+  let best = score(start);
+  let bestWeights = start;
+  let bestEpoch = 0;
+  await trainer.fit(start, {
+    epochs: es.maxEpochs,
+    round,
+    onEpochEnd: (epoch, weights) => {
+      const v = score(weights);
+      if (v < best) {
+        best = v;
+        bestWeights = weights;
+        bestEpoch = epoch;
+      }
+      return epoch - bestEpoch >= es.patience;
+    },
+  });
+  return { weights: bestWeights, epochs: bestEpoch, validationWape: best };
+}
 
 export async function trainLocalOnly(prepared: PreparedShops, options: BaselineOptions = {}): Promise<BaselineResult[]> {
   const es = { ...prepared.config.baselines, ...options.earlyStopping };
+  const scratch = prepared.createModel();
   const out: BaselineResult[] = [];
-  for (const [i, shop] of prepared.shops.entries()) {
-    const started = performance.now();
-    const { fit, validation } = holdOut(shop.train, prepared.inputs, es.validationFraction);
-    const epochs = await bestEpochs(prepared, fit, validation, es, mixSeed(prepared.config.training.seed, shop.shopIndex, 1));
-    const trainer = prepared.trainers[i];
-    if (trainer === undefined) throw new Error(`trainLocalOnly: no trainer for shop ${i}`);
-    const r = await trainer.fit(prepared.initialWeights, { epochs, round: 0 });
-    out.push({ weights: r.weights, epochs });
-    options.onShop?.(i, epochs, (performance.now() - started) / 1000);
+  try {
+    for (const [i, shop] of prepared.shops.entries()) {
+      const started = performance.now();
+      const trainer = prepared.trainers[i];
+      if (trainer === undefined) throw new Error(`trainLocalOnly: no trainer for shop ${i}`);
+      const r = await fitWithStopping(trainer, prepared.initialWeights, (w) => validationWape(scratch, [shop], () => w), es);
+      out.push(r);
+      options.onShop?.(i, r.epochs, (performance.now() - started) / 1000);
+    }
+  } finally {
+    scratch.dispose();
   }
   return out;
 }
 
 export async function trainCentralised(prepared: PreparedShops, options: BaselineOptions = {}): Promise<BaselineResult> {
   const es = { ...prepared.config.baselines, ...options.earlyStopping };
-  const parts = prepared.shops.map((s) => holdOut(s.train, prepared.inputs, es.validationFraction));
   const fit = concatSplits(
-    parts.map((p) => p.fit),
+    prepared.shops.map((s) => s.fit),
     prepared.inputs,
   );
-  const validation = concatSplits(
-    parts.map((p) => p.validation),
-    prepared.inputs,
-  );
-  const seed = mixSeed(prepared.config.training.seed, 0xc0ffee);
-  const epochs = await bestEpochs(prepared, fit, validation, es, seed);
-  const all = concatSplits(
-    prepared.shops.map((s) => s.train),
-    prepared.inputs,
-  );
-  const trainer = newTrainer(prepared, all, seed);
-  try {
-    return { weights: (await trainer.fit(prepared.initialWeights, { epochs })).weights, epochs };
-  } finally {
-    trainer.dispose();
-  }
-}
-
-/** Splits a shop's training rows (ordered by day) into earlier days to fit and the latest days to validate. */
-export function holdOut(split: Split, inputs: number, fraction: number): { fit: Rows; validation: Rows } {
-  if (!(fraction > 0 && fraction < 1)) throw new RangeError(`holdOut: expected 0 < fraction < 1, got ${fraction}`);
-  const first = split.day[0] ?? 0;
-  const days = (split.day[split.rows - 1] ?? first) - first + 1;
-  const valDays = Math.min(days - 1, Math.max(MIN_VALIDATION_DAYS, Math.round(days * fraction)));
-  if (valDays < 1) throw new RangeError(`holdOut: ${days} training day(s) are too few to hold any out`);
-  const cutoff = first + days - valDays;
-  let cut = 0;
-  while (cut < split.rows && (split.day[cut] as number) < cutoff) cut++;
-  return {
-    fit: { rows: cut, x: split.x.subarray(0, cut * inputs), y: split.y.subarray(0, cut) },
-    validation: { rows: split.rows - cut, x: split.x.subarray(cut * inputs), y: split.y.subarray(cut) },
-  };
-}
-
-async function bestEpochs(prepared: PreparedShops, fit: Rows, validation: Rows, es: EarlyStopping, seed: number): Promise<number> {
-  const trainer = newTrainer(prepared, fit, seed);
+  const t = prepared.config.training;
+  const trainer = new TfjsTrainer({
+    createModel: prepared.createModel,
+    data: { x: fit.x, y: fit.y },
+    batchSize: t.batchSize,
+    learningRate: t.learningRate,
+    optimizer: t.optimizer,
+    loss: t.loss,
+    seed: mixSeed(t.seed, 0xc0ffee),
+  });
   const scratch = prepared.createModel();
-  let best = Infinity;
-  let bestEpoch = 1;
   try {
-    await trainer.fit(prepared.initialWeights, {
-      epochs: es.maxEpochs,
-      onEpochEnd: (epoch, weights) => {
-        const loss = mse(scratch, weights, validation, prepared.inputs);
-        if (loss < best) {
-          best = loss;
-          bestEpoch = epoch;
-        }
-        return epoch - bestEpoch >= es.patience;
-      },
-    });
+    return await fitWithStopping(trainer, prepared.initialWeights, (w) => validationWape(scratch, prepared.shops, () => w), es);
   } finally {
     scratch.dispose();
     trainer.dispose();
   }
-  return bestEpoch;
-}
-
-function newTrainer(prepared: PreparedShops, data: Rows, seed: number): TfjsTrainer {
-  const t = prepared.config.training;
-  return new TfjsTrainer({
-    createModel: prepared.createModel,
-    data: { x: data.x, y: data.y },
-    batchSize: t.batchSize,
-    learningRate: t.learningRate,
-    optimizer: t.optimizer,
-    seed,
-  });
-}
-
-function mse(model: LayersModel, weights: Float32Array, rows: Rows, inputs: number): number {
-  setFlatWeights(model, weights);
-  const pred = predictRows(model, rows.x, inputs, 1);
-  let s = 0;
-  for (let i = 0; i < pred.length; i++) {
-    const d = (pred[i] as number) - (rows.y[i] as number);
-    s += d * d;
-  }
-  return s / Math.max(1, pred.length);
 }

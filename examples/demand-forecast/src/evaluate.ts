@@ -4,21 +4,31 @@
  * - MAE  = mean |actual − forecast| over the shop's test rows (product-days).
  * - WAPE = Σ |actual − forecast| / Σ actual over the same rows (0.25 = 25 % of the
  *   units sold). Undefined (NaN) when nothing was sold.
+ * - MASE = MAE / the shop's mean |units_t − units_{t−7}| over its training rows
+ *   (Hyndman & Koehler 2006; rows.ts): below 1 beats the in-sample seasonal naive.
  *
- * Methods: `federated` (the given global model), `local` (each shop's model trained on
- * its own data alone), `naive` (seasonal naive: same weekday last week), `centralised`
- * (one model trained on all shops' pooled rows). Model forecasts are
- * `max(0, prediction) · m_{s,p}` (see features.ts).
+ * Methods: `personalised` (each shop's chosen model: global, fine-tuned or local, chosen
+ * on validation; personalise.ts), `federated` (the shared global model), `local` (each
+ * shop's model trained on its own data alone), `centralised` (one model trained on all
+ * shops' pooled rows), `glm` (each shop's Poisson GLM, glm.ts), `snaive4` (mean of the
+ * last four same weekdays), `naive` (seasonal naive: same weekday last week), `oracle`
+ * (the generator's own expected sales: the noise floor no forecast can be expected to
+ * beat). Model forecasts are `max(0, prediction) · m_{s,p}` (see features.ts).
  */
 import { predictRows, setFlatWeights, type LayersModel } from '@tally/ml';
-import type { ShopDataset, Split } from '@tally/demand';
+import type { Split } from '@tally/demand';
+import type { PreparedShop } from './rows.ts';
 
-export const METHODS = ['federated', 'local', 'naive', 'centralised'] as const;
+export const METHODS = ['personalised', 'federated', 'local', 'centralised', 'glm', 'snaive4', 'naive', 'oracle'] as const;
 export type Method = (typeof METHODS)[number];
+
+/** Methods computed from the rows alone, always evaluated. */
+const RULES: readonly Method[] = ['snaive4', 'naive', 'oracle'];
 
 export interface ErrorMetrics {
   readonly mae: number;
   readonly wape: number;
+  readonly mase: number;
 }
 
 export function mae(actual: ArrayLike<number>, forecast: ArrayLike<number>): number {
@@ -40,8 +50,10 @@ export function wape(actual: ArrayLike<number>, forecast: ArrayLike<number>): nu
   return total === 0 ? Number.NaN : err / total;
 }
 
-export function errorMetrics(actual: ArrayLike<number>, forecast: ArrayLike<number>): ErrorMetrics {
-  return { mae: mae(actual, forecast), wape: wape(actual, forecast) };
+/** MAE, WAPE and MASE (MAE / `maseScale`; NaN when no scale is given). */
+export function errorMetrics(actual: ArrayLike<number>, forecast: ArrayLike<number>, maseScale = Number.NaN): ErrorMetrics {
+  const m = mae(actual, forecast);
+  return { mae: m, wape: wape(actual, forecast), mase: m / maseScale };
 }
 
 /** Units from normalised model outputs: max(0, prediction) · m of the row's product. */
@@ -69,7 +81,11 @@ export interface ModelWeights {
   readonly federated?: Float32Array;
   /** One model per shop, in shop order. */
   readonly local?: readonly Float32Array[];
+  /** Each shop's chosen model, in shop order. */
+  readonly personalised?: readonly Float32Array[];
   readonly centralised?: Float32Array;
+  /** Forecasts in units of each shop's test rows, in shop order (the GLM baseline). */
+  readonly glm?: readonly Float32Array[];
 }
 
 export interface ShopEvaluation {
@@ -92,8 +108,11 @@ export interface EvaluationSummary {
   /** Median over shops of each shop's WAPE. */
   readonly medianWape: Partial<Record<Method, number>>;
   readonly medianMae: Partial<Record<Method, number>>;
+  readonly medianMase: Partial<Record<Method, number>>;
   /** WAPE over all shops' test rows together (volume-weighted). */
   readonly pooledWape: Partial<Record<Method, number>>;
+  /** The largest shop WAPE. */
+  readonly worstWape: Partial<Record<Method, number>>;
   /** Shops where the federated model's WAPE is below the local-only model's. */
   readonly federatedBeatsLocal?: number;
   /** Shops where the federated model's WAPE is below seasonal naive. */
@@ -110,14 +129,17 @@ export interface EvaluationReport {
  * shop's test rows. `createModel` builds the architecture the weights belong to.
  */
 export function evaluateAll(
-  shops: readonly ShopDataset[],
+  shops: readonly PreparedShop[],
   createModel: () => LayersModel,
   weights: ModelWeights,
 ): EvaluationReport {
-  if (weights.local !== undefined && weights.local.length !== shops.length) {
-    throw new RangeError(`evaluateAll: expected ${shops.length} local models, got ${weights.local.length}`);
+  for (const key of ['local', 'personalised', 'glm'] as const) {
+    const list = weights[key];
+    if (list !== undefined && list.length !== shops.length) {
+      throw new RangeError(`evaluateAll: expected ${shops.length} ${key} models, got ${list.length}`);
+    }
   }
-  const methods = METHODS.filter((m) => m === 'naive' || (m === 'local' ? weights.local : weights[m]) !== undefined);
+  const methods = METHODS.filter((m) => RULES.includes(m) || weights[m as keyof ModelWeights] !== undefined);
   const model = createModel();
   try {
     const evaluations = shops.map((shop, i): ShopEvaluation => {
@@ -125,17 +147,20 @@ export function evaluateAll(
       const forecasts: Partial<Record<Method, Float32Array>> = {};
       const metrics: Partial<Record<Method, ErrorMetrics>> = {};
       for (const m of methods) {
-        const w = m === 'local' ? weights.local?.[i] : m === 'naive' ? undefined : weights[m];
         let f: Float32Array;
-        if (m === 'naive') {
-          f = test.naive;
+        if (m === 'naive' || m === 'snaive4' || m === 'oracle') {
+          f = test[m];
+        } else if (m === 'glm') {
+          f = weights.glm?.[i] as Float32Array;
         } else {
+          const w = m === 'local' || m === 'personalised' ? weights[m]?.[i] : weights[m];
           if (w === undefined) throw new Error(`evaluateAll: missing ${m} weights`);
           setFlatWeights(model, w);
           f = denormalise(predictRows(model, test.x, shop.inputs, 1), test, shop.scale);
         }
+        if (f.length !== test.rows) throw new RangeError(`evaluateAll: ${m} has ${f.length} forecasts for ${test.rows} test rows of ${shop.shopId}`);
         forecasts[m] = f;
-        metrics[m] = errorMetrics(test.units, f);
+        metrics[m] = errorMetrics(test.units, f, shop.maseScale);
       }
       const testDays = new Set(test.day).size;
       return {
@@ -159,10 +184,15 @@ export function evaluateAll(
 export function summarise(shops: readonly ShopEvaluation[], methods: readonly Method[]): EvaluationSummary {
   const medianWape: Partial<Record<Method, number>> = {};
   const medianMae: Partial<Record<Method, number>> = {};
+  const medianMase: Partial<Record<Method, number>> = {};
   const pooledWape: Partial<Record<Method, number>> = {};
+  const worstWape: Partial<Record<Method, number>> = {};
   for (const m of methods) {
     medianWape[m] = median(shops.map((s) => s.metrics[m]?.wape ?? Number.NaN));
     medianMae[m] = median(shops.map((s) => s.metrics[m]?.mae ?? Number.NaN));
+    medianMase[m] = median(shops.map((s) => s.metrics[m]?.mase ?? Number.NaN));
+    const finite = shops.map((s) => s.metrics[m]?.wape ?? Number.NaN).filter(Number.isFinite);
+    worstWape[m] = finite.length === 0 ? Number.NaN : Math.max(...finite);
     let err = 0;
     let total = 0;
     for (const s of shops) {
@@ -185,7 +215,9 @@ export function summarise(shops: readonly ShopEvaluation[], methods: readonly Me
     methods,
     medianWape,
     medianMae,
+    medianMase,
     pooledWape,
+    worstWape,
     ...(beatsLocal !== undefined ? { federatedBeatsLocal: beatsLocal } : {}),
     ...(beatsNaive !== undefined ? { federatedBeatsNaive: beatsNaive } : {}),
   };

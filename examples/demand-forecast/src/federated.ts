@@ -8,10 +8,20 @@
  * deltas under masks, so its models differ from these only by the quantisation of the
  * update (fixed point with stochastic rounding) and any clipping. The per-round losses
  * are the same weighted means the secure run decodes from its masked metric lanes.
+ *
+ * Rounds are chosen on validation, never on test: after every round the pooled WAPE of
+ * the new global model on all shops' validation rows (the latest training days, which
+ * no shop trains on; rows.ts) is computed, the best round's model is kept, and the loop
+ * stops after `roundPatience` rounds without a better one. In a deployment each shop
+ * would compute Σ|error| and Σ units on its own validation rows and send them as two
+ * more securely summed metrics; here the loop computes them in-process. The pooled
+ * test WAPE per round (`trackTestWape`) is a DIAGNOSTIC for the chart only: nothing is
+ * chosen on it.
  */
 import { TRAINER_METRICS, predictRows, setFlatWeights, type LayersModel } from '@tally/ml';
 import { denormalise } from './evaluate.ts';
 import type { ShopDataset } from '@tally/demand';
+import { validationWape } from './baselines.ts';
 import type { PreparedShops } from './prepare.ts';
 
 export const TASK_ID = 'demand-forecast';
@@ -24,14 +34,18 @@ export interface RoundRecord {
   readonly lossAfter: number;
   /** Σ w: training rows behind the round. */
   readonly totalWeight: number;
-  /** WAPE of the new global model over all shops' test rows (only with `trackTestWape`). */
+  /** Pooled WAPE of the new global model on all shops' validation rows: what the round is chosen on. */
+  readonly validationWape?: number;
+  /** DIAGNOSTIC: WAPE of the new global model over all shops' test rows (only with `trackTestWape`; never used to choose). */
   readonly testWape?: number;
   readonly seconds: number;
 }
 
 export interface FedAvgOptions {
-  /** Default: the config's training.rounds. */
+  /** Most rounds. Default: the config's training.rounds. */
   readonly rounds?: number;
+  /** Rounds without a better validation WAPE before stopping; 0 runs every round. Default: the config's training.roundPatience. */
+  readonly patience?: number;
   /** Default: the prepared initial weights. */
   readonly initial?: Float32Array;
   /** Also compute the pooled test WAPE of each round's global model (cheap: a forward pass over test rows). */
@@ -40,15 +54,24 @@ export interface FedAvgOptions {
 }
 
 export interface FedAvgResult {
+  /** The global model of the round with the best validation WAPE (the round-0 model if none beat it). */
   readonly weights: Float32Array;
+  /** That round (0: none). */
+  readonly bestRound: number;
+  /** The last round's global model. */
+  readonly last: Float32Array;
   readonly history: readonly RoundRecord[];
 }
 
 export async function runFedAvg(prepared: PreparedShops, options: FedAvgOptions = {}): Promise<FedAvgResult> {
   const rounds = options.rounds ?? prepared.config.training.rounds;
+  const patience = options.patience ?? prepared.config.training.roundPatience;
   let global = (options.initial ?? prepared.initialWeights).slice();
   const history: RoundRecord[] = [];
-  const scratch = options.trackTestWape === true ? prepared.createModel() : undefined;
+  const scratch = prepared.createModel();
+  let best = global;
+  let bestRound = 0;
+  let bestWape = validationWape(scratch, prepared.shops, () => global);
   try {
     for (let round = 1; round <= rounds; round++) {
       const started = performance.now();
@@ -68,24 +91,32 @@ export async function runFedAvg(prepared: PreparedShops, options: FedAvgOptions 
       const next = new Float32Array(global.length);
       for (let i = 0; i < next.length; i++) next[i] = (global[i] as number) + (sum[i] as number) / totalWeight;
       global = next;
+      const vWape = validationWape(scratch, prepared.shops, () => next);
+      if (vWape < bestWape) {
+        bestWape = vWape;
+        best = next;
+        bestRound = round;
+      }
       const record: RoundRecord = {
         round,
         lossBefore: (metricSum[0] as number) / totalWeight,
         lossAfter: (metricSum[1] as number) / totalWeight,
         totalWeight,
-        ...(scratch !== undefined ? { testWape: pooledTestWape(scratch, prepared.shops, global) } : {}),
+        validationWape: vWape,
+        ...(options.trackTestWape === true ? { testWape: pooledTestWape(scratch, prepared.shops, global) } : {}),
         seconds: (performance.now() - started) / 1000,
       };
       history.push(record);
       options.onRound?.(record);
+      if (patience > 0 && round - bestRound >= patience) break;
     }
   } finally {
-    scratch?.dispose();
+    scratch.dispose();
   }
-  return { weights: global, history };
+  return { weights: best, bestRound, last: global, history };
 }
 
-/** Weighted mean training MSE of `weights` over all shops (what round r+1 would report as loss_before). */
+/** Weighted mean training loss of `weights` over all shops' fit rows (what round r+1 would report as loss_before). */
 export function globalTrainingLoss(prepared: PreparedShops, weights: Float32Array): number {
   let sum = 0;
   let n = 0;

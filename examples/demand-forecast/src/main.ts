@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { BACKEND_PREFERENCES, type BackendPreference } from '@tally/ml';
 import { METHODS } from './evaluate.ts';
 import { runExperiment } from './experiment.ts';
+import { checkTargets } from './targets.ts';
 import { writeReport } from './report.ts';
 
 // `pnpm … demo -- --rounds 5` passes the `--` through; accept it.
@@ -56,19 +57,28 @@ try {
     evaluation: result.evaluation,
     history: result.history,
     federatedWeights: result.federated,
+    choices: result.arms.choices,
     ...(values.shop !== undefined ? { forecastShop: values.shop } : {}),
-    extra: { timings: result.timings, localEpochs: result.localEpochs, centralisedEpochs: result.centralisedEpochs },
+    extra: {
+      timings: result.timings,
+      bestRound: result.bestRound,
+      localEpochs: result.arms.local.map((r) => r.epochs),
+      centralisedEpochs: result.arms.centralised.epochs,
+      glmRidge: result.arms.glm.map((g) => g.ridge),
+    },
   });
   const s = result.evaluation.summary;
   const pct = (v: number | undefined): string => (v === undefined ? 'n/a' : `${(v * 100).toFixed(1)}%`);
+  const methods = METHODS.filter((m) => s.methods.includes(m));
   console.log('');
-  console.log(`median shop WAPE: ${METHODS.map((m) => `${m} ${pct(s.medianWape[m])}`).join(', ')}`);
-  console.log(`pooled WAPE:      ${METHODS.map((m) => `${m} ${pct(s.pooledWape[m])}`).join(', ')}`);
-  console.log(`federated beats local-only in ${s.federatedBeatsLocal ?? 'n/a'} of ${result.evaluation.shops.length} shops`);
+  console.log(`median shop WAPE: ${methods.map((m) => `${m} ${pct(s.medianWape[m])}`).join(', ')}`);
+  console.log(`pooled WAPE:      ${methods.map((m) => `${m} ${pct(s.pooledWape[m])}`).join(', ')}`);
+  console.log(`worst shop WAPE:  ${methods.map((m) => `${m} ${pct(s.worstWape[m])}`).join(', ')}`);
+  for (const t of checkTargets(result.evaluation)) console.log(`target ${t.target}: ${t.holds === null ? 'n/a' : t.holds ? 'holds' : 'DOES NOT HOLD'} (${t.detail})`);
   const t = result.timings;
   console.log(
-    `time: ${t.totalSeconds.toFixed(1)} s (local-only ${t.localSeconds.toFixed(1)} s, centralised ${t.centralisedSeconds.toFixed(1)} s, ` +
-      `federated ${t.federatedSeconds.toFixed(1)} s) on ${result.prepared.backend.backend}`,
+    `time: ${t.totalSeconds.toFixed(1)} s (federated ${t.federatedSeconds.toFixed(1)} s, local-only ${t.localSeconds.toFixed(1)} s, ` +
+      `centralised ${t.centralisedSeconds.toFixed(1)} s, personalisation ${t.personaliseSeconds.toFixed(1)} s, GLM ${t.glmSeconds.toFixed(1)} s) on ${result.prepared.backend.backend}`,
   );
   console.log(`wrote ${written.join(', ')} to ${values.out}`);
 } finally {

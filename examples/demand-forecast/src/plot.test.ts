@@ -27,10 +27,11 @@ describe('plots', () => {
 
   it('plots losses and test WAPE per round', () => {
     const svg = lossChartSvg([
-      { round: 1, lossBefore: 2, lossAfter: 0.5, totalWeight: 10, testWape: 0.4, seconds: 1 },
-      { round: 2, lossBefore: 0.6, lossAfter: 0.4, totalWeight: 10, testWape: 0.35, seconds: 1 },
+      { round: 1, lossBefore: 2, lossAfter: 0.5, totalWeight: 10, validationWape: 0.45, testWape: 0.4, seconds: 1 },
+      { round: 2, lossBefore: 0.6, lossAfter: 0.4, totalWeight: 10, validationWape: 0.41, testWape: 0.35, seconds: 1 },
     ]);
-    expect(svg).toContain('test WAPE of the new global model (right axis)');
+    expect(svg).toContain('validation WAPE of the new global model (chooses the round) (right axis)');
+    expect(svg).toContain('test WAPE of the new global model (diagnostic only) (right axis)');
     expect(svg).toContain('>round</text>');
   });
 });

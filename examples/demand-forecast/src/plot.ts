@@ -180,15 +180,19 @@ export function lossChartSvg(history: readonly RoundRecord[], title = 'Federated
       markers: true,
     },
   ];
+  const vals = history.filter((r) => r.validationWape !== undefined).map((r) => [r.round, (r.validationWape as number) * 100] as const);
+  if (vals.length > 0) {
+    series.push({ name: 'validation WAPE of the new global model (chooses the round)', points: vals, color: '#8e44ad', markers: true, right: true });
+  }
   const wapes = history.filter((r) => r.testWape !== undefined).map((r) => [r.round, (r.testWape as number) * 100] as const);
   if (wapes.length > 0) {
-    series.push({ name: 'test WAPE of the new global model', points: wapes, color: '#c0392b', markers: true, right: true });
+    series.push({ name: 'test WAPE of the new global model (diagnostic only)', points: wapes, color: '#c0392b', dashed: true, markers: true, right: true });
   }
   return lineChartSvg({
     title,
     xLabel: 'round',
-    yLabel: 'training MSE, log scale (normalised demand)',
-    yRightLabel: 'test WAPE (%)',
+    yLabel: 'training loss, log scale (normalised demand)',
+    yRightLabel: 'WAPE (%)',
     series,
     logY: history.every((r) => r.lossBefore > 0 && r.lossAfter > 0),
     xTicks: integerTicks(history.map((r) => r.round)),
@@ -196,11 +200,18 @@ export function lossChartSvg(history: readonly RoundRecord[], title = 'Federated
   });
 }
 
+/** Methods drawn in the forecast chart (the others are in the tables only, to keep it legible). */
+const PLOTTED: readonly Method[] = ['personalised', 'federated', 'local', 'glm', 'naive'];
+
 const METHOD_STYLE: Readonly<Record<Method, { readonly label: string; readonly color: string; readonly dashed?: boolean }>> = {
+  personalised: { label: "the shop's chosen model", color: '#8e44ad' },
   federated: { label: 'federated', color: '#1f5fa8' },
   local: { label: 'local only', color: '#e67e22', dashed: true },
-  naive: { label: 'seasonal naive (t−7)', color: '#7f8c8d', dashed: true },
   centralised: { label: 'centralised', color: '#27ae60', dashed: true },
+  glm: { label: 'Poisson GLM (per shop)', color: '#16a085', dashed: true },
+  snaive4: { label: '4-week same-weekday mean', color: '#95a5a6', dashed: true },
+  naive: { label: 'seasonal naive (t−7)', color: '#7f8c8d', dashed: true },
+  oracle: { label: 'generator expectation', color: '#bbbbbb', dashed: true },
 };
 
 /** Daily units (all products) of one shop over the test weeks: actual and each evaluated method. */
@@ -218,7 +229,7 @@ export function forecastChartSvg(data: SalesData, shop: ShopEvaluation): string 
   const series: Series[] = [{ name: 'actual', points: total(shop.actual), color: '#111111', markers: true }];
   for (const m of METHODS) {
     const f = shop.forecasts[m];
-    if (f === undefined) continue;
+    if (f === undefined || !PLOTTED.includes(m)) continue;
     const st = METHOD_STYLE[m];
     series.push({ name: `${st.label} (WAPE ${pct(shop.metrics[m]?.wape)})`, points: total(f), color: st.color, dashed: st.dashed ?? false });
   }

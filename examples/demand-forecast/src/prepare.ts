@@ -1,21 +1,22 @@
 /**
  * `prepareShops`: everything a run needs, from one config: the synthetic data, each
- * shop's features (built from that shop's data only, as a shop would), the model
+ * shop's rows (features built from that shop's data only, as a shop would; rows.ts), the model
  * factory, the round-0 weights and one `TfjsTrainer` per shop. The in-process FedAvg
  * loop (federated.ts) and `tally simulate` (one client node per shop) both start here.
  */
 import { TfjsTrainer, countWeights, initBackend, type BackendChoice, type LayersModel, type MlLogger } from '@tally/ml';
 import { resolveConfig, type DemandConfig, type DemandConfigInput } from './config.ts';
 import { generateSales, type SalesData } from './data.ts';
-import { buildShopDataset, type ShopDataset } from '@tally/demand';
 import { createDemandModel, initialWeights } from '@tally/demand';
 import { mixSeed } from './rng.ts';
+import { prepareShop, type PreparedShop } from './rows.ts';
 
 export interface PreparedShops {
   readonly config: DemandConfig;
   readonly backend: BackendChoice;
   readonly data: SalesData;
-  readonly shops: readonly ShopDataset[];
+  /** Each shop's rows: training (fit + validation) and test, the rows it would forecast only (rows.ts). */
+  readonly shops: readonly PreparedShop[];
   /** Model inputs (feature columns). */
   readonly inputs: number;
   /** Length of the flat weight vector. */
@@ -23,7 +24,7 @@ export interface PreparedShops {
   readonly createModel: () => LayersModel;
   /** The round-0 global model. */
   readonly initialWeights: Float32Array;
-  /** One trainer per shop, in shop order, with the federated round settings. */
+  /** One trainer per shop on its fit rows (validation days held out), in shop order, with the federated round settings. */
   readonly trainers: readonly TfjsTrainer[];
   /** Frees the trainers' tensors. */
   dispose(): void;
@@ -31,13 +32,15 @@ export interface PreparedShops {
 
 export interface PrepareOptions {
   readonly logger?: MlLogger;
+  /** Use this data instead of generating it from `config.data` (tests that alter the test weeks). */
+  readonly data?: SalesData;
 }
 
 export async function prepareShops(input: DemandConfigInput = {}, options: PrepareOptions = {}): Promise<PreparedShops> {
   const config = resolveConfig(input);
   const backend = await initBackend({ prefer: config.backend, ...(options.logger ? { logger: options.logger } : {}) });
-  const data = generateSales(config.data);
-  const shops = data.shops.map((_, i) => buildShopDataset(data, i, config.features));
+  const data = options.data ?? generateSales(config.data);
+  const shops = data.shops.map((_, i) => prepareShop(data, i, config.features, config.training.validationDays));
   const inputs = shops[0]?.inputs ?? 0;
   const createModel = (): LayersModel => createDemandModel(inputs, config.model);
   const t = config.training;
@@ -47,8 +50,9 @@ export async function prepareShops(input: DemandConfigInput = {}, options: Prepa
       trainers.push(
         new TfjsTrainer({
           createModel,
-          data: shop.train,
+          data: shop.fit,
           epochs: t.epochsPerRound,
+          loss: t.loss,
           batchSize: t.batchSize,
           learningRate: t.learningRate,
           optimizer: t.optimizer,

@@ -17,8 +17,11 @@ import path from 'node:path';
 import { saveModel, setFlatWeights } from '@tally/ml';
 import { METHODS, type EvaluationReport, type Method, type ShopEvaluation } from './evaluate.ts';
 import type { RoundRecord } from './federated.ts';
+import { groupSummaries } from './groups.ts';
+import type { ShopChoice } from './personalise.ts';
 import { forecastChartSvg, lossChartSvg } from './plot.ts';
 import type { PreparedShops } from './prepare.ts';
+import { checkTargets } from './targets.ts';
 
 export interface ReportInput {
   readonly prepared: PreparedShops;
@@ -33,6 +36,8 @@ export interface ReportInput {
   readonly federatedBy?: string;
   /** Extra facts for report.json (timings, epochs chosen, …). */
   readonly extra?: Readonly<Record<string, unknown>>;
+  /** Each shop's personalisation (what it chose on validation). */
+  readonly choices?: readonly ShopChoice[];
   /** A section of report.md after the summary (e.g. the targets and the secure-aggregation check), one bullet per line. */
   readonly notes?: { readonly title: string; readonly lines: readonly string[] };
 }
@@ -89,6 +94,11 @@ function reportJson(input: ReportInput, plotted: string): unknown {
     config: prepared.config,
     weights: prepared.weightCount,
     summary: evaluation.summary,
+    targets: checkTargets(evaluation),
+    groups: groupSummaries(evaluation),
+    ...(input.choices !== undefined
+      ? { personalisation: input.choices.map((c) => ({ shopId: c.shopId, choice: c.choice, finetuneEpochs: c.finetuneEpochs, validation: c.validation })) }
+      : {}),
     shops: evaluation.shops.map((s) => ({
       shopId: s.shopId,
       historyDays: s.historyDays,
@@ -103,10 +113,14 @@ function reportJson(input: ReportInput, plotted: string): unknown {
 }
 
 const LABEL: Readonly<Record<Method, string>> = {
+  personalised: 'chosen (personalised)',
   federated: 'federated',
   local: 'local only',
-  naive: 'seasonal naive',
   centralised: 'centralised',
+  glm: 'Poisson GLM',
+  snaive4: '4-week weekday mean',
+  naive: 'seasonal naive',
+  oracle: 'noise floor',
 };
 
 function reportMarkdown(input: ReportInput, plotted: string): string {
@@ -114,7 +128,7 @@ function reportMarkdown(input: ReportInput, plotted: string): string {
   const methods = METHODS.filter((m) => evaluation.summary.methods.includes(m));
   const d = prepared.data;
   const lines: string[] = [];
-  lines.push('# Demand forecast: federated vs local-only vs seasonal naive vs centralised', '');
+  lines.push('# Demand forecast: every arm, per shop', '');
   lines.push(
     `${d.shops.length} shops × ${d.products.length} products, ${d.dates[0]} to ${d.dates.at(-1)}; ` +
       `test: the last ${prepared.config.features.testDays} days. Backend: ${prepared.backend.backend}. ` +
@@ -127,8 +141,34 @@ function reportMarkdown(input: ReportInput, plotted: string): string {
   const s = evaluation.summary;
   lines.push(`| median shop WAPE | ${methods.map((m) => pct(s.medianWape[m])).join(' | ')} |`);
   lines.push(`| median shop MAE (units) | ${methods.map((m) => num(s.medianMae[m])).join(' | ')} |`);
+  lines.push(`| median shop MASE | ${methods.map((m) => num(s.medianMase[m])).join(' | ')} |`);
   lines.push(`| pooled WAPE (all shops' units) | ${methods.map((m) => pct(s.pooledWape[m])).join(' | ')} |`);
+  lines.push(`| worst shop WAPE | ${methods.map((m) => pct(s.worstWape[m])).join(' | ')} |`);
   lines.push('');
+  lines.push(
+    '"noise floor": the generator\'s own expected sales (it knows every effect but not the random draws or stockouts); ' +
+      'no method can be expected to beat it. "chosen": each shop\'s model among global, fine-tuned and local-only, picked on its validation days.',
+    '',
+  );
+  lines.push('## By shop group', '');
+  lines.push(`| group | shops | ${methods.map((m) => LABEL[m]).join(' | ')} | mean gain of chosen over local | shops worse than local |`);
+  lines.push(`| --- | ---: | ${methods.map(() => '---:').join(' | ')} | ---: | ---: |`);
+  for (const g of groupSummaries(evaluation)) {
+    lines.push(
+      `| ${g.group} (median WAPE) | ${g.shops.length} | ${methods.map((m) => pct(g.medianWape[m])).join(' | ')} | ${pts(g.meanGainOverLocal)} | ${g.worseThanLocal} |`,
+    );
+  }
+  lines.push('', '## Targets', '');
+  for (const t of checkTargets(evaluation)) lines.push(`- ${t.target}: ${t.holds === null ? 'not evaluated' : t.holds ? 'holds' : '**does not hold**'} (${t.detail})`);
+  lines.push('');
+  if (input.choices !== undefined) {
+    lines.push('## Personalisation (chosen on each shop\'s validation days only)', '');
+    lines.push('| shop | choice | fine-tune epochs kept | validation WAPE: global | fine-tuned | local |', '| --- | --- | ---: | ---: | ---: | ---: |');
+    for (const c of input.choices) {
+      lines.push(`| ${c.shopId} | ${c.choice} | ${c.finetuneEpochs} | ${pct(c.validation.global)} | ${pct(c.validation.finetuned)} | ${pct(c.validation.local)} |`);
+    }
+    lines.push('');
+  }
   if (s.federatedBeatsLocal !== undefined) {
     lines.push(`Federated beats local-only in ${s.federatedBeatsLocal} of ${evaluation.shops.length} shops.`);
   }
@@ -149,10 +189,18 @@ function reportMarkdown(input: ReportInput, plotted: string): string {
     lines.push(`| ${e.shopId} | ${e.historyDays} | ${e.trainRows} | ${e.testUnitsPerDay.toFixed(1)} | ${cells.join(' | ')} |`);
   }
   if (input.history.length > 0) {
-    lines.push('', '## Rounds', '', '| round | loss before | loss after | test WAPE | seconds |', '| ---: | ---: | ---: | ---: | ---: |');
+    lines.push(
+      '',
+      '## Rounds',
+      '',
+      'The kept global model is the round with the lowest validation WAPE; the test WAPE column is a diagnostic, never used to choose.',
+      '',
+      '| round | loss before | loss after | validation WAPE | test WAPE (diagnostic) | seconds |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
     for (const r of input.history) {
       lines.push(
-        `| ${r.round} | ${r.lossBefore.toFixed(4)} | ${r.lossAfter.toFixed(4)} | ${r.testWape === undefined ? 'n/a' : pct(r.testWape)} | ${r.seconds.toFixed(2)} |`,
+        `| ${r.round} | ${r.lossBefore.toFixed(4)} | ${r.lossAfter.toFixed(4)} | ${pct(r.validationWape)} | ${r.testWape === undefined ? 'n/a' : pct(r.testWape)} | ${r.seconds.toFixed(2)} |`,
       );
     }
     lines.push('', '![loss per round](loss.svg)');
@@ -163,6 +211,10 @@ function reportMarkdown(input: ReportInput, plotted: string): string {
 
 function pct(v: number | undefined): string {
   return v === undefined || !Number.isFinite(v) ? 'n/a' : `${(v * 100).toFixed(1)}%`;
+}
+
+function pts(v: number): string {
+  return Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)} pt` : 'n/a';
 }
 
 function num(v: number | undefined): string {

@@ -7,16 +7,20 @@ import { METHODS, type Method } from './evaluate.ts';
 import type { SimulateResult } from './simulate.ts';
 
 const LABEL: Readonly<Record<Method, string>> = {
+  personalised: 'chosen',
   federated: 'federated (SA)',
   local: 'local only',
-  naive: 'seasonal naive',
   centralised: 'centralised',
+  glm: 'Poisson GLM',
+  snaive4: '4-wk mean',
+  naive: 'seasonal naive',
+  oracle: 'noise floor',
 };
 
 const TARGET_LABEL = {
-  'beats-local': "federated beats the median shop's local-only model",
-  'beats-naive': 'federated beats seasonal naive',
-  'near-centralised': 'federated is within 10% of centralised',
+  'no-shop-loses': 'no shop is more than 0.5 pt worse than its local-only model',
+  'beats-best-baseline': 'the chosen models beat the best per-shop baseline at the median',
+  'new-shops-gain': 'new shops gain at least 5 pt on average',
 } as const;
 
 export function summaryLines(result: Omit<SimulateResult, 'federated'>): string[] {
@@ -28,6 +32,7 @@ export function summaryLines(result: Omit<SimulateResult, 'federated'>): string[
   }
   rows.push(['median', '', ...methods.map((m) => cell(e.summary.medianWape[m], e.summary.medianMae[m]))]);
   rows.push(['pooled WAPE', '', ...methods.map((m) => pct(e.summary.pooledWape[m]))]);
+  rows.push(['worst shop', '', ...methods.map((m) => pct(e.summary.worstWape[m]))]);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   const line = (r: readonly string[]): string =>
     r.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ').trimEnd();
@@ -35,10 +40,14 @@ export function summaryLines(result: Omit<SimulateResult, 'federated'>): string[
   out.push('', "Forecast error on each shop's held-out last weeks: WAPE (MAE in units per product-day)", '');
   out.push(line(rows[0]!));
   out.push(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows.slice(1, -2)) out.push(line(r));
+  for (const r of rows.slice(1, -3)) out.push(line(r));
   out.push(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows.slice(-2)) out.push(line(r));
-  out.push('', 'Targets (median shop WAPE):');
+  for (const r of rows.slice(-3)) out.push(line(r));
+  if (result.choices !== null) {
+    const n = (c: string): number => result.choices?.filter((x) => x.choice === c).length ?? 0;
+    out.push('', `chosen on each shop's validation days: global ${n('global')}, fine-tuned ${n('finetuned')}, local-only ${n('local')}; federated model of round ${result.bestRound}`);
+  }
+  out.push('', 'Targets (test weeks):');
   for (const t of result.targets) {
     const mark = t.holds === true ? 'yes' : t.holds === false ? 'NO ' : 'n/a';
     out.push(`  [${mark}] ${TARGET_LABEL[t.target]}: ${t.detail}`);
@@ -56,12 +65,12 @@ export function summaryLines(result: Omit<SimulateResult, 'federated'>): string[
     '',
     `secure aggregation ${c.ok ? '=' : '≠'} plaintext weighted average of the same updates in ${result.committed} committed round(s)` +
       ` (${result.aborted} aborted): max |difference| ${c.maxAbsDiff.toExponential(2)}, quantisation bound ${c.maxBound.toExponential(2)}` +
-      `; pooled test WAPE ${pct(result.initialTestWape)} at round 0 → ${pct(result.finalTestWape)}`,
+      `; pooled test WAPE (diagnostic) ${pct(result.initialTestWape)} at round 0 → ${pct(result.finalTestWape)}`,
   );
   const t = result.timings;
   out.push(
     `time: ${t.totalSeconds.toFixed(1)} s (federated ${t.federatedSeconds.toFixed(1)} s, local-only ${t.localSeconds.toFixed(1)} s, ` +
-      `centralised ${t.centralisedSeconds.toFixed(1)} s) on ${result.backend}`,
+      `centralised ${t.centralisedSeconds.toFixed(1)} s, personalisation ${t.personaliseSeconds.toFixed(1)} s, GLM ${t.glmSeconds.toFixed(1)} s) on ${result.backend}`,
   );
   return out;
 }

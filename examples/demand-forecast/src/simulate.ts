@@ -49,9 +49,11 @@ import {
 } from '@tally/coordinator';
 import { TRAINER_METRICS, silentMlLogger, type LayersModel, type MlLogger } from '@tally/ml';
 import { generateIdentity, toHex, type KeyPair } from '@tally/secagg';
-import { trainCentralised, trainLocalOnly } from './baselines.ts';
+import { runArms } from './arms.ts';
+import { validationWape } from './baselines.ts';
 import type { DemandConfigInput } from './config.ts';
 import { METHODS, evaluateAll, type EvaluationReport, type Method } from './evaluate.ts';
+import type { ShopChoice } from './personalise.ts';
 import { TASK_ID, pooledTestWape, type RoundRecord } from './federated.ts';
 import { prepareShops, type PreparedShops } from './prepare.ts';
 import { writeReport } from './report.ts';
@@ -160,7 +162,9 @@ export interface SimulatedRound {
   readonly clippedCount: number | null;
   /** Securely aggregated weighted means: loss_before (the global model's training MSE), loss_after (after local training). */
   readonly metrics: Readonly<Record<string, number>> | null;
-  /** Pooled test WAPE of the new global model (committed rounds). */
+  /** Pooled validation WAPE of the new global model (committed rounds): the kept model is the best round's. */
+  readonly validationWape?: number;
+  /** DIAGNOSTIC: pooled test WAPE of the new global model (committed rounds); never used to choose. */
   readonly testWape?: number;
   /** The secure aggregate against its plaintext reference (committed rounds). */
   readonly check?: AggregateCheck;
@@ -173,6 +177,8 @@ export interface SimulationTimings {
   readonly federatedSeconds: number;
   readonly localSeconds: number;
   readonly centralisedSeconds: number;
+  readonly personaliseSeconds: number;
+  readonly glmSeconds: number;
   readonly evaluateSeconds: number;
   readonly totalSeconds: number;
 }
@@ -195,8 +201,12 @@ export interface SimulateResult {
   readonly aborted: number;
   /** Largest |secure − plaintext| over all committed rounds, and the largest bound. */
   readonly secureCheck: { readonly maxAbsDiff: number; readonly maxBound: number; readonly ok: boolean };
-  /** The federated model. */
+  /** The federated model: the committed global model with the best validation WAPE. */
   readonly federated: Float32Array;
+  /** Its round (0: the round-0 model). */
+  readonly bestRound: number;
+  /** Each shop's personalisation (with baselines). */
+  readonly choices: readonly ShopChoice[] | null;
   /** Pooled test WAPE of the round-0 model and of the federated model. */
   readonly initialTestWape: number;
   readonly finalTestWape: number;
@@ -314,25 +324,21 @@ async function finishRun(ctx: RunContext, fed: SecureRun): Promise<SimulateResul
   const t2 = performance.now();
   hooks.signal?.throwIfAborted();
 
-  let local: Float32Array[] | undefined;
-  let centralised: Float32Array | undefined;
-  let t3 = t2;
-  let t4 = t2;
+  log.info(`demand-forecast: federated: kept round ${fed.bestRound} of ${fed.rounds.filter((r) => r.status === 'committed').length} (best validation WAPE)`);
+  let evaluation: EvaluationReport;
+  let choices: readonly ShopChoice[] | null = null;
+  let armTimes = { localSeconds: 0, centralisedSeconds: 0, personaliseSeconds: 0, glmSeconds: 0, evaluateSeconds: 0 };
   if (options.baselines !== false) {
-    log.info('demand-forecast: training the local-only baselines (one model per shop, early stopping)');
-    local = (await trainLocalOnly(prepared)).map((r) => r.weights);
-    t3 = performance.now();
-    hooks.signal?.throwIfAborted();
-    log.info(`demand-forecast: training the centralised baseline (all shops' rows pooled)`);
-    centralised = (await trainCentralised(prepared)).weights;
-    t4 = performance.now();
+    log.info('demand-forecast: local-only, centralised, personalisation (fine-tune + choice on validation) and Poisson GLM per shop');
+    const arms = await runArms(prepared, fed.model, log);
+    evaluation = arms.evaluation;
+    choices = arms.choices;
+    armTimes = arms.timings;
+  } else {
+    evaluation = evaluateAll(prepared.shops, prepared.createModel, { federated: fed.model });
   }
-  const evaluation = evaluateAll(prepared.shops, prepared.createModel, {
-    federated: fed.model,
-    ...(local !== undefined ? { local } : {}),
-    ...(centralised !== undefined ? { centralised } : {}),
-  });
-  const targets = checkTargets(evaluation.summary);
+  hooks.signal?.throwIfAborted();
+  const targets = checkTargets(evaluation);
   const scratch = prepared.createModel();
   let initialTestWape: number;
   let finalTestWape: number;
@@ -346,9 +352,7 @@ async function finishRun(ctx: RunContext, fed: SecureRun): Promise<SimulateResul
   const timings: SimulationTimings = {
     prepareSeconds: (t1 - t0) / 1000,
     federatedSeconds: (t2 - t1) / 1000,
-    localSeconds: (t3 - t2) / 1000,
-    centralisedSeconds: (t4 - t3) / 1000,
-    evaluateSeconds: (t5 - t4) / 1000,
+    ...armTimes,
     totalSeconds: (t5 - t0) / 1000,
   };
   const checks = fed.rounds.flatMap((r) => (r.check === undefined ? [] : [r.check]));
@@ -373,6 +377,8 @@ async function finishRun(ctx: RunContext, fed: SecureRun): Promise<SimulateResul
       ok: checks.every((c) => c.ok),
     },
     federated: fed.model,
+    bestRound: fed.bestRound,
+    choices,
     initialTestWape,
     finalTestWape,
     evaluation,
@@ -474,7 +480,9 @@ function chooseTaskShape(settings: Settings, overrides: SimulateTaskOverrides, l
 // ---- the secure rounds --------------------------------------------------------------
 
 interface SecureRun {
+  /** The committed model with the best validation WAPE. */
   readonly model: Float32Array;
+  readonly bestRound: number;
   readonly rounds: SimulatedRound[];
   readonly config: CoordinatorConfig;
   readonly dataDir: string;
@@ -521,8 +529,8 @@ async function runSecureRounds(
     );
     const sim = new Simulation({ prepared, settings, config, coordinator, identities, shopIds, hooks, t0 });
     try {
-      const model = await sim.run();
-      return { model, rounds: sim.rounds, config, dataDir, auditFile: path.join(dataDir, t.id, AUDIT_FILE) };
+      await sim.run();
+      return { model: sim.best, bestRound: sim.bestRound, rounds: sim.rounds, config, dataDir, auditFile: path.join(dataDir, t.id, AUDIT_FILE) };
     } finally {
       await sim.close();
     }
@@ -556,6 +564,10 @@ class Simulation {
   private readonly policy: Policy;
   private readonly beforeStage: string;
   private previous: Float32Array;
+  /** The committed model with the lowest pooled validation WAPE so far, and its round. */
+  best: Float32Array;
+  bestRound = 0;
+  private bestWape: number;
   private attempts = 0;
   private chain: Promise<void> = Promise.resolve();
   private failure: Error | null = null;
@@ -585,6 +597,8 @@ class Simulation {
     this.beforeStage = STAGE_BEFORE[d.settings.dropoutStage];
     this.previous = d.prepared.initialWeights;
     this.scratch = d.prepared.createModel();
+    this.best = d.prepared.initialWeights;
+    this.bestWape = validationWape(this.scratch, d.prepared.shops, () => this.best);
     this.policy = { tasks: [TASK_ID], minCohort: Math.min(3, d.settings.shops), minThreshold: 2, maxRounds: 1_000_000, graph: d.settings.graph };
     this.off = d.coordinator.on((e) => this.onEvent(e));
   }
@@ -690,6 +704,7 @@ class Simulation {
     const committed = record.status === 'committed' && model !== null;
     let check: AggregateCheck | undefined;
     let testWape: number | undefined;
+    let vWape: number | undefined;
     if (committed) {
       const names = this.config.task.metrics;
       check = checkAggregate({
@@ -704,6 +719,13 @@ class Simulation {
       });
       this.recorder.forget(round);
       this.previous = model;
+      // In a deployment each shop would report Σ|error| and Σ units on its validation rows as securely summed metrics.
+      vWape = validationWape(this.scratch, this.prepared.shops, () => model);
+      if (vWape < this.bestWape) {
+        this.bestWape = vWape;
+        this.best = model;
+        this.bestRound = round;
+      }
       testWape = pooledTestWape(this.scratch, this.prepared.shops, model);
     }
     const now = performance.now();
@@ -722,6 +744,7 @@ class Simulation {
       totalWeight: record.totalWeight,
       clippedCount: record.clippedCount,
       metrics: record.metrics,
+      ...(vWape !== undefined ? { validationWape: vWape } : {}),
       ...(testWape !== undefined ? { testWape } : {}),
       ...(check !== undefined ? { check } : {}),
       seconds: Math.max(0, Date.parse(record.endedAt) - Date.parse(record.startedAt)) / 1000,
@@ -804,6 +827,7 @@ async function writeSimulationReport(
       lossBefore: r.metrics?.['loss_before'] ?? Number.NaN,
       lossAfter: r.metrics?.['loss_after'] ?? Number.NaN,
       totalWeight: r.totalWeight ?? 0,
+      ...(r.validationWape !== undefined ? { validationWape: r.validationWape } : {}),
       ...(r.testWape !== undefined ? { testWape: r.testWape } : {}),
       seconds: r.seconds,
     }));
@@ -813,6 +837,7 @@ async function writeSimulationReport(
     evaluation: result.evaluation,
     history,
     federatedWeights: result.federated,
+    ...(result.choices !== null ? { choices: result.choices } : {}),
     federatedBy:
       `tally simulate: a coordinator and ${s.shops} client nodes over loopback WebSockets, ` +
       `secure aggregation (active adversary, ${s.graph} graph), FedAvg` +
@@ -848,6 +873,8 @@ export function simulationJson(result: Omit<SimulateResult, 'written'> & { writt
     committed: result.committed,
     aborted: result.aborted,
     secureCheck: result.secureCheck,
+    bestRound: result.bestRound,
+    personalisation: result.choices === null ? null : result.choices.map((c) => ({ shopId: c.shopId, choice: c.choice, finetuneEpochs: c.finetuneEpochs, validation: c.validation })),
     initialTestWape: result.initialTestWape,
     finalTestWape: result.finalTestWape,
     rounds: result.rounds.map(roundJson),
@@ -861,7 +888,9 @@ export function simulationJson(result: Omit<SimulateResult, 'written'> & { writt
       })),
       medianWape: e.summary.medianWape,
       medianMae: e.summary.medianMae,
+      medianMase: e.summary.medianMase,
       pooledWape: e.summary.pooledWape,
+      worstWape: e.summary.worstWape,
       federatedBeatsLocal: e.summary.federatedBeatsLocal ?? null,
       federatedBeatsNaive: e.summary.federatedBeatsNaive ?? null,
     },
@@ -889,6 +918,7 @@ export function roundJson(r: SimulatedRound): Record<string, unknown> {
     totalWeight: r.totalWeight,
     clippedCount: r.clippedCount,
     metrics: r.metrics,
+    validationWape: r.validationWape ?? null,
     testWape: r.testWape ?? null,
     check:
       r.check === undefined

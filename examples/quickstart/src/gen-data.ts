@@ -21,7 +21,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateSales, type SalesData } from '@tally/example-demand-forecast';
+import { STEADY_SHOPS, generateSales, type SalesData } from '@tally/example-demand-forecast';
 
 /** The task's catalogue (coordinator.json task.model.products), in model column order. */
 export const PRODUCTS = ['bread', 'milk', 'eggs', 'coffee', 'apples', 'cheese'] as const;
@@ -31,7 +31,18 @@ export const DAYS = 150;
 
 /** The three shops' sales, seeded. */
 export function shopSales(seed = 42): SalesData {
-  return generateSales({ seed, shops: SHOPS.length, products: PRODUCTS.length, days: DAYS, startDate: '2025-01-06', minHistoryDays: DAYS, baseUnits: 14 });
+  // Steady shops: every product sold every day (the retail-like defaults would drop products and add closures).
+  // baseUnits is now a shop's units per day over all products (it was per product).
+  return generateSales({
+    ...STEADY_SHOPS,
+    seed,
+    shops: SHOPS.length,
+    products: PRODUCTS.length,
+    days: DAYS,
+    startDate: '2025-01-06',
+    minHistoryDays: DAYS,
+    baseUnits: 14 * PRODUCTS.length,
+  });
 }
 
 const dmy = (iso: string): string => `${iso.slice(8, 10)}.${iso.slice(5, 7)}.${iso.slice(0, 4)}`;

@@ -9,7 +9,7 @@ export type { BackendChoice, BackendPreference, InitBackendOptions } from './bac
 export { countWeights, flattenWeights, setFlatWeights, weightShapes } from './weights.ts';
 export type { WeightShape } from './weights.ts';
 export { MODEL_JSON, WEIGHTS_BIN, fileSystemHandler, loadModel, saveModel } from './io.ts';
-export { OPTIMIZERS, TRAINER_METRICS, TfjsTrainer, predictRows } from './trainer.ts';
-export type { FitOptions, FitResult, OptimizerName, TfjsTrainerOptions, TrainerMetric, TrainingSet } from './trainer.ts';
+export { LOSSES, OPTIMIZERS, TRAINER_METRICS, TfjsTrainer, predictRows } from './trainer.ts';
+export type { FitOptions, FitResult, LossName, OptimizerName, TfjsTrainerOptions, TrainerMetric, TrainingSet } from './trainer.ts';
 export { consoleLogger, silentMlLogger } from './logger.ts';
 export type { MlLogger } from './logger.ts';

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from './backend.ts';
 import { collectingLogger, l2, linearProblem, tinyModel } from './_test-util.ts';
-import { tf } from './tf.ts';
+import { tf, tfl } from './tf.ts';
 import { TRAINER_METRICS, TfjsTrainer, type TfjsTrainerOptions } from './trainer.ts';
 import { flattenWeights } from './weights.ts';
 
@@ -37,6 +37,31 @@ describe('TfjsTrainer', () => {
     const local = global.map((g, i) => g + (out.delta[i] as number));
     expect(t.evaluate(local)).toBeCloseTo(after, 4);
     t.dispose();
+  });
+
+  it('trains on absolute error with loss "mae": reports the mean |error| and ends near the median of skewed targets', async () => {
+    const t = trainer({ epochs: 10, loss: 'mae' });
+    const global = initialWeights();
+    const out = await t.fit(global);
+    const pred = t.predict(out.weights, data.x);
+    let abs = 0;
+    for (let i = 0; i < pred.length; i++) abs += Math.abs((pred[i] as number) - (data.y[i] as number));
+    expect(out.metrics[1]).toBeCloseTo(abs / pred.length, 4);
+    expect(out.metrics[1]).toBeLessThan((out.metrics[0] as number) * 0.5);
+    t.dispose();
+    // A constant model (one bias) on targets 0 (70 %) and 10 (30 %): the mean is 3, the median 0.
+    const n = 200;
+    const skew = { x: new Float32Array(n), y: Float32Array.from({ length: n }, (_, i) => (i % 10 < 7 ? 0 : 10)) };
+    const bias = (): ReturnType<typeof tinyModel> => tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [1], units: 1, kernelInitializer: 'zeros', biasInitializer: 'zeros' })] });
+    const fit = async (loss: 'mse' | 'mae'): Promise<number> => {
+      const tr = new TfjsTrainer({ createModel: bias, data: skew, batchSize: 20, learningRate: 0.1, loss });
+      const r = await tr.fit(Float32Array.of(0, 1.5), { epochs: 40 });
+      tr.dispose();
+      return r.weights[1] as number;
+    };
+    expect(Math.abs((await fit('mae')) - 0)).toBeLessThan(0.5);
+    expect(Math.abs((await fit('mse')) - 3)).toBeLessThan(0.5);
+    expect(() => trainer({ loss: 'huber' as never })).toThrow(/loss/);
   });
 
   it('is deterministic for the same seed and round, and the round changes the batch order', async () => {

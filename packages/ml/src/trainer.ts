@@ -27,6 +27,9 @@ export const TRAINER_METRICS = ['loss_before', 'loss_after'] as const;
 export type TrainerMetric = (typeof TRAINER_METRICS)[number];
 
 export const OPTIMIZERS = ['adam', 'sgd'] as const;
+/** Training loss: squared error (the mean) or absolute error (the median, what WAPE and MAE reward). */
+export const LOSSES = ['mse', 'mae'] as const;
+export type LossName = (typeof LOSSES)[number];
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 
 /** Row-major training data: `rows` × inputs in x, `rows` × outputs in y. */
@@ -70,6 +73,8 @@ export interface TfjsTrainerOptions {
   readonly optimizer?: OptimizerName;
   /** FedProx μ. Default 0 (plain FedAvg local training). */
   readonly proximalMu?: number;
+  /** Loss minimised and reported as loss_before/loss_after. Default 'mse'. */
+  readonly loss?: LossName;
   /** Seed of the batch order. Default 0. */
   readonly seed?: number;
   /**
@@ -95,6 +100,7 @@ export class TfjsTrainer implements Trainer {
   private readonly learningRate: number;
   private readonly optimizerName: OptimizerName;
   private readonly mu: number;
+  private readonly loss: LossName;
   private readonly seed: number;
   private readonly yieldEveryMs: number;
   private busy = false;
@@ -111,6 +117,8 @@ export class TfjsTrainer implements Trainer {
     const mu = options.proximalMu ?? 0;
     if (!Number.isFinite(mu) || mu < 0) throw new RangeError(`TfjsTrainer: expected proximalMu >= 0, got ${mu}`);
     this.mu = mu;
+    this.loss = options.loss ?? 'mse';
+    if (!LOSSES.includes(this.loss)) throw new TypeError(`TfjsTrainer: expected loss in ${LOSSES.join('|')}, got ${String(this.loss)}`);
     this.seed = (options.seed ?? 0) >>> 0;
     this.yieldEveryMs = options.yieldEveryMs ?? 20;
 
@@ -200,7 +208,7 @@ export class TfjsTrainer implements Trainer {
     }
   }
 
-  /** Mean squared error of `weights` over this party's training data. */
+  /** The training loss (mean squared or absolute error) of `weights` over this party's training data. */
   evaluate(weights: Float32Array): number {
     this.assertUsable();
     setFlatWeights(this.model, weights);
@@ -238,7 +246,7 @@ export class TfjsTrainer implements Trainer {
       const cost = optimizer.minimize(
         () => {
           const pred = this.model.apply(xt, { training: true }) as tf.Tensor;
-          let loss = tf.mean(tf.squaredDifference(pred, yt)) as tf.Scalar;
+          let loss = (this.loss === 'mae' ? tf.mean(tf.abs(tf.sub(pred, yt))) : tf.mean(tf.squaredDifference(pred, yt))) as tf.Scalar;
           if (anchors.length > 0) {
             const sq = vars.map((v, i) => tf.sum(tf.squaredDifference(v, anchors[i] as tf.Tensor)));
             loss = tf.add(loss, tf.mul(tf.scalar(this.mu / 2), tf.addN(sq)));
@@ -260,7 +268,7 @@ export class TfjsTrainer implements Trainer {
     let sum = 0;
     for (let i = 0; i < pred.length; i++) {
       const d = (pred[i] as number) - (this.y[i] as number);
-      sum += d * d;
+      sum += this.loss === 'mae' ? Math.abs(d) : d * d;
     }
     return sum / pred.length;
   }

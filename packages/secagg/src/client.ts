@@ -376,6 +376,10 @@ function onUnmaskRequest(state: Extract<ClientState, { stage: 'ConsistencyCheck'
   const transcript = survivorTranscript(setup.ctx, state.survivors, setup.graphDigest);
   const signers = new Set<ClientId>();
   const survivorSet = new Set(state.survivors);
+  // Only our neighbours' signatures count toward t: our own proves nothing to us, and a
+  // non-neighbour holds none of our shares (SECURITY.md, "Who draws the graph").
+  const neighbourSet = new Set(setup.neighbours);
+  let confirmed = 0;
   for (const { id, sig } of msg.signatures) {
     if (signers.has(id)) fail(E.BadMessage, `UnmaskRequest: duplicate signature from id ${id}`);
     if (!survivorSet.has(id)) fail(E.Inconsistent, `UnmaskRequest: signature from id ${id}, which is not a survivor`);
@@ -386,9 +390,10 @@ function onUnmaskRequest(state: Extract<ClientState, { stage: 'ConsistencyCheck'
       fail(E.Inconsistent, `UnmaskRequest: signature of id ${id} does not match our survivor list`);
     }
     signers.add(id);
+    if (neighbourSet.has(id) && id !== setup.self) confirmed++;
   }
-  if (signers.size < setup.threshold) {
-    fail(E.BelowThreshold, `UnmaskRequest: ${signers.size} survivors confirmed the list, threshold is ${setup.threshold}`);
+  if (confirmed < setup.threshold) {
+    fail(E.BelowThreshold, `UnmaskRequest: ${confirmed} of our neighbours confirmed the list, threshold is ${setup.threshold}`);
   }
   return reveal(setup, state.held, state.survivors);
 }

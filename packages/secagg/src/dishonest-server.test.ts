@@ -106,6 +106,23 @@ describe('dishonest server', () => {
     void identities;
   });
 
+  it("counts only its neighbours' signatures: its own does not make up the threshold (issue 8)", () => {
+    const { clients, session } = upToSurvivorList(true);
+    const everyone = [1, 2, 3, 4, 5];
+    const states = new Map<number, ClientState>();
+    const sigs = new Map<number, Uint8Array>();
+    for (const id of [1, 2, 3]) {
+      const step = clientStep(clients.get(id)!, { type: 'SurvivorList', session, round: 0, survivors: everyone });
+      states.set(id, step.state);
+      sigs.set(id, (step.outbox[0] as { sig: Uint8Array }).sig);
+    }
+    // t = 3 signatures on the list, but one is client 1's own: only 2 neighbours confirmed it.
+    const withOwn: UnmaskRequest = { type: 'UnmaskRequest', session, round: 0, survivors: everyone, signatures: [1, 2, 3].map((id) => ({ id, sig: sigs.get(id)! })) };
+    expect(codeOf(() => clientStep(states.get(1)!, withOwn))).toBe(SecAggErrorCode.BelowThreshold);
+    // Client 2 sees the same three, two of them (1 and 3) its neighbours': also refused.
+    expect(codeOf(() => clientStep(states.get(2)!, withOwn))).toBe(SecAggErrorCode.BelowThreshold);
+  });
+
   it('a message replayed from another round is refused', () => {
     const identities = [1, 2, 3, 4].map(() => generateIdentity());
     const session = new Uint8Array(16).fill(9);

@@ -1,0 +1,88 @@
+/**
+ * Personalisation: every shop ends with its own model derived from the shared one,
+ * chosen on its own validation window only.
+ *
+ * 1. Fine-tune: the shop trains a copy of the global model on its own fit rows, with
+ *    the same loss, optimiser and learning rate as every other arm, stopped on its
+ *    validation WAPE (baselines.ts: the global model itself is epoch 0, so fine-tuning
+ *    can only be kept when it helps on validation).
+ * 2. Choose: among the global model, the fine-tuned one and the shop's local-only model,
+ *    the one with the lowest WAPE on the shop's validation rows (ties: the earlier in
+ *    CANDIDATES). Only validation rows decide; the test weeks are never looked at.
+ *
+ * By construction the chosen model's validation WAPE is at most the local-only model's:
+ * a shop never does worse than alone *on the data it can see*. Whether that carries
+ * over to the test weeks is what the report measures (validation windows are short for
+ * young shops, so a choice can be wrong).
+ *
+ * In a deployment this runs on the shop after the final round (the client node has the
+ * global model and its own rows); `tally simulate` runs it in-process for every shop.
+ */
+import type { PreparedShops } from './prepare.ts';
+import { fitWithStopping, validationWape, type BaselineResult, type EarlyStopping } from './baselines.ts';
+
+export const CANDIDATES = ['global', 'finetuned', 'local'] as const;
+export type Candidate = (typeof CANDIDATES)[number];
+
+export interface ShopChoice {
+  readonly shopId: string;
+  readonly choice: Candidate;
+  /** The chosen model's weights. */
+  readonly weights: Float32Array;
+  /** The fine-tuned model's weights and the epochs fine-tuning kept (0: none helped). */
+  readonly finetuned: Float32Array;
+  readonly finetuneEpochs: number;
+  /** Validation WAPE of each candidate. */
+  readonly validation: Readonly<Record<Candidate, number>>;
+}
+
+export interface PersonaliseOptions {
+  readonly earlyStopping?: Partial<EarlyStopping>;
+  readonly onShop?: (choice: ShopChoice) => void;
+}
+
+/** Fine-tunes `global` for every shop and picks each shop's model; `local` are the local-only runs, in shop order. */
+export async function personalise(
+  prepared: PreparedShops,
+  global: Float32Array,
+  local: readonly BaselineResult[],
+  options: PersonaliseOptions = {},
+): Promise<ShopChoice[]> {
+  if (local.length !== prepared.shops.length) throw new RangeError(`personalise: expected ${prepared.shops.length} local models, got ${local.length}`);
+  const es = { ...prepared.config.baselines, ...options.earlyStopping };
+  const scratch = prepared.createModel();
+  const out: ShopChoice[] = [];
+  try {
+    for (const [i, shop] of prepared.shops.entries()) {
+      const trainer = prepared.trainers[i];
+      const own = local[i];
+      if (trainer === undefined || own === undefined) throw new Error(`personalise: no trainer or local model for shop ${i}`);
+      const score = (w: Float32Array): number => validationWape(scratch, [shop], () => w);
+      // Round label 0x9e5 only seeds the batch order, apart from the federated rounds'.
+      const ft = await fitWithStopping(trainer, global, score, es, 0x9e5);
+      const validation: Record<Candidate, number> = { global: score(global), finetuned: ft.validationWape, local: score(own.weights) };
+      const weights: Record<Candidate, Float32Array> = { global, finetuned: ft.weights, local: own.weights };
+      const choice = chooseModel(validation);
+      const c: ShopChoice = { shopId: shop.shopId, choice, weights: weights[choice], finetuned: ft.weights, finetuneEpochs: ft.epochs, validation };
+      out.push(c);
+      options.onShop?.(c);
+    }
+  } finally {
+    scratch.dispose();
+  }
+  return out;
+}
+
+/** The candidate with the lowest validation WAPE (NaN never wins; ties go to the earlier candidate). */
+export function chooseModel(validation: Readonly<Record<Candidate, number>>): Candidate {
+  let best: Candidate = 'local';
+  let bestValue = Number.POSITIVE_INFINITY;
+  for (const c of CANDIDATES) {
+    const v = validation[c];
+    if (Number.isFinite(v) && v < bestValue) {
+      best = c;
+      bestValue = v;
+    }
+  }
+  return best;
+}

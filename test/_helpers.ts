@@ -31,33 +31,15 @@ import { startClientNode, type ClientNode, type ClientNodeOptions, type Policy, 
 // ---- cleanup and logging: shared with the packages' tests ---------------------------------
 
 export { Lines, cleanup, onCleanup, tempDir } from '@tally/test-support';
-import { Lines, onCleanup, tempDir } from '@tally/test-support';
+import { Lines, TEST_TASK_ID, onCleanup, tempDir, testCoordinatorConfig } from '@tally/test-support';
 
 // ---- coordinator ----------------------------------------------------------------------
 
-export const TASK_ID = 'test-task';
+export const TASK_ID = TEST_TASK_ID;
 
 /** A valid coordinator config JSON for a small task (4 weights, 1 metric); `task` and `limits` override. */
 export function configJson(task: Record<string, unknown> = {}, limits: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    listen: { host: '127.0.0.1', port: 0 },
-    limits: { maxBufferedBytes: 1 << 20, ...limits },
-    task: {
-      id: TASK_ID,
-      modelLength: 4,
-      rounds: 1,
-      cohortSize: 2,
-      minClients: 2,
-      threshold: 1,
-      corruptFraction: 0,
-      graph: 'complete',
-      deadlines: { trainMs: 60_000, stageMs: 60_000, retryMs: 0 },
-      quant: { clipNorm: 10, weightBound: 100, fractionalBits: 16, metricBound: 10 },
-      metrics: ['loss'],
-      strategy: { name: 'fedavg' },
-      ...task,
-    },
-  };
+  return testCoordinatorConfig(task, { limits: { maxBufferedBytes: 1 << 20, ...limits } });
 }
 
 export interface Started {

@@ -37,25 +37,8 @@ import {
   type NodeClientMessage,
   type TaskOffer,
 } from '@tally/wire';
+import { Mailbox } from '@tally/test-support';
 import { TASK_ID, onCleanup } from './_helpers.ts';
-
-/** A FIFO whose reads wait for the next write. */
-class Mailbox<T> {
-  readonly #items: T[] = [];
-  #waiters: ((t: T) => void)[] = [];
-
-  put(item: T): void {
-    const w = this.#waiters.shift();
-    if (w) w(item);
-    else this.#items.push(item);
-  }
-
-  next(): Promise<T> {
-    const item = this.#items.shift();
-    if (item !== undefined) return Promise.resolve(item);
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-}
 
 type Sent = NodeClientMessage;
 

@@ -27,30 +27,10 @@ import {
   type NodeClientMessage,
   type TaskOffer,
 } from '@tally/wire';
-import { Lines } from '@tally/test-support';
+import { Lines, Mailbox } from '@tally/test-support';
+
+export { Mailbox };
 import type { Logger } from './logger.ts';
-
-/** A FIFO whose reads wait for the next write. */
-export class Mailbox<T> {
-  readonly #items: T[] = [];
-  readonly #waiters: ((t: T) => void)[] = [];
-
-  put(item: T): void {
-    const w = this.#waiters.shift();
-    if (w) w(item);
-    else this.#items.push(item);
-  }
-
-  next(): Promise<T> {
-    const item = this.#items.shift();
-    if (item !== undefined) return Promise.resolve(item);
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-
-  get size(): number {
-    return this.#items.length;
-  }
-}
 
 export interface TestConnection {
   readonly ws: WebSocket;

@@ -4,7 +4,7 @@
  * coordinator and client a test started (call `cleanup()` in afterEach).
  */
 import type { KeyPair } from '@tally/secagg';
-import { cleanup as cleanupShared, enrolmentJson, identities, tempDir as sharedTempDir } from '@tally/test-support';
+import { cleanup as cleanupShared, enrolmentJson, identities, tempDir as sharedTempDir, testCoordinatorConfig } from '@tally/test-support';
 import { parseCoordinatorConfig } from './config.ts';
 import { startCoordinator, type Coordinator } from './coordinator.ts';
 import { parseEnrolment, type Enrolment } from './enrolment.ts';
@@ -31,28 +31,9 @@ export function enrolmentOf(ids: readonly KeyPair[]): Enrolment {
   return parseEnrolment(enrolmentJson(ids), 'test');
 }
 
-/** A valid config JSON for a small task (4 weights, 1 metric, threshold 2, complete graph). */
+/** A valid config JSON for a small task (4 weights, 1 metric, threshold 2, complete graph, 2 rounds of 4). */
 export function configJson(task: Record<string, unknown> = {}, rest: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    listen: { host: '127.0.0.1', port: 0 },
-    limits: { maxBufferedBytes: 1 << 20 },
-    ...rest,
-    task: {
-      id: 'test-task',
-      modelLength: 4,
-      rounds: 2,
-      cohortSize: 4,
-      minClients: 4,
-      threshold: 2,
-      corruptFraction: 0,
-      graph: 'complete',
-      deadlines: { trainMs: 20_000, stageMs: 20_000, retryMs: 0 },
-      quant: { clipNorm: 10, weightBound: 100, fractionalBits: 16, metricBound: 10 },
-      metrics: ['loss'],
-      strategy: { name: 'fedavg' },
-      ...task,
-    },
-  };
+  return testCoordinatorConfig({ rounds: 2, cohortSize: 4, minClients: 4, threshold: 2, deadlines: { trainMs: 20_000, stageMs: 20_000, retryMs: 0 }, ...task }, rest);
 }
 
 export interface Started {

@@ -2,3 +2,5 @@
 export { Lines } from './lines.ts';
 export { cleanup, onCleanup, tempDir } from './cleanup.ts';
 export { enrolmentJson, identities } from './identities.ts';
+export { Mailbox } from './mailbox.ts';
+export { TEST_TASK_ID, testCoordinatorConfig } from './coordinator-config.ts';

@@ -181,6 +181,21 @@ export function evaluateAll(
   }
 }
 
+/** WAPE over every shop's test days pooled: Σ|actual − forecast| / Σ actual (NaN with no actual units). */
+export function pooledWapeOf(shops: readonly ShopEvaluation[], m: Method): number {
+  let err = 0;
+  let total = 0;
+  for (const s of shops) {
+    const f = s.forecasts[m];
+    if (f === undefined) continue;
+    for (let i = 0; i < s.actual.length; i++) {
+      err += Math.abs((s.actual[i] as number) - (f[i] as number));
+      total += s.actual[i] as number;
+    }
+  }
+  return total === 0 ? Number.NaN : err / total;
+}
+
 export function summarise(shops: readonly ShopEvaluation[], methods: readonly Method[]): EvaluationSummary {
   const medianWape: Partial<Record<Method, number>> = {};
   const medianMae: Partial<Record<Method, number>> = {};
@@ -193,17 +208,7 @@ export function summarise(shops: readonly ShopEvaluation[], methods: readonly Me
     medianMase[m] = median(shops.map((s) => s.metrics[m]?.mase ?? Number.NaN));
     const finite = shops.map((s) => s.metrics[m]?.wape ?? Number.NaN).filter(Number.isFinite);
     worstWape[m] = finite.length === 0 ? Number.NaN : Math.max(...finite);
-    let err = 0;
-    let total = 0;
-    for (const s of shops) {
-      const f = s.forecasts[m];
-      if (f === undefined) continue;
-      for (let i = 0; i < s.actual.length; i++) {
-        err += Math.abs((s.actual[i] as number) - (f[i] as number));
-        total += s.actual[i] as number;
-      }
-    }
-    pooledWape[m] = total === 0 ? Number.NaN : err / total;
+    pooledWape[m] = pooledWapeOf(shops, m);
   }
   const count = (a: Method, b: Method): number | undefined =>
     methods.includes(a) && methods.includes(b)

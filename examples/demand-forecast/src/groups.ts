@@ -4,7 +4,7 @@
  * below the median shop's units per day in the test weeks, vs large). Size and age are
  * drawn independently by the generator (data.ts), so the two splits differ.
  */
-import { METHODS, median, type EvaluationReport, type Method, type ShopEvaluation } from './evaluate.ts';
+import { METHODS, median, pooledWapeOf, type EvaluationReport, type Method, type ShopEvaluation } from './evaluate.ts';
 import { NEW_SHOP_DAYS } from './targets.ts';
 
 export const GROUPS = ['new', 'established', 'small', 'large'] as const;
@@ -36,17 +36,7 @@ export function groupSummaries(report: EvaluationReport): GroupSummary[] {
     const pooledWape: Partial<Record<Method, number>> = {};
     for (const m of methods) {
       medianWape[m] = median(shops.map((s) => s.metrics[m]?.wape ?? Number.NaN));
-      let err = 0;
-      let total = 0;
-      for (const s of shops) {
-        const f = s.forecasts[m];
-        if (f === undefined) continue;
-        for (let i = 0; i < s.actual.length; i++) {
-          err += Math.abs((s.actual[i] as number) - (f[i] as number));
-          total += s.actual[i] as number;
-        }
-      }
-      pooledWape[m] = total === 0 ? Number.NaN : err / total;
+      pooledWape[m] = pooledWapeOf(shops, m);
     }
     const gains = shops
       .map((s) => (s.metrics.local?.wape ?? Number.NaN) - (s.metrics.personalised?.wape ?? Number.NaN))

@@ -3,7 +3,7 @@ import { planDp, planEpsilon, rotationSeed, type RandomSource } from '@tally/sec
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemandConfigInput } from './config.ts';
 import { dpAggregate, runDpFedAvg } from './dp-fedavg.ts';
-import { studyMinSurvivors, studyPlan } from './dp-study.ts';
+import { studyMinSurvivors, studyPlan, studyTable, type DpStudyCell } from './dp-study.ts';
 import { TASK_ID } from './federated.ts';
 import { prepareShops, type PreparedShops } from './prepare.ts';
 
@@ -118,6 +118,26 @@ describe('studyPlan', () => {
       // More survivors than t only add noise: less ε.
       expect(planEpsilon(plan, s.delta, s.rounds, 16)).toBeLessThan(spent);
     }
+  });
+});
+
+describe('studyTable', () => {
+  it('groups cells by (shops, ε), ∞ first, and averages the seeds', () => {
+    const cell = (shops: number, epsilon: number | null, seed: number, federated: number): DpStudyCell => ({
+      shops, seed, epsilon, delta: 1e-5, rounds: 5, minSurvivors: studyMinSurvivors(shops), clipNorm: 0.5, noiseMultiplier: epsilon === null ? 0 : 1,
+      localSigma: 0, localSigmaUpdateUnits: 0, stepNoiseStd: 0, bitsNeeded: 29, l2Sensitivity: 1, paddedLength: 2048, epsilonAllSurvive: null,
+      medianWape: { federated, local: 0.6 }, pooledWape: { federated }, history: [], seconds: 10 * seed,
+    });
+    const table = studyTable([cell(64, 8, 1, 0.6), cell(16, 8, 1, 0.6), cell(16, 8, 2, 0.7), cell(16, null, 1, 0.5)]);
+    const rows = table.trim().split('\n').slice(2);
+    expect(rows.map((r) => r.split('|').slice(1, 4).map((x) => x.trim()))).toEqual([
+      ['16 (9)', '∞', '1'],
+      ['16 (9)', '8', '1,2'],
+      ['64 (34)', '8', '1'],
+    ]);
+    // Mean ± sample sd over seeds 1 and 2: 65.0 ± 7.1; seconds 15 ± 7.
+    expect(rows[1]).toContain('| 65.0 ± 7.1 |');
+    expect(rows[1]).toContain('| 15 ± 7 |');
   });
 });
 

@@ -209,8 +209,8 @@ export function studyTable(cells: readonly DpStudyCell[]): string {
   const hasPersonalised = cells.some((c) => c.medianWape.personalised !== undefined);
   const L: string[] = [];
   L.push(
-    `| shops (t) | ε | seeds | z | σ per shop (lattice; update units) | noise sd of the global step | bits | clip C | median WAPE, federated + DP |${hasPersonalised ? ' personalised + DP |' : ''} local-only | pooled WAPE, federated + DP |`,
-    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${hasPersonalised ? ' ---: |' : ''} ---: | ---: |`,
+    `| shops (t) | ε | seeds | z | σ per shop (lattice; update units) | noise sd of the global step | bits | clip C | median WAPE, federated + DP |${hasPersonalised ? ' personalised + DP |' : ''} local-only | pooled WAPE, federated + DP | seconds per cell |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${hasPersonalised ? ' ---: |' : ''} ---: | ---: | ---: |`,
   );
   for (const key of keys) {
     const group = cells.filter((c) => `${c.shops}|${c.epsilon ?? 'inf'}` === key);
@@ -219,7 +219,7 @@ export function studyTable(cells: readonly DpStudyCell[]): string {
     L.push(
       `| ${c.shops} (${c.minSurvivors}) | ${c.epsilon ?? '∞'} | ${group.map((g) => g.seed).join(',')} | ${c.noiseMultiplier.toFixed(3)} | ` +
         `${c.localSigma.toFixed(0)}; ${c.localSigmaUpdateUnits.toExponential(2)} | ${c.stepNoiseStd.toExponential(2)} | ${c.bitsNeeded} | ${c.clipNorm} | ` +
-        `${w('federated')} |${hasPersonalised ? ` ${w('personalised')} |` : ''} ${w('local')} | ${meanSd(group.map((g) => g.pooledWape.federated ?? NaN))} |`,
+        `${w('federated')} |${hasPersonalised ? ` ${w('personalised')} |` : ''} ${w('local')} | ${meanSd(group.map((g) => g.pooledWape.federated ?? NaN))} | ${meanSd(group.map((g) => g.seconds), 0, 1)} |`,
     );
   }
   return L.join('\n') + '\n';

@@ -209,17 +209,18 @@ export function studyTable(cells: readonly DpStudyCell[]): string {
   const hasPersonalised = cells.some((c) => c.medianWape.personalised !== undefined);
   const L: string[] = [];
   L.push(
-    `| shops (t) | ε | seeds | z | σ per shop (lattice; update units) | noise sd of the global step | bits | clip C | median WAPE, federated + DP |${hasPersonalised ? ' personalised + DP |' : ''} local-only | pooled WAPE, federated + DP | seconds per cell |`,
-    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${hasPersonalised ? ' ---: |' : ''} ---: | ---: | ---: |`,
+    `| shops (t) | ε | seeds | z | σ per shop (lattice; update units) | noise sd of the global step | bits | clip C | median WAPE, federated + DP |${hasPersonalised ? ' personalised + DP | chosen global/fine-tuned/local (shops, all seeds) |' : ''} local-only | pooled WAPE, federated + DP | seconds per cell |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${hasPersonalised ? ' ---: | ---: |' : ''} ---: | ---: | ---: |`,
   );
   for (const key of keys) {
     const group = cells.filter((c) => `${c.shops}|${c.epsilon ?? 'inf'}` === key);
     const c = group[0]!;
     const w = (m: Method): string => meanSd(group.map((g) => g.medianWape[m] ?? NaN));
+    const chosen = ['global', 'finetuned', 'local'].map((k) => group.reduce((n, g) => n + (g.choices?.[k] ?? 0), 0)).join('/');
     L.push(
       `| ${c.shops} (${c.minSurvivors}) | ${c.epsilon ?? '∞'} | ${group.map((g) => g.seed).join(',')} | ${c.noiseMultiplier.toFixed(3)} | ` +
         `${c.localSigma.toFixed(0)}; ${c.localSigmaUpdateUnits.toExponential(2)} | ${c.stepNoiseStd.toExponential(2)} | ${c.bitsNeeded} | ${c.clipNorm} | ` +
-        `${w('federated')} |${hasPersonalised ? ` ${w('personalised')} |` : ''} ${w('local')} | ${meanSd(group.map((g) => g.pooledWape.federated ?? NaN))} | ${meanSd(group.map((g) => g.seconds), 0, 1)} |`,
+        `${w('federated')} |${hasPersonalised ? ` ${w('personalised')} | ${chosen} |` : ''} ${w('local')} | ${meanSd(group.map((g) => g.pooledWape.federated ?? NaN))} | ${meanSd(group.map((g) => g.seconds), 0, 1)} |`,
     );
   }
   return L.join('\n') + '\n';

@@ -499,6 +499,7 @@ for (const n of NS) {
       sec = await secureRound(n, m, clients);
     } catch (err) {
       const why = (err as Error).message;
+      if (process.env.BENCH_STACK) console.error(err);
       records.push({ n, m, ...empty, skipped: why });
       console.log(`${n}\t${m}\tskipped: ${why}`);
       continue;

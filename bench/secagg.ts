@@ -394,7 +394,7 @@ async function measureComponents(n: number, k: number, t: number, m: number, dro
 
 const records: Record[] = [];
 const fmt = (v: number | null | undefined, d = 1): string => (v === null || v === undefined ? '-' : v.toFixed(d));
-const ratio = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : a / b);
+const ratio = (a: number | null | undefined, b: number | null | undefined): number | null => (a == null || b == null || b === 0 ? null : a / b);
 const EMPTY = { clientMaskMs: null, clientRoundMs: null, clientExpandMs: null, clientAesMs: null, clientStepOverAesPaired: null, clientRoundOverAesPaired: null, serverSumMs: null, plainSumMs: null, serverUnmaskMs: null, serverShamirMs: null, aesFloorMs: null, exact: null };
 
 /** The measuring mode for a configuration, or the reason it is skipped. */
@@ -472,7 +472,7 @@ async function compareWith(file: string): Promise<ComparedRow[]> {
     const ratios: ComparedRow['ratios'] = {};
     const worse: string[] = [];
     for (const [name, f] of Object.entries(RATIOS)) {
-      const a = f(old);
+      const a = f(old) ?? null;
       const b = now.mode === 'skipped' ? null : f(now);
       if (a === null && b === null) continue;
       ratios[name] = [a, b];

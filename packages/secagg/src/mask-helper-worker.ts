@@ -9,24 +9,9 @@
  * keystream buffers of `cipher.update` trigger (one per ~64 MB of external memory) stay
  * cheap here, where on the client's own thread they mark the client's whole heap.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { CTL_DONE, CTL_FAILED, MASK_HELPER_MARK, type HelperJob } from './mask-helper.ts';
 import { MaskAccumulator } from './prg.ts';
-
-export interface HelperJob {
-  readonly seq: number;
-  readonly lanes: number;
-  /** The PRG keys, 32 bytes each, back to back; `signs[i]` goes with key i. */
-  readonly keys: Uint8Array;
-  readonly signs: readonly (1 | -1)[];
-  /** Where the partial goes (at least `lanes` uint32 lanes), owned by the helper. */
-  readonly out: SharedArrayBuffer;
-  /** Int32Array view: [0] = last finished seq, [1] = last failed seq. */
-  readonly ctl: SharedArrayBuffer;
-}
-
-/** Control word slots (see HelperJob.ctl). */
-export const CTL_DONE = 0;
-export const CTL_FAILED = 1;
 
 export function runHelperJob(job: HelperJob): void {
   const acc = new MaskAccumulator(job.lanes);
@@ -39,14 +24,18 @@ export function runHelperJob(job: HelperJob): void {
   }
 }
 
-parentPort?.on('message', (job: HelperJob) => {
-  const ctl = new Int32Array(job.ctl);
-  try {
-    runHelperJob(job);
-    Atomics.store(ctl, CTL_DONE, job.seq);
-  } catch {
-    Atomics.store(ctl, CTL_FAILED, job.seq);
-  }
-  Atomics.notify(ctl, CTL_DONE);
-});
-parentPort?.postMessage('ready');
+// Only as the helper thread that mask-helper.ts started: importing this module anywhere else does nothing.
+if (parentPort !== null && workerData === MASK_HELPER_MARK) {
+  const port = parentPort;
+  port.on('message', (job: HelperJob) => {
+    const ctl = new Int32Array(job.ctl);
+    try {
+      runHelperJob(job);
+      Atomics.store(ctl, CTL_DONE, job.seq);
+    } catch {
+      Atomics.store(ctl, CTL_FAILED, job.seq);
+    }
+    Atomics.notify(ctl, CTL_DONE);
+  });
+  port.postMessage('ready');
+}

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { maskInput } from './client.ts';
 import { KdfLabel, deriveKey } from './hkdf.ts';
@@ -61,5 +62,15 @@ describe.skipIf(availableParallelism() < 2)('mask helper thread', () => {
     ];
     const y = maskInput(input, ctx, self, selfSeed, mine.secretKey, peers);
     expect(Buffer.from(y.buffer, y.byteOffset, y.byteLength).equals(Buffer.from(reference(input, masks).buffer))).toBe(true);
+  });
+
+  it('its module does nothing in a thread it was not started as (no stray message to that thread\'s parent)', async () => {
+    // A client hosted in a worker thread imports the helper's module graph; the body must stay inert there.
+    const w = new Worker(new URL('./mask-helper-entry.mjs', import.meta.url), { workerData: 'some other worker' });
+    const messages: unknown[] = [];
+    w.on('message', (m) => messages.push(m));
+    const code = await new Promise<number>((resolve) => w.once('exit', resolve));
+    expect(code).toBe(0);
+    expect(messages).toEqual([]);
   });
 });

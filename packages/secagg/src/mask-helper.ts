@@ -19,7 +19,6 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { CTL_DONE, CTL_FAILED, type HelperJob } from './mask-helper-worker.ts';
 import type { MaskAccumulator } from './prg.ts';
 
 /**
@@ -32,6 +31,26 @@ export const MASK_HELPER_MIN_MASKS = 24;
 export const MASK_HELPER_MIN_LANES = 65_536;
 /** How long the caller waits for the helper's partial before doing that work itself. */
 export const MASK_HELPER_TIMEOUT_MS = 60_000;
+
+/** One job for the helper thread (mask-helper-worker.ts). */
+export interface HelperJob {
+  readonly seq: number;
+  readonly lanes: number;
+  /** The PRG keys, 32 bytes each, back to back; `signs[i]` goes with key i. */
+  readonly keys: Uint8Array;
+  readonly signs: readonly (1 | -1)[];
+  /** Where the partial goes (at least `lanes` uint32 lanes), owned by the helper. */
+  readonly out: SharedArrayBuffer;
+  /** Int32Array view: [0] = last finished seq, [1] = last failed seq. */
+  readonly ctl: SharedArrayBuffer;
+}
+
+/** Control word slots (see HelperJob.ctl). */
+export const CTL_DONE = 0;
+export const CTL_FAILED = 1;
+
+/** The helper thread's workerData: its body runs only when started with it. */
+export const MASK_HELPER_MARK = 'tally-mask-helper';
 
 interface Helper {
   readonly worker: Worker;
@@ -66,7 +85,7 @@ export function startMaskHelper(): boolean {
   if (!helperPossible()) return false;
   let worker: Worker;
   try {
-    worker = new Worker(helperUrl());
+    worker = new Worker(helperUrl(), { workerData: MASK_HELPER_MARK });
   } catch {
     return false;
   }

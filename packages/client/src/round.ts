@@ -11,6 +11,8 @@
  * that an offer for one of them again is refused (policy rule freshSession).
  */
 import {
+  MASK_HELPER_MIN_LANES,
+  MASK_HELPER_MIN_MASKS,
   SecAggError,
   SecAggErrorCode,
   clientCommitment,
@@ -19,6 +21,7 @@ import {
   encodeUpdate,
   equalBytes,
   planQuantization,
+  startMaskHelper,
   toHex,
   type ClientMessage,
   type ClientState,
@@ -198,6 +201,8 @@ export class RoundRunner {
       machine: null,
     };
     this.#live = live;
+    // A large neighbourhood: load the mask helper thread now, so the masking step finds it ready (mask-helper.ts).
+    if (offer.degree + 1 >= MASK_HELPER_MIN_MASKS && offer.model.length >= MASK_HELPER_MIN_LANES) startMaskHelper();
     const started = performance.now();
     log.info(`${tag}: the offer is within policy (cohort ${offer.cohortSize}, threshold ${offer.threshold}); training`);
     let out: TrainOutput;

@@ -19,7 +19,7 @@ import type { DemandConfigInput } from './config.ts';
 import { denormalise } from './evaluate.ts';
 import { runExperiment } from './experiment.ts';
 import { SMALL_RUN } from './seeds.ts';
-import { BLEND_GRID, blendForecast, chooseBlend, personalBlend } from './blend.ts';
+import { BLEND_GRID, blendForecast, chooseBlend, personalBlend } from '@tally/demand';
 import { createRng } from './rng.ts';
 
 const KINDS = ['global', 'finetuned', 'local'] as const;

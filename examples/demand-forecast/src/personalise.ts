@@ -32,7 +32,7 @@
 import { predictRows, setFlatWeights, type LayersModel } from '@tally/ml';
 import type { PreparedShops } from './prepare.ts';
 import { fitWithStopping, validationWape, type BaselineResult, type EarlyStopping } from './baselines.ts';
-import { personalBlend } from './blend.ts';
+import { personalBlend } from '@tally/demand';
 import { denormalise } from './evaluate.ts';
 import type { PreparedShop, Rows } from './rows.ts';
 

@@ -15,6 +15,7 @@ import { generateSales, type SalesData } from './data.ts';
 import { runFedAvg, type FedAvgResult } from './federated.ts';
 import { prepareShops, type PreparedShops } from './prepare.ts';
 import { CANDIDATES } from './personalise.ts';
+import { BLEND_MARGIN } from '@tally/demand';
 
 const CONFIG: DemandConfigInput = {
   data: { seed: 6, shops: 4, products: 5, days: 220, minHistoryDays: 100 },
@@ -121,9 +122,9 @@ describe('personalisation', () => {
       for (const k of CANDIDATES) expect(c.validation[c.choice]).toBeLessThanOrEqual(c.validation[k]);
       // Fine-tuning starts from the global model, which counts as epoch 0: it never ends worse on validation.
       expect(c.validation.finetuned).toBeLessThanOrEqual(c.validation.global);
-      // The blend includes every single model (weights 1 and 0), so the forecast used is never worse on validation.
+      // The forecast used is never worse on validation than local alone, and at most BLEND_MARGIN worse than the best single model (it moves off ½ only for more).
       expect(c.blend.validationWape).toBeLessThanOrEqual(c.validation.local * (1 + 1e-6));
-      expect(c.blend.validationWape).toBeLessThanOrEqual(c.validation[c.choice] * (1 + 1e-6));
+      expect(c.blend.validationWape).toBeLessThanOrEqual(c.validation[c.choice] + BLEND_MARGIN + 1e-6);
       expect(c.mix.reduce((a, p) => a + p.share, 0)).toBeCloseTo(1, 12);
     }
   });

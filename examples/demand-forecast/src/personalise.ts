@@ -29,12 +29,9 @@
  * In a deployment this runs on the shop after the final round (the client node has the
  * global model and its own rows); `tally simulate` runs it in-process for every shop.
  */
-import { predictRows, setFlatWeights, type LayersModel } from '@tally/ml';
 import type { PreparedShops } from './prepare.ts';
 import { fitWithStopping, validationWape, type BaselineResult, type EarlyStopping } from './baselines.ts';
-import { personalBlend } from '@tally/demand';
-import { denormalise } from './evaluate.ts';
-import type { PreparedShop, Rows } from './rows.ts';
+import { personalBlend, unitsForecast } from '@tally/demand';
 
 export const CANDIDATES = ['global', 'finetuned', 'local'] as const;
 export type Candidate = (typeof CANDIDATES)[number];
@@ -96,7 +93,7 @@ export async function personalise(
       const choice = chooseModel(validation);
       const shared = validation.finetuned <= validation.global ? 'finetuned' : 'global';
       const v = shop.validation;
-      const b = personalBlend(v.units, unitsOf(scratch, weights.local, shop, v), unitsOf(scratch, weights[shared], shop, v));
+      const b = personalBlend(v.units, unitsForecast(scratch, weights.local, v, shop.scale, shop.inputs), unitsForecast(scratch, weights[shared], v, shop.scale, shop.inputs));
       const mix: MixPart[] =
         b.weight === 1
           ? [{ model: 'local', weights: weights.local, share: 1 }]
@@ -139,12 +136,5 @@ export function chooseModel(validation: Readonly<Record<Candidate, number>>): Ca
     }
   }
   return best;
-}
-
-/** Forecasts in units of `rows` under `weights`. */
-function unitsOf(model: LayersModel, weights: Float32Array, shop: PreparedShop, rows: Rows): Float32Array {
-  if (rows.rows === 0) return new Float32Array(0);
-  setFlatWeights(model, weights);
-  return denormalise(predictRows(model, rows.x, shop.inputs, 1), rows, shop.scale);
 }
 

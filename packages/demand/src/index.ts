@@ -38,6 +38,7 @@ export {
   readPersonalChoice,
   selectSplit,
   splitByDate,
+  unitsForecast,
   validationWindow,
 } from './personal.ts';
 export type { PersonalChoice, PersonalFinal, PersonalModels, PersonaliseInput } from './personal.ts';

@@ -40,7 +40,7 @@ export async function runArms(prepared: PreparedShops, federated: Float32Array, 
   const t3 = performance.now();
   log?.info(
     `demand-forecast: personalised in ${((t3 - t2) / 1000).toFixed(1)} s; choices on validation: ` +
-      `${choices.map((c) => `${c.shopId} ${c.choice}${c.choice === 'finetuned' ? ` (${c.finetuneEpochs} ep)` : ''}`).join(', ')}`,
+      `${choices.map((c) => `${c.shopId} ${c.final === 'blend' ? `${c.blend.weight} local + ${1 - c.blend.weight} ${c.blend.shared}` : c.final}${c.mix.some((p) => p.model === 'finetuned') ? ` (${c.finetuneEpochs} ep)` : ''}`).join(', ')}`,
   );
   const glm = prepared.shops.map((s) => fitShopGlm(s));
   const t4 = performance.now();
@@ -49,6 +49,7 @@ export async function runArms(prepared: PreparedShops, federated: Float32Array, 
     federated,
     local: local.map((r) => r.weights),
     personalised: choices.map((c) => c.weights),
+    personalisedMix: choices.map((c) => c.mix),
     centralised: centralised.weights,
     glm: prepared.shops.map((s, i) => glmForecast(glm[i]!.beta, s, s.test)),
   });

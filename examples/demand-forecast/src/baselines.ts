@@ -14,7 +14,7 @@
  * as epoch 0). The test weeks are never looked at.
  */
 import { TfjsTrainer, predictRows, setFlatWeights, type LayersModel } from '@tally/ml';
-import { concatSplits } from '@tally/demand';
+import { concatSplits, fitWithStopping as demandFitWithStopping } from '@tally/demand';
 import type { PreparedShops } from './prepare.ts';
 import { mixSeed } from './rng.ts';
 import type { PreparedShop, Rows } from './rows.ts';
@@ -70,32 +70,14 @@ export function validationWape(model: LayersModel, shops: readonly PreparedShop[
   return units === 0 ? (err === 0 ? 0 : Number.POSITIVE_INFINITY) : err / units;
 }
 
-/** Trains `trainer` from `start` with the stopping rule above; `score` is the validation WAPE of some weights. */
-export async function fitWithStopping(
+/** Trains `trainer` from `start` with the stopping rule above (@tally/demand's, which a shop's personalisation uses too). */
+export const fitWithStopping: (
   trainer: TfjsTrainer,
   start: Float32Array,
   score: (weights: Float32Array) => number,
   es: EarlyStopping,
-  round = 0,
-): Promise<BaselineResult> {
-  let best = score(start);
-  let bestWeights = start;
-  let bestEpoch = 0;
-  await trainer.fit(start, {
-    epochs: es.maxEpochs,
-    round,
-    onEpochEnd: (epoch, weights) => {
-      const v = score(weights);
-      if (v < best) {
-        best = v;
-        bestWeights = weights;
-        bestEpoch = epoch;
-      }
-      return epoch - bestEpoch >= es.patience;
-    },
-  });
-  return { weights: bestWeights, epochs: bestEpoch, validationWape: best };
-}
+  round?: number,
+) => Promise<BaselineResult> = demandFitWithStopping;
 
 export async function trainLocalOnly(prepared: PreparedShops, options: BaselineOptions = {}): Promise<BaselineResult[]> {
   const es = { ...prepared.config.baselines, ...options.earlyStopping };

@@ -7,8 +7,8 @@
  * - MASE = MAE / the shop's mean |units_t − units_{t−7}| over its training rows
  *   (Hyndman & Koehler 2006; rows.ts): below 1 beats the in-sample seasonal naive.
  *
- * Methods: `personalised` (each shop's chosen model: global, fine-tuned or local, chosen
- * on validation; personalise.ts), `federated` (the shared global model), `local` (each
+ * Methods: `personalised` (each shop's own forecast: global, fine-tuned, local or a blend
+ * of local with a shared model, chosen on validation; personalise.ts), `federated` (the shared global model), `local` (each
  * shop's model trained on its own data alone), `centralised` (one model trained on all
  * shops' pooled rows), `glm` (each shop's Poisson GLM, glm.ts), `snaive4` (mean of the
  * last four same weekdays), `naive` (seasonal naive: same weekday last week), `oracle`
@@ -83,6 +83,8 @@ export interface ModelWeights {
   readonly local?: readonly Float32Array[];
   /** Each shop's chosen model, in shop order. */
   readonly personalised?: readonly Float32Array[];
+  /** Each shop's forecast recipe (personalise.ts), in shop order; when given, `personalised` is scored by it. */
+  readonly personalisedMix?: readonly (readonly { readonly weights: Float32Array; readonly share: number }[])[];
   readonly centralised?: Float32Array;
   /** Forecasts in units of each shop's test rows, in shop order (the GLM baseline). */
   readonly glm?: readonly Float32Array[];
@@ -133,7 +135,7 @@ export function evaluateAll(
   createModel: () => LayersModel,
   weights: ModelWeights,
 ): EvaluationReport {
-  for (const key of ['local', 'personalised', 'glm'] as const) {
+  for (const key of ['local', 'personalised', 'personalisedMix', 'glm'] as const) {
     const list = weights[key];
     if (list !== undefined && list.length !== shops.length) {
       throw new RangeError(`evaluateAll: expected ${shops.length} ${key} models, got ${list.length}`);
@@ -152,6 +154,13 @@ export function evaluateAll(
           f = test[m];
         } else if (m === 'glm') {
           f = weights.glm?.[i] as Float32Array;
+        } else if (m === 'personalised' && weights.personalisedMix !== undefined) {
+          f = new Float32Array(test.rows);
+          for (const part of weights.personalisedMix[i] ?? []) {
+            setFlatWeights(model, part.weights);
+            const g = denormalise(predictRows(model, test.x, shop.inputs, 1), test, shop.scale);
+            for (let r = 0; r < f.length; r++) f[r] = (f[r] as number) + part.share * (g[r] as number);
+          }
         } else {
           const w = m === 'local' || m === 'personalised' ? weights[m]?.[i] : weights[m];
           if (w === undefined) throw new Error(`evaluateAll: missing ${m} weights`);

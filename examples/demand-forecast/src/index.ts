@@ -21,7 +21,9 @@ export { TASK_ID, globalTrainingLoss, pooledTestWape, runFedAvg } from './federa
 export type { FedAvgOptions, FedAvgResult, RoundRecord } from './federated.ts';
 export { DEFAULT_EARLY_STOPPING, absErrors, fitWithStopping, trainCentralised, trainLocalOnly, validationWape } from './baselines.ts';
 export { CANDIDATES, chooseModel, personalise } from './personalise.ts';
-export type { Candidate, PersonaliseOptions, ShopChoice } from './personalise.ts';
+export type { Candidate, FinalChoice, MixPart, PersonaliseOptions, ShopChoice } from './personalise.ts';
+export { BLEND_GRID, blendForecast, chooseBlend, personalBlend } from '@tally/demand';
+export type { BlendChoice } from '@tally/demand';
 export { RIDGE_GRID, fitPoisson, fitShopGlm, glmForecast } from './glm.ts';
 export type { GlmFit } from './glm.ts';
 export { runArms } from './arms.ts';

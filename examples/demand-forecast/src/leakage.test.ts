@@ -15,6 +15,7 @@ import { generateSales, type SalesData } from './data.ts';
 import { runFedAvg, type FedAvgResult } from './federated.ts';
 import { prepareShops, type PreparedShops } from './prepare.ts';
 import { CANDIDATES } from './personalise.ts';
+import { BLEND_MARGIN } from '@tally/demand';
 
 const CONFIG: DemandConfigInput = {
   data: { seed: 6, shops: 4, products: 5, days: 220, minHistoryDays: 100 },
@@ -107,7 +108,7 @@ describe('no leakage from the test weeks', () => {
     expect(b.arms.centralised.epochs).toBe(a.arms.centralised.epochs);
     expect(bits(b.arms.centralised.weights)).toEqual(bits(a.arms.centralised.weights));
     expect(b.arms.glm.map((g) => [g.ridge, Array.from(g.beta)])).toEqual(a.arms.glm.map((g) => [g.ridge, Array.from(g.beta)]));
-    expect(b.arms.choices.map((c) => [c.choice, c.finetuneEpochs, c.validation])).toEqual(a.arms.choices.map((c) => [c.choice, c.finetuneEpochs, c.validation]));
+    expect(b.arms.choices.map((c) => [c.choice, c.final, c.blend, c.finetuneEpochs, c.validation])).toEqual(a.arms.choices.map((c) => [c.choice, c.final, c.blend, c.finetuneEpochs, c.validation]));
     a.arms.choices.forEach((c, i) => expect(bits(b.arms.choices[i]!.weights)).toEqual(bits(c.weights)));
     // Only the test scores move.
     expect(b.arms.evaluation.summary.medianWape.personalised).not.toBe(a.arms.evaluation.summary.medianWape.personalised);
@@ -121,6 +122,10 @@ describe('personalisation', () => {
       for (const k of CANDIDATES) expect(c.validation[c.choice]).toBeLessThanOrEqual(c.validation[k]);
       // Fine-tuning starts from the global model, which counts as epoch 0: it never ends worse on validation.
       expect(c.validation.finetuned).toBeLessThanOrEqual(c.validation.global);
+      // The forecast used is never worse on validation than local alone, and at most BLEND_MARGIN worse than the best single model (it moves off ½ only for more).
+      expect(c.blend.validationWape).toBeLessThanOrEqual(c.validation.local * (1 + 1e-6));
+      expect(c.blend.validationWape).toBeLessThanOrEqual(c.validation[c.choice] + BLEND_MARGIN + 1e-6);
+      expect(c.mix.reduce((a, p) => a + p.share, 0)).toBeCloseTo(1, 12);
     }
   });
 

@@ -97,7 +97,7 @@ function reportJson(input: ReportInput, plotted: string): unknown {
     targets: checkTargets(evaluation),
     groups: groupSummaries(evaluation),
     ...(input.choices !== undefined
-      ? { personalisation: input.choices.map((c) => ({ shopId: c.shopId, choice: c.choice, finetuneEpochs: c.finetuneEpochs, validation: c.validation })) }
+      ? { personalisation: input.choices.map((c) => ({ shopId: c.shopId, final: c.final, blend: c.blend, bestSingle: c.choice, finetuneEpochs: c.finetuneEpochs, validation: c.validation })) }
       : {}),
     shops: evaluation.shops.map((s) => ({
       shopId: s.shopId,
@@ -163,9 +163,15 @@ function reportMarkdown(input: ReportInput, plotted: string): string {
   lines.push('');
   if (input.choices !== undefined) {
     lines.push('## Personalisation (chosen on each shop\'s validation days only)', '');
-    lines.push('| shop | choice | fine-tune epochs kept | validation WAPE: global | fine-tuned | local |', '| --- | --- | ---: | ---: | ---: | ---: |');
+    lines.push(
+      '| shop | forecast used | weight on local | fine-tune epochs kept | validation WAPE: global | fine-tuned | local | used |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
     for (const c of input.choices) {
-      lines.push(`| ${c.shopId} | ${c.choice} | ${c.finetuneEpochs} | ${pct(c.validation.global)} | ${pct(c.validation.finetuned)} | ${pct(c.validation.local)} |`);
+      const used = c.final === 'blend' ? `blend of local and ${c.blend.shared}` : c.final;
+      lines.push(
+        `| ${c.shopId} | ${used} | ${c.blend.weight} | ${c.finetuneEpochs} | ${pct(c.validation.global)} | ${pct(c.validation.finetuned)} | ${pct(c.validation.local)} | ${pct(c.blend.validationWape)} |`,
+      );
     }
     lines.push('');
   }

@@ -15,7 +15,7 @@
  *   (Hyndman & Koehler 2006, IJF 22:679–688, with the seasonal naive as the in-sample
  *   benchmark).
  */
-import { LAG_WINDOW, buildShopDataset, type FeatureConfig, type ShopDataset, type Split } from '@tally/demand';
+import { LAG_WINDOW, buildShopDataset, validationWindow, type FeatureConfig, type ShopDataset, type Split } from '@tally/demand';
 import type { SalesData } from './data.ts';
 
 export interface Rows extends Split {
@@ -37,12 +37,8 @@ export interface PreparedShop extends ShopDataset {
   readonly maseScale: number;
 }
 
-/** Validation window: `days` (default 28) or a quarter of a young shop's training days, at least 7. */
-export function validationWindow(trainingDays: number, days: number): number {
-  const v = Math.min(days, Math.max(7, Math.floor(trainingDays / 4)));
-  if (v >= trainingDays) throw new RangeError(`validationWindow: ${trainingDays} training day(s) are too few for a ${v}-day validation window`);
-  return v;
-}
+/** Validation window: `days` (default 28) or a quarter of a young shop's training days, at least 7 (the shop's own rule in @tally/demand). */
+export { validationWindow };
 
 export function prepareShop(data: SalesData, shopIndex: number, features: Partial<FeatureConfig>, validationDays: number): PreparedShop {
   const ds = buildShopDataset(data, shopIndex, features);

@@ -11,6 +11,7 @@
  * (fewer catalogue products, fewer epochs at most); it is printed in the table.
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { DemandConfigInput } from './config.ts';
 import { METHODS, type Method } from './evaluate.ts';
@@ -58,7 +59,7 @@ async function run(seeds: readonly number[], out: string, small: boolean): Promi
           historyDays: s.historyDays,
           testUnitsPerDay: s.testUnitsPerDay,
           wape: Object.fromEntries(Object.entries(s.metrics).map(([m, v]) => [m, v.wape])),
-          choice: r.arms.choices[i]?.choice ?? 'n/a',
+          choice: r.arms.choices[i]?.final ?? 'n/a',
         })),
         groups: groupSummaries(e),
         targets: checkTargets(e),
@@ -111,19 +112,21 @@ export function seedTable(runs: readonly SeedRun[]): string {
         `${stats(gs.map((x) => x.meanGainOverLocal))} | ${gs.reduce((n, x) => n + x.worseThanLocal, 0)} |`,
     );
   }
-  L.push('', '### Targets per seed', '', `| seed | ${runs[0]?.targets.map((t) => t.target).join(' | ')} | kept round | choices (global/fine-tuned/local) | zero share (slow half) | seconds |`);
+  L.push('', '### Targets per seed', '', `| seed | ${runs[0]?.targets.map((t) => t.target).join(' | ')} | kept round | forecasts used (global/fine-tuned/local/blend) | zero share (slow half) | seconds |`);
   L.push(`| ---: | ${runs[0]?.targets.map(() => '---').join(' | ')} | ---: | --- | ---: | ---: |`);
   for (const r of runs) {
     const n = (c: string): number => r.shops.filter((s) => s.choice === c).length;
     L.push(
       `| ${r.seed} | ${r.targets.map((t) => `${t.holds === null ? 'n/a' : t.holds ? 'holds' : '**no**'}: ${t.detail}`).join(' | ')} | ${r.bestRound} | ` +
-        `${n('global')}/${n('finetuned')}/${n('local')} | ${(r.intermittency.zeroShare * 100).toFixed(0)}% (${(r.intermittency.slowZeroShare * 100).toFixed(0)}%) | ${r.seconds.toFixed(0)} |`,
+        `${n('global')}/${n('finetuned')}/${n('local')}/${n('blend')} | ${(r.intermittency.zeroShare * 100).toFixed(0)}% (${(r.intermittency.slowZeroShare * 100).toFixed(0)}%) | ${r.seconds.toFixed(0)} |`,
     );
   }
   return L.join('\n') + '\n';
 }
 
-const argv = process.argv.slice(2);
+// Run as a script only (choice-study.ts imports SMALL_RUN from here).
+const main = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+const argv = main ? process.argv.slice(2) : [];
 const [command, ...rest] = argv[0] === '--' ? argv.slice(1) : argv;
 if (command === 'run') {
   const { values } = parseArgs({ args: rest, options: { seeds: { type: 'string', default: '1,2,3,4,5' }, out: { type: 'string', default: 'seeds.json' }, small: { type: 'boolean', default: false } } });

@@ -44,8 +44,12 @@ export function summaryLines(result: Omit<SimulateResult, 'federated'>): string[
   out.push(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of rows.slice(-3)) out.push(line(r));
   if (result.choices !== null) {
-    const n = (c: string): number => result.choices?.filter((x) => x.choice === c).length ?? 0;
-    out.push('', `chosen on each shop's validation days: global ${n('global')}, fine-tuned ${n('finetuned')}, local-only ${n('local')}; federated model of round ${result.bestRound}`);
+    const n = (c: string): number => result.choices?.filter((x) => x.final === c).length ?? 0;
+    out.push(
+      '',
+      `chosen on each shop's validation days: global ${n('global')}, fine-tuned ${n('finetuned')}, local-only ${n('local')}, ` +
+        `a blend of local and a shared model ${n('blend')}; federated model of round ${result.bestRound}`,
+    );
   }
   out.push('', 'Targets (test weeks):');
   for (const t of result.targets) {

@@ -874,7 +874,7 @@ export function simulationJson(result: Omit<SimulateResult, 'written'> & { writt
     aborted: result.aborted,
     secureCheck: result.secureCheck,
     bestRound: result.bestRound,
-    personalisation: result.choices === null ? null : result.choices.map((c) => ({ shopId: c.shopId, choice: c.choice, finetuneEpochs: c.finetuneEpochs, validation: c.validation })),
+    personalisation: result.choices === null ? null : result.choices.map((c) => ({ shopId: c.shopId, final: c.final, blend: c.blend, bestSingle: c.choice, finetuneEpochs: c.finetuneEpochs, validation: c.validation })),
     initialTestWape: result.initialTestWape,
     finalTestWape: result.finalTestWape,
     rounds: result.rounds.map(roundJson),

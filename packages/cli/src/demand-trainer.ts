@@ -27,6 +27,8 @@ export async function buildDemandTrainer(config: DemandConfig, field: string, wa
   }
   const warnings = issueLines(table.issues, config.sales);
   await initBackend({ logger: { info: () => {}, warn } });
+  // The last save's line about the shop's own model (set by the trainer when a task ends).
+  let personal: string | undefined;
   const trainer = new DemandShopTrainer(
     table,
     { columns: config.columns, delimiter: table.delimiter, dateFormat: table.dateFormat },
@@ -35,14 +37,21 @@ export async function buildDemandTrainer(config: DemandConfig, field: string, wa
       for (const line of issueLines(issues, config.sales)) warn(line);
       warn(`${config.sales}: ${sales.data.dates.length} days (${sales.firstDate} to ${sales.lastDate}); sells ${sales.carried.filter(Boolean).length} of the task's ${sales.carried.length} products`);
     },
+    (_choice, why) => {
+      personal = why;
+    },
   );
   const days = new Set(table.records.map((r) => r.day)).size;
   return {
     trainer,
     modelLength: null,
     warnings,
-    description: `demand on ${table.records.length} sales lines over ${days} days of ${config.sales} (delimiter ${JSON.stringify(table.delimiter)}, dates ${table.dateFormat}); the task declares the products; epochs ${config.epochs}, batch ${config.batchSize}, learning rate ${config.learningRate}`,
-    saveModel: (dir, weights, info) => trainer.saveModel(dir, weights, info),
+    description: `demand on ${table.records.length} sales lines over ${days} days of ${config.sales} (delimiter ${JSON.stringify(table.delimiter)}, dates ${table.dateFormat}); the task declares the products; epochs ${config.epochs}, batch ${config.batchSize}, learning rate ${config.learningRate}, absolute-error loss (as the simulation); the latest days held out to choose this shop's own model when the task ends`,
+    saveModel: async (dir, weights, info) => {
+      personal = undefined;
+      await trainer.saveModel(dir, weights, info);
+      return personal;
+    },
   };
 }
 

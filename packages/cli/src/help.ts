@@ -125,7 +125,10 @@ Runs one client node (a shop): connects to the coordinator, proves its identity
 with its key file, and for each round offered checks its own policy, trains on
 its local data, and takes part in secure aggregation. Its data never leaves the
 machine; only a masked update does. Each committed global model it receives is
-saved in modelDir (the final one when the task completes). Before training it
+saved in modelDir (the final one when the task completes); with a demand task's
+final model the shop also chooses its own (the shared model, one fine-tuned on its
+sales, one trained on its sales alone, or a blend), on its latest days of sales,
+which it held out of training. Before training it
 checks the task's model declaration against its trainer and stops with a message
 saying which side to change if they do not fit. Reconnects by itself
 (exponential backoff); stops when the coordinator ends the task, or on Ctrl-C.
@@ -271,8 +274,10 @@ export const FORECAST_HELP = `Usage:
   tally forecast --model DIR --sales FILE [--days N] [--out FILE] [--svg FILE]
 
 Forecasts this shop's units per product for the N days after the last day of its
-sales export, with the shared demand model its client saved in DIR (the client
-config's modelDir) and the shop's own normalisation saved beside it. Each day is
+sales export, with the demand model its client saved in DIR (the client config's
+modelDir): the shop's own choice made when the task ended (personal.json) when it
+belongs to the saved global model, otherwise the shared model; the first line says
+which. The shop's own normalisation is saved beside it. Each day is
 predicted from the days before it (forecasts feed the later days' lags); future
 prices are the last known ones and no promotions are assumed. Products the shop
 has never sold are left out. Runs entirely on the shop's machine.

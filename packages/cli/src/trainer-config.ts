@@ -168,7 +168,8 @@ export interface BuiltTrainer {
   /** Lines to log as warnings at start (problems in the data, each with its line number). */
   readonly warnings: readonly string[];
   /** Saves a received global model in `dir` (model-files.ts says the formats). */
-  saveModel(dir: string, weights: Float32Array, info: ModelInfo): Promise<void>;
+  /** Resolves to a line to log when there is more to say (the demand kind: the shop's own model, chosen when a task ends). */
+  saveModel(dir: string, weights: Float32Array, info: ModelInfo): Promise<string | void>;
 }
 
 /** Loads the data and builds the Trainer. Data problems are ConfigErrors on the data fields. */

@@ -5,6 +5,10 @@
  * the forecasts before it as its lags (rounded to whole units, as sales are).
  * Future shelf prices are taken as the last known ones and no promotion is assumed.
  * Products the shop has never sold are not forecast.
+ *
+ * The model used: the shop's own choice when personal.json belongs to the saved global
+ * model (same task and round; personal.ts), a blend being the weighted sum of its
+ * models' forecasts at every step; otherwise the shared model, and `used` says why.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,8 +19,9 @@ import { buildSplit, type SalesData } from './features.ts';
 import { loadNormalisation, type Normalisation } from './normalisation.ts';
 import { parseSalesCsv, type SalesIssue } from './sales-csv.ts';
 import { shopSales } from './shop-sales.ts';
+import { personalParts, readPersonalChoice, type PersonalChoice } from './personal.ts';
 import { parseDemandSpec, type DemandSpec } from './spec.ts';
-import { SPEC_FILE } from './trainer.ts';
+import { SPEC_FILE, describeChoice } from './trainer.ts';
 
 export const MAX_FORECAST_DAYS = 366;
 
@@ -45,6 +50,8 @@ export interface Forecast {
   readonly issues: readonly SalesIssue[];
   /** The model's metadata (task, round, final) when it has it. */
   readonly info: Readonly<Record<string, unknown>>;
+  /** The forecast used: the shop's own choice (null: the shared model) and one line saying which and why. */
+  readonly used: { readonly choice: PersonalChoice | null; readonly line: string };
 }
 
 const RECENT_DAYS = 28;
@@ -60,11 +67,28 @@ export async function forecastShop(input: ForecastInput): Promise<Forecast> {
   }
   const table = parseSalesCsv(input.sales.text, { ...norm.csv, source: input.sales.source });
   const sales = shopSales(table, spec);
-  const model = await loadModel(input.modelDir);
+  const global = await loadModel(input.modelDir);
+  const loaded: { model: LayersModel; share: number }[] = [];
   try {
-    return { ...predict(model, spec, norm, sales.data, input.days), spec, normalisation: norm, issues: [...table.issues, ...sales.issues], info: modelInfo(model) };
+    const info = modelInfo(global);
+    const choice = await readPersonalChoice(input.modelDir);
+    let used: Forecast['used'];
+    if (choice === null) {
+      used = { choice: null, line: 'the shared model (no choice of your own saved yet: it is made when a task ends)' };
+      loaded.push({ model: global, share: 1 });
+    } else if (choice.taskId !== info['taskId'] || choice.round !== info['round']) {
+      used = { choice: null, line: `the shared model (the saved choice belongs to task ${choice.taskId} round ${choice.round}, not to this model)` };
+      loaded.push({ model: global, share: 1 });
+    } else {
+      used = { choice, line: describeChoice(choice) };
+      for (const part of personalParts(choice)) {
+        loaded.push({ model: part.folder === '.' ? global : await loadModel(join(input.modelDir, part.folder)), share: part.share });
+      }
+    }
+    return { ...predict(loaded, spec, norm, sales.data, input.days), spec, normalisation: norm, issues: [...table.issues, ...sales.issues], info, used };
   } finally {
-    model.dispose();
+    global.dispose();
+    for (const l of loaded) if (l.model !== global) l.model.dispose();
   }
 }
 
@@ -84,7 +108,7 @@ function modelInfo(model: LayersModel): Readonly<Record<string, unknown>> {
   return meta?.tally ?? {};
 }
 
-function predict(model: LayersModel, spec: DemandSpec, norm: Normalisation, history: SalesData, days: number): Pick<Forecast, 'dates' | 'products'> {
+function predict(models: readonly { readonly model: LayersModel; readonly share: number }[], spec: DemandSpec, norm: Normalisation, history: SalesData, days: number): Pick<Forecast, 'dates' | 'products'> {
   const shop = history.shops[0]!;
   const D = history.dates.length;
   const P = spec.products.length;
@@ -115,9 +139,10 @@ function predict(model: LayersModel, spec: DemandSpec, norm: Normalisation, hist
   for (let h = 0; h < days; h++) {
     const t = D + h;
     const rows = buildSplit(ctx, t, t + 1);
-    const y = predictRows(model, rows.x, inputs, 1);
+    const ys = models.map((m) => ({ y: predictRows(m.model, rows.x, inputs, 1), share: m.share }));
     for (let p = 0; p < P; p++) {
-      const v = Math.max(0, y[p]!) * scale[p]!;
+      // Σ share · forecast in units (each model's forecast clipped at 0, as in the simulation's blend).
+      const v = ys.reduce((acc, m) => acc + m.share * Math.max(0, m.y[p]!) * scale[p]!, 0);
       out[p]![h] = v;
       units[p]![t] = Math.round(v);
     }

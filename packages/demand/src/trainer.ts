@@ -4,14 +4,18 @@
  * built when the first offer comes and rebuilt only if the declaration changes:
  * `checkOffer` validates it against this shop (spec.ts) and refuses a mismatch
  * before any training; `train` runs TfjsTrainer on the shop's rows (every day with
- * full lags, products the shop does not sell left out); `saveModel` writes a
- * received global model in the TF.js layers format with the shop's normalisation.
+ * full lags, products the shop does not sell left out, the latest validation days
+ * held out as in the simulation); `saveModel` writes a received global model in the
+ * TF.js layers format with the shop's normalisation, and with the task's final model
+ * also the shop's own choice (personal.ts: local-only, fine-tuned, global or a blend,
+ * chosen on its validation days), which `tally forecast` then uses.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TrainInput, TrainOutput, Trainer } from '@tally/client';
-import { TfjsTrainer, saveModel, setFlatWeights, type OptimizerName } from '@tally/ml';
+import { TfjsTrainer, saveModel, setFlatWeights, type LossName, type OptimizerName } from '@tally/ml';
 import { buildShopDataset, type ShopDataset, type Split } from './features.ts';
+import { PERSONAL_DIR, personaliseShop, removePersonalChoice, selectSplit, splitByDate, writePersonalChoice, type PersonalChoice } from './personal.ts';
 import { createDemandModel } from './model.ts';
 import { saveNormalisation, type Normalisation } from './normalisation.ts';
 import { SalesCsvError, type SalesIssue, type SalesTable } from './sales-csv.ts';
@@ -26,11 +30,23 @@ export interface DemandTrainingOptions {
   readonly batchSize: number;
   readonly learningRate: number;
   readonly optimizer: OptimizerName;
+  /** 'mae' (default): absolute error, whose minimiser is the median that WAPE rewards; the simulation's loss. */
+  readonly loss: LossName;
   /** Seed of the batch order (not secret). */
   readonly seed: number;
+  /** Latest training days held out to choose the shop's own model (a quarter of a young shop's days, at least 7). Default 28. */
+  readonly validationDays: number;
 }
 
-export const DEMAND_TRAINING_DEFAULTS: DemandTrainingOptions = Object.freeze({ epochs: 2, batchSize: 64, learningRate: 0.002, optimizer: 'adam', seed: 11 });
+export const DEMAND_TRAINING_DEFAULTS: DemandTrainingOptions = Object.freeze({
+  epochs: 2,
+  batchSize: 64,
+  learningRate: 0.002,
+  optimizer: 'adam',
+  loss: 'mae',
+  seed: 11,
+  validationDays: 28,
+});
 
 /** What a TaskOffer says about the model (the node passes it before training). */
 export interface OfferedModel {
@@ -52,6 +68,8 @@ interface Prepared {
   readonly sales: ShopSales;
   readonly dataset: ShopDataset;
   readonly trainer: TfjsTrainer;
+  /** Fit and validation rows; null when the shop has too few days to hold any out (it trains on all and keeps the global model). */
+  readonly split: { readonly fit: Split; readonly validation: Split; readonly validationDays: number } | null;
 }
 
 export class DemandShopTrainer implements Trainer {
@@ -61,14 +79,24 @@ export class DemandShopTrainer implements Trainer {
   /** Reports issues (unknown products, gaps) once per declaration. */
   readonly #onIssues: (issues: readonly SalesIssue[], sales: ShopSales) => void;
 
+  /** Told the shop's own choice after the task's final model (or why there is none). */
+  readonly #onPersonal: (choice: PersonalChoice | null, why: string) => void;
+
   /** The column mapping, saved beside the model so `tally forecast` reads the same export. */
   readonly csv: Normalisation['csv'];
 
-  constructor(table: SalesTable, csv: Normalisation['csv'], options: Partial<DemandTrainingOptions> = {}, onIssues: (issues: readonly SalesIssue[], sales: ShopSales) => void = () => {}) {
+  constructor(
+    table: SalesTable,
+    csv: Normalisation['csv'],
+    options: Partial<DemandTrainingOptions> = {},
+    onIssues: (issues: readonly SalesIssue[], sales: ShopSales) => void = () => {},
+    onPersonal: (choice: PersonalChoice | null, why: string) => void = () => {},
+  ) {
     this.table = table;
     this.csv = csv;
     this.options = { ...DEMAND_TRAINING_DEFAULTS, ...options };
     this.#onIssues = onIssues;
+    this.#onPersonal = onPersonal;
   }
 
   /** Null when this shop can train the offered model; otherwise why not and which side to change. */
@@ -92,17 +120,21 @@ export class DemandShopTrainer implements Trainer {
     const dataset = buildShopDataset(sales.data, 0, { testDays: 0 });
     const rows = carriedRows(dataset.train, sales.carried, dataset.inputs);
     const o = this.options;
+    const days = rows.rows === 0 ? 0 : (rows.day[rows.rows - 1] as number) - (rows.day[0] as number) + 1;
+    // Hold out the latest days to choose the shop's own model on, as the simulation does; a shop with under 8 training days cannot.
+    const split = days >= 8 ? splitByDate(rows, dataset.inputs, o.validationDays) : null;
     const trainer = new TfjsTrainer({
       createModel: () => createDemandModel(demandInputs(spec), { hidden: spec.hidden, seed: spec.seed }),
-      data: rows,
+      data: split?.fit ?? rows,
       epochs: o.epochs,
       batchSize: o.batchSize,
       learningRate: o.learningRate,
       optimizer: o.optimizer,
+      loss: o.loss,
       seed: o.seed,
     });
     this.#prepared?.trainer.dispose();
-    this.#prepared = { json, spec, sales, dataset, trainer };
+    this.#prepared = { json, spec, sales, dataset, trainer, split };
   }
 
   /** Rows this shop trains on (after checkOffer), or 0. */
@@ -127,6 +159,8 @@ export class DemandShopTrainer implements Trainer {
   async saveModel(dir: string, weights: Float32Array, info: SavedModelInfo): Promise<void> {
     const p = this.#prepared;
     if (p === null) throw new Error('no model declaration yet: a model can be saved once this shop has accepted an offer');
+    // A choice made with an earlier global model no longer belongs to this one.
+    await removePersonalChoice(dir);
     await writeDemandModel(dir, p.spec, weights, info);
     await saveNormalisation(dir, {
       source: this.table.source,
@@ -138,6 +172,31 @@ export class DemandShopTrainer implements Trainer {
       carried: [...p.sales.carried],
       csv: this.csv,
     });
+    if (info.final) await this.#personalise(dir, p, weights, info);
+  }
+
+  /** After the task's final model: the shop's own model, chosen on its validation days (personal.ts). */
+  async #personalise(dir: string, p: Prepared, global: Float32Array, info: SavedModelInfo): Promise<void> {
+    if (p.split === null || p.split.fit.rows === 0 || p.split.validation.rows === 0) {
+      this.#onPersonal(null, 'too few days of sales to hold any out for validation: forecasts use the shared model');
+      return;
+    }
+    const o = this.options;
+    const r = await personaliseShop({
+      spec: p.spec,
+      fit: p.split.fit,
+      validation: p.split.validation,
+      validationDays: p.split.validationDays,
+      scale: p.dataset.scale,
+      global,
+      taskId: info.taskId,
+      round: info.round,
+      training: { batchSize: o.batchSize, learningRate: o.learningRate, optimizer: o.optimizer, loss: o.loss, seed: o.seed },
+    });
+    await writeDemandModel(join(dir, PERSONAL_DIR, 'local'), p.spec, r.local, info);
+    await writeDemandModel(join(dir, PERSONAL_DIR, 'finetuned'), p.spec, r.finetuned, info);
+    await writePersonalChoice(dir, r.choice);
+    this.#onPersonal(r.choice, describeChoice(r.choice));
   }
 
   dispose(): void {
@@ -161,14 +220,20 @@ export async function writeDemandModel(dir: string, spec: DemandSpec, weights: F
 }
 
 /** The rows of products the shop carries. */
-function carriedRows(split: Split, carried: readonly boolean[], inputs: number): { x: Float32Array; y: Float32Array } {
-  const keep: number[] = [];
-  for (let r = 0; r < split.rows; r++) if (carried[split.product[r]!] === true) keep.push(r);
-  const x = new Float32Array(keep.length * inputs);
-  const y = new Float32Array(keep.length);
-  keep.forEach((r, i) => {
-    x.set(split.x.subarray(r * inputs, (r + 1) * inputs), i * inputs);
-    y[i] = split.y[r]!;
-  });
-  return { x, y };
+function carriedRows(split: Split, carried: readonly boolean[], inputs: number): Split {
+  return selectSplit(split, inputs, (r) => carried[split.product[r]!] === true);
+}
+
+/** One line for a shop owner: which forecast `tally forecast` will use and why. */
+export function describeChoice(c: PersonalChoice): string {
+  const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
+  const name = { global: 'the shared model', finetuned: 'the shared model fine-tuned on your sales', local: 'a model trained on your sales alone' } as const;
+  const used =
+    c.final === 'blend'
+      ? `a blend: ${c.weightOnLocal} × ${name.local} + ${1 - c.weightOnLocal} × ${name[c.shared]}`
+      : name[c.final];
+  return (
+    `your own model: ${used}; chosen on your last ${c.validationDays} days of sales (WAPE there ${pct(c.validation.used)}; ` +
+    `shared ${pct(c.validation.global)}, fine-tuned ${pct(c.validation.finetuned)}, your sales alone ${pct(c.validation.local)})`
+  );
 }

@@ -92,8 +92,9 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
           onModel: (m: GlobalModel) => {
             saving = saving.then(async () => {
               try {
-                await trainerBuilt.saveModel(modelDir, m.model, { taskId: m.taskId, round: m.round, final: m.final });
+                const note = await trainerBuilt.saveModel(modelDir, m.model, { taskId: m.taskId, round: m.round, final: m.final });
                 log.info(`saved the ${m.final ? 'final' : 'global'} model of round ${m.round} in ${modelDir}`);
+                if (typeof note === 'string') log.info(note);
               } catch (err) {
                 log.error(`could not save the model of round ${m.round} in ${modelDir}: ${(err as Error).message}`);
               }

@@ -38,7 +38,7 @@ export async function forecastCommand(args: ForecastArgs, io: Io): Promise<ExitC
   if (f.issues.length > 10) io.err(`warning: ${args.sales}: … and ${f.issues.length - 10} more problem line(s)`);
   const round = typeof f.info['round'] === 'number' ? ` after round ${f.info['round']}${f.info['final'] === true ? ' (final)' : ''}` : '';
   const taskId = typeof f.info['taskId'] === 'string' ? ` of task ${f.info['taskId']}` : '';
-  io.out(`forecast for ${f.dates[0]} to ${f.dates[f.dates.length - 1]}, units per day, from the shared model${taskId}${round}:`);
+  io.out(`forecast for ${f.dates[0]} to ${f.dates[f.dates.length - 1]}, units per day, from ${f.used.line}; global model${taskId}${round}:`);
   io.out(demand.forecastTable(f));
   const out = resolve(args.out);
   const svg = resolve(args.svg ?? (out.endsWith('.csv') ? `${out.slice(0, -4)}.svg` : `${out}.svg`));

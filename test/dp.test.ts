@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateIdentity, planEpsilon, toHex, type KeyPair } from '@tally/secagg';
-import { dpPlanOf, parseCoordinatorConfig, parseEnrolment, readAuditLog, startCoordinator, type CoordinatorConfig } from '@tally/coordinator';
-import { DP_BUDGET_FILE, DpBudgetStore, LEDGER_FILE, Ledger, readLedger, type Policy, type Trainer } from '@tally/client';
+import { dpPlanOf, parseCoordinatorConfig, parseEnrolment, readAuditLog, startCoordinator, type ConsoleSnapshot, type CoordinatorConfig } from '@tally/coordinator';
+import { DP_BUDGET_FILE, DpBudgetStore, LEDGER_FILE, Ledger, ledgerLines, readLedger, summariseLedger, type Policy, type Trainer } from '@tally/client';
 import { Lines, POLICY, cleanup, configJson, onCleanup, startNode, startTestCoordinator, tempDir } from './_helpers.ts';
 
 afterEach(cleanup);
@@ -37,14 +37,14 @@ function dpTask(id: string, rounds: number, epsilon: number): Record<string, unk
   };
 }
 
-async function startDpCoordinator(ids: readonly KeyPair[], task: Record<string, unknown>): Promise<{ url: string; config: CoordinatorConfig; dataDir: string; log: Lines }> {
+async function startDpCoordinator(ids: readonly KeyPair[], task: Record<string, unknown>): Promise<{ url: string; config: CoordinatorConfig; dataDir: string; log: Lines; token: string }> {
   const dataDir = await tempDir();
   const config = parseCoordinatorConfig({ ...configJson(task), dataDir }, dataDir);
   const enrolment = parseEnrolment({ clients: ids.map((k, i) => ({ id: i + 1, name: `shop-${i + 1}`, publicKey: toHex(k.publicKey) })) }, 'dp');
   const log = new Lines();
   const coordinator = await startCoordinator({ config, enrolment, logger: log, unmaskThreads: 1 });
   onCleanup(() => coordinator.close());
-  return { url: coordinator.url, config, dataDir, log };
+  return { url: coordinator.url, config, dataDir, log, token: coordinator.console.token };
 }
 
 describe('a DP task in real rounds', () => {
@@ -86,6 +86,11 @@ describe('a DP task in real rounds', () => {
     expect(last.epsilonSurvivors).toBeLessThan(last.epsilon);
     expect(c.log.lines.some((l) => /privacy spent ε = [0-9.]+ this round .* over 2 rounds at δ = 0\.000001/.test(l)), c.log.lines.join('\n')).toBe(true);
 
+    // The console shows the target and each round's spend.
+    const snap = (await (await fetch(`${c.url.replace(/^ws/, 'http')}/api/state`, { headers: { authorization: `Bearer ${c.token}` } })).json()) as ConsoleSnapshot;
+    expect(snap.task.dp).toMatchObject({ mechanism: 'ddgauss', epsilon: target, delta: DELTA, noiseMultiplier: plan.noiseMultiplier });
+    expect(snap.history.filter((h) => h.status === 'committed').map((h) => h.dp?.epsilon)).toEqual(committed.map((r) => r.dp!.epsilon));
+
     // FedAvg applies the unweighted DP mean: Σ clip(δ)/3 + noise. Each coordinate of the
     // mean has noise of standard deviation √(3σ²)/scale/3 and rounding below √D/scale.
     const sd = Math.sqrt(3 * plan.localSigma2) / plan.scale / 3;
@@ -108,6 +113,10 @@ describe('a DP task in real rounds', () => {
       expect(note.remaining).toBeCloseTo(1e5 - last.epsilon, 9);
       expect(note.epsilonRound).toBeCloseTo(last.epsilonRound, 9);
       expect(note.delta).toBe(DELTA);
+      // `tally ledger` says it in words.
+      const summary = summariseLedger(entries);
+      expect(summary.dpBudget?.roundsCharged).toBe(rounds);
+      expect(ledgerLines(summary).join('\n')).toMatch(/Privacy budget \(differential privacy, at δ = 0\.000001\): ε = [0-9.e+]+ spent over 2 rounds \(the last cost [0-9.e+]+\), [0-9.e+]+ left of policy\.maxEpsilon 100000\./);
     }
   });
 

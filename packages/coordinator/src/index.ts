@@ -27,7 +27,7 @@ export { loadEnrolment, parseEnrolment } from './enrolment.ts';
 export { DirLockedError, LOCK_FILE, acquireDirLock } from './lock.ts';
 export type { DirLock } from './lock.ts';
 export type { EnrolledClient, Enrolment } from './enrolment.ts';
-export { DEFAULT_DROPOUT_TOLERANCE, GRAPH_KINDS } from './cohort.ts';
+export { DEFAULT_DROPOUT_TOLERANCE, GRAPH_KINDS, chooseRoundShape } from './cohort.ts';
 export type { GraphKind, RoundShape } from './cohort.ts';
 export { createLogger, formatLogFields, formatLogLine, formatStageLine, silentLogger } from './logger.ts';
 export type { LogFields, Logger, LogLevel, StageReport } from './logger.ts';

@@ -906,6 +906,10 @@ export function progressLine(r: SimulatedRound, rounds: number): string {
   if (r.status === 'aborted') {
     return `${head}${dropped}, aborted (threshold ${r.threshold ?? 'n/a'}): ${r.reason ?? 'no reason given'}; the coordinator retries with fresh keys, ${elapsed}`;
   }
+  if (r.dp !== undefined) {
+    // A DP task sums no metrics: its round line shows the privacy spent instead.
+    return `${head}${dropped}, ε ${fmt(r.dp.epsilonRound)} this round, ${fmt(r.dp.epsilon)} in all at δ = ${r.dp.delta}, ${elapsed}`;
+  }
   const m = r.metrics ?? {};
   const loss = `loss ${fmt(m['loss_before'])} → ${fmt(m['loss_after'])}`;
   return `${head}${dropped}, ${loss}, ${elapsed}`;

@@ -646,7 +646,8 @@ export class Task {
     const record = { ...this.record(a, 'aborted', cut(reason), null), reasonCode: code };
     // Identical aborts in a row: the audit keeps the 1st, 2nd, 4th, … and the pause grows (abort-streak.ts).
     const n = this.streak.note(record);
-    if (auditsRepeat(n)) await this.d.audit.append(n === 1 ? record : { ...record, repeat: n });
+    // An attempt whose DP sum was unmasked is always written: its spend is counted from the audit log on a restart.
+    if (auditsRepeat(n) || record.dp !== undefined) await this.d.audit.append(n === 1 ? record : { ...record, repeat: n });
     const summary = summaryOf(record);
     this.d.history.push(summary);
     this.sendResult(a, 'aborted', code, undefined);

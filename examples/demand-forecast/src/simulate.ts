@@ -960,8 +960,12 @@ function reportNotes(result: Omit<SimulateResult, 'written'>): string[] {
   const c = result.secureCheck;
   return [
     ...result.targets.map((t) => `${t.target}: ${t.holds === null ? 'not evaluated' : t.holds ? 'holds' : '**does not hold**'} (${t.detail})`),
-    `Secure aggregation vs the plaintext weighted average of the same updates: max |difference| ${c.maxAbsDiff.toExponential(2)} ` +
-      `(quantisation bound ${c.maxBound.toExponential(2)}) over ${result.committed} committed rounds; ${result.aborted} attempts aborted and retried.`,
+    result.dp === null
+      ? `Secure aggregation vs the plaintext weighted average of the same updates: max |difference| ${c.maxAbsDiff.toExponential(2)} ` +
+        `(quantisation bound ${c.maxBound.toExponential(2)}) over ${result.committed} committed rounds; ${result.aborted} attempts aborted and retried.`
+      : `Distributed DP (shop level): ε = ${result.dp.spent.toPrecision(3)} spent at δ = ${result.dp.delta} over ${result.dp.roundsCharged} unmasked rounds ` +
+        `(target ${result.dp.epsilon}), noise multiplier ${result.dp.noiseMultiplier.toPrecision(3)} for t = ${result.dp.threshold}, ${result.dp.bitsNeeded} of 32 bits; ` +
+        `no plaintext check (the sum is noisy by design); ${result.committed} committed rounds, ${result.aborted} attempts aborted and retried.`,
     `Quantisation: clipNorm ${result.task.quant.clipNorm}, weightBound ${result.task.quant.weightBound}, ` +
       `metricBound ${result.task.quant.metricBound}, fractionalBits ${result.task.quant.fractionalBits}.`,
   ];

@@ -7,6 +7,7 @@
  * threads it also counts the time a thread waited for a core.
  */
 import { readFileSync } from 'node:fs';
+import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 
 /** Milliseconds this thread has run on a CPU, or null where /proc is not available. */
 export function threadCpuMs(): number | null {
@@ -22,4 +23,34 @@ export function threadCpuMs(): number | null {
 export function processCpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
+}
+
+/** Garbage collections on the calling thread since `gcCounter()`: count by kind and pause time. */
+export interface GcCount {
+  /** Mark-compact (full) collections. */
+  major: number;
+  /** Scavenges and other minor collections. */
+  minor: number;
+  /** Main-thread pause, all kinds (the background threads' share is not in it). */
+  ms: number;
+}
+
+/** Starts counting this thread's GCs (node:perf_hooks 'gc' entries); `read()` stops and returns the counts. */
+export function gcCounter(): { read(): GcCount } {
+  const c: GcCount = { major: 0, minor: 0, ms: 0 };
+  const count = (e: PerformanceEntry): void => {
+    const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) c.major++;
+    else c.minor++;
+    c.ms += e.duration;
+  };
+  const obs = new PerformanceObserver((list) => list.getEntries().forEach(count));
+  obs.observe({ entryTypes: ['gc'] });
+  return {
+    read: () => {
+      obs.takeRecords().forEach(count);
+      obs.disconnect();
+      return { ...c };
+    },
+  };
 }

@@ -6,10 +6,13 @@
  * baseline's `runPlainClient`s for the plaintext one), waits until every socket
  * has closed and posts one WorkerReport with each client's byte counts.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { startClientNode, type Logger, type Policy } from '@tally/client';
 import type { KeyPair } from '@tally/secagg';
-import { threadCpuMs } from './round-cpu.ts';
+import { gcCounter, threadCpuMs, type GcCount } from './round-cpu.ts';
 import { ClientBytes, SocketMeter, roundBytes, type RoundBytes } from './round-bytes.ts';
 import { runPlainClient } from './round-plain.ts';
 import { FixedDeltaTrainer } from './round-trainer.ts';
@@ -51,6 +54,8 @@ export interface WorkerReport {
   readonly clients: readonly ClientReport[];
   /** CPU time of this thread from its first client's model frame to its last socket's close (null off Linux). */
   readonly cpuMs: number | null;
+  /** This thread's garbage collections over the same span (from the trainer's first call). */
+  readonly gc: GcCount | null;
   readonly orphanSockets: number;
   readonly problems: readonly string[];
 }
@@ -73,10 +78,12 @@ const policy: Policy = { tasks: [job.taskId], minCohort: 2, minThreshold: 1, max
 if (job.mode === 'secure') warmUp();
 const meter = new SocketMeter();
 let cpuAtStart: number | null = null;
+let gc: ReturnType<typeof gcCounter> | null = null;
 const clients = job.clients.map((c) => {
   const bytes = new ClientBytes();
   const trainer = new FixedDeltaTrainer(c.delta, c.weight, 0.5, () => {
     cpuAtStart ??= threadCpuMs();
+    gc ??= gcCounter();
     bytes.markRoundStart();
   });
   return { ...c, bytes, trainer };
@@ -85,6 +92,8 @@ const clients = job.clients.map((c) => {
 let outcomes: { trained: boolean; committed: boolean; outcome: string }[];
 if (job.mode === 'secure') {
   const enrolled = new Map(job.enrolled);
+  // Each node keeps its participation record in a stateDir of its own, as a real node does (the CLI's default).
+  const stateRoot = mkdtempSync(join(tmpdir(), 'tally-bench-clients-'));
   const nodes = clients.map((c) =>
     meter.claim(c.bytes, () =>
       startClientNode({
@@ -94,6 +103,7 @@ if (job.mode === 'secure') {
         policy,
         enrolled, // as a real node is configured: each RoundStart roster is checked against it
         logger: logger(c.id),
+        stateDir: join(stateRoot, String(c.id)),
         heartbeatMs: 0, // the bench's event loops are busy for seconds; liveness is not what it measures
         reconnect: { initialMs: 100, maxMs: 1_000 },
       }),
@@ -104,6 +114,7 @@ if (job.mode === 'secure') {
     const s = n.stats();
     return { trained: s.offersAccepted > 0, committed: s.roundsCommitted > 0, outcome: `${results[i]!.status}: ${results[i]!.reason}` };
   });
+  rmSync(stateRoot, { recursive: true, force: true });
 } else {
   const results = await Promise.all(
     clients.map((c) => meter.claim(c.bytes, () => runPlainClient({ url: job.url, taskId: job.taskId, trainer: c.trainer, m: job.m }))),
@@ -122,6 +133,7 @@ port.postMessage({
     bytes: roundBytes(c.bytes, job.modelFrameBytes),
   })),
   cpuMs: cpuAtStart === null || cpuAtEnd === null ? null : cpuAtEnd - cpuAtStart,
+  gc: gc === null ? null : (gc as ReturnType<typeof gcCounter>).read(),
   orphanSockets: meter.orphans.length,
   problems,
 } satisfies WorkerReport);

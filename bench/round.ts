@@ -61,7 +61,7 @@ import {
 import { generateIdentity, simdAvailable, toHex, type KeyPair } from '@tally/secagg';
 import { encode } from '@tally/wire';
 import { serverFrameBytes } from './round-bytes.ts';
-import { processCpuMs, threadCpuMs } from './round-cpu.ts';
+import { gcCounter, processCpuMs, threadCpuMs, type GcCount } from './round-cpu.ts';
 import { startPlainServer } from './round-plain.ts';
 import { fillRandomDelta } from './round-trainer.ts';
 import { warmUp } from './round-warmup.ts';
@@ -124,6 +124,8 @@ interface Cpu {
   clientWorkers: (number | null)[];
   /** Every thread of the process during the round (adds the unmask pool, libuv, GC helpers). */
   process: number;
+  /** Garbage collections: the server's main thread (over the round), each client worker. */
+  gc: { server: GcCount | null; clientWorkers: (GcCount | null)[] };
 }
 
 interface Side {
@@ -262,12 +264,20 @@ interface Mark {
   t: number;
   thread: number | null;
   process: number;
+  gc: GcCount | null;
 }
-const mark = (): Mark => ({ t: performance.now(), thread: threadCpuMs(), process: processCpuMs() });
+/** The server thread's GC count runs from one mark() to the next. */
+let serverGc = gcCounter();
+const mark = (): Mark => {
+  const gc = serverGc.read();
+  serverGc = gcCounter();
+  return { t: performance.now(), thread: threadCpuMs(), process: processCpuMs(), gc };
+};
 const cpuBetween = (a: Mark, b: Mark, reports: WorkerReport[]): Cpu => ({
   server: a.thread === null || b.thread === null ? null : b.thread - a.thread,
   clientWorkers: reports.map((r) => r.cpuMs),
   process: b.process - a.process,
+  gc: { server: b.gc, clientWorkers: reports.map((r) => r.gc) },
 });
 
 // ---- the secure round -----------------------------------------------------------
@@ -452,7 +462,10 @@ const fmtBytes = (v: number | null): string => {
   return `${v.toFixed(0)}`;
 };
 const fmtX = (v: number | null): string => (v === null || Number.isNaN(v) ? '-' : `${v.toFixed(2)}x`);
-const fmtCpu = (c: Cpu): string => `server ${fmtMs(c.server)}, clients ${c.clientWorkers.map(fmtMs).join('+')}, process ${fmtMs(c.process)}`;
+const fmtGc = (g: GcCount | null): string => (g === null ? '-' : `${g.major}/${g.minor} (${fmtMs(g.ms)} ms)`);
+const fmtCpu = (c: Cpu): string =>
+  `server ${fmtMs(c.server)}, clients ${c.clientWorkers.map(fmtMs).join('+')}, process ${fmtMs(c.process)}; ` +
+  `GCs major/minor (pause): server ${fmtGc(c.gc.server)}, clients ${c.gc.clientWorkers.map(fmtGc).join(' + ')}`;
 
 console.log(
   `round bench on ${cpus()[0]?.model ?? 'unknown cpu'} (${availableParallelism()} threads), node ${process.version}, ` +
@@ -486,6 +499,7 @@ for (const n of NS) {
       sec = await secureRound(n, m, clients);
     } catch (err) {
       const why = (err as Error).message;
+      if (process.env.BENCH_STACK) console.error(err);
       records.push({ n, m, ...empty, skipped: why });
       console.log(`${n}\t${m}\tskipped: ${why}`);
       continue;

@@ -31,7 +31,7 @@
  *
  * Writes bench/results/secagg.json and prints a table.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -70,24 +70,32 @@ const { values: args } = parseArgs({
     t: { type: 'string' },
     m: { type: 'string' },
     dropout: { type: 'string' },
-    reps: { type: 'string', default: '3' },
+    reps: { type: 'string' },
+    warmup: { type: 'string', default: '1' },
+    compare: { type: 'string' },
+    'compare-m': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  console.log(`usage: pnpm bench:secagg [--quick] [--budget-gb N]
+  console.log(`usage: pnpm bench:secagg [--quick] [--budget-gb N] | --n N --m M [...] | --compare FILE [--compare-m LIST]
   --quick        n in {10, 100}, m in {1e4, 1e5}: a one-minute smoke run
   --budget-gb N  skip configurations whose server mask regeneration exceeds N GB of keystream (default 24)
-  --n N --m M [--k K] [--t T] [--dropout D] [--reps R]
-                 one configuration only, R times (default 3), each figure beside its floor
-                 measured in the same run (medians); k = n - 1 is the complete graph`);
+  --n N --m M [--k K] [--t T] [--dropout D] [--reps R] [--warmup W]
+                 one configuration only: W discarded warm-up runs (default 1), then R measured
+                 runs (default 5, or 3 when one run expands more than 4e8 lanes of keystream);
+                 each ratio against its floor measured in the same run, as median [min-max];
+                 k = n - 1 is the complete graph
+  --compare FILE re-run every measured row of FILE (e.g. bench/results/secagg.json) once,
+                 after one warm-up run, and print each ratio beside the committed one (writes
+                 secagg-compare.json; FILE is not touched); --compare-m 1e4,1e5 keeps only those m`);
   process.exit(0);
 }
 const budgetBytes = Number(args['budget-gb']) * 1e9;
 if (!(budgetBytes > 0)) throw new RangeError(`--budget-gb: expected a positive number, got ${args['budget-gb']}`);
 
 /** A number flag: integers like 1e6 allowed; undefined when absent. */
-function numberFlag(name: 'n' | 'k' | 't' | 'm' | 'dropout' | 'reps', integer: boolean): number | undefined {
+function numberFlag(name: 'n' | 'k' | 't' | 'm' | 'dropout' | 'reps' | 'warmup', integer: boolean): number | undefined {
   const raw = args[name];
   if (raw === undefined) return undefined;
   const v = Number(raw);
@@ -96,13 +104,13 @@ function numberFlag(name: 'n' | 'k' | 't' | 'm' | 'dropout' | 'reps', integer: b
   }
   return v;
 }
-const chosen = ((): { n: number; k: number; t: number; m: number; dropout: number; reps: number } | undefined => {
+const chosen = ((): { n: number; k: number; t: number; m: number; dropout: number; reps: number; warmup: number } | undefined => {
   const n = numberFlag('n', true);
   const m = numberFlag('m', true);
   const k = numberFlag('k', true);
   const t = numberFlag('t', true);
   const dropout = numberFlag('dropout', false);
-  const reps = numberFlag('reps', true) ?? 3;
+  const warmup = numberFlag('warmup', true) ?? 1;
   if (n === undefined && m === undefined && k === undefined && t === undefined && dropout === undefined) return undefined;
   if (n === undefined || m === undefined) throw new RangeError('--n and --m are both needed to choose a configuration');
   if (n < 3) throw new RangeError(`--n: expected at least 3, got ${n}`);
@@ -111,8 +119,10 @@ const chosen = ((): { n: number; k: number; t: number; m: number; dropout: numbe
   const tt = t ?? Math.floor(kk / 2) + 1;
   if (2 * tt <= kk || tt > kk) throw new RangeError(`--t: expected an integer in (${kk}/2, ${kk}], got ${tt}`);
   if ((dropout ?? 0) >= 1) throw new RangeError(`--dropout: expected a rate in [0, 1), got ${dropout}`);
+  // More runs when one is cheap: the client expands (k+1)·m lanes per run, n clients of them in "round" mode.
+  const reps = numberFlag('reps', true) ?? ((kk + 1) * m * n > 4e8 ? 3 : 5);
   if (reps < 1) throw new RangeError(`--reps: expected at least 1, got ${reps}`);
-  return { n, k: kk, t: tt, m, dropout: dropout ?? 0, reps };
+  return { n, k: kk, t: tt, m, dropout: dropout ?? 0, reps, warmup };
 })();
 
 const NS = args.quick ? [10, 100] : [10, 100, 500];
@@ -384,7 +394,7 @@ async function measureComponents(n: number, k: number, t: number, m: number, dro
 
 const records: Record[] = [];
 const fmt = (v: number | null | undefined, d = 1): string => (v === null || v === undefined ? '-' : v.toFixed(d));
-const ratio = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : a / b);
+const ratio = (a: number | null | undefined, b: number | null | undefined): number | null => (a == null || b == null || b === 0 ? null : a / b);
 const EMPTY = { clientMaskMs: null, clientRoundMs: null, clientExpandMs: null, clientAesMs: null, clientStepOverAesPaired: null, clientRoundOverAesPaired: null, serverSumMs: null, plainSumMs: null, serverUnmaskMs: null, serverShamirMs: null, aesFloorMs: null, exact: null };
 
 /** The measuring mode for a configuration, or the reason it is skipped. */
@@ -430,22 +440,88 @@ const RATIOS = {
   unmaskOverFloor: (r: Record) => ratio(r.serverUnmaskMs, r.aesFloorMs),
 } as const;
 
-let summary: { [K in keyof typeof RATIOS]: number | null } | undefined;
-if (chosen !== undefined) {
-  const { n, k, t, m, dropout, reps } = chosen;
-  const graph = k >= n - 1 ? 'complete' : 'harary';
-  for (let rep = 0; rep < reps; rep++) {
-    const rec = await measure(n, graph, k, t, m, dropout);
-    records.push(rec);
-    console.log(rec.mode === 'skipped' ? `skipped: ${rec.note}` : row(rec));
-    if (rec.mode === 'skipped') break;
+const compareFile = args.compare;
+/** A ratio this much above the committed one is flagged (the shared machine's run-to-run noise is about this big). */
+const WORSE_FACTOR = 1.25;
+
+interface ComparedRow {
+  n: number;
+  graph: 'complete' | 'harary';
+  k: number;
+  t: number;
+  m: number;
+  dropout: number;
+  mode: Record['mode'];
+  /** Ratio name -> [committed, now]. */
+  ratios: { [name: string]: [number | null, number | null] };
+  worse: string[];
+}
+
+/** Re-runs each measured row of a committed results file once and sets its ratios beside the committed ones. */
+async function compareWith(file: string): Promise<ComparedRow[]> {
+  const committed = (JSON.parse(readFileSync(file, 'utf8')) as { records: Record[] }).records;
+  const onlyM = args['compare-m']?.split(',').map(Number);
+  const rows = committed.filter((r) => r.mode !== 'skipped' && (onlyM === undefined || onlyM.includes(r.m)));
+  if (rows.length === 0) throw new Error(`--compare ${file}: no measured rows${onlyM === undefined ? '' : ` with m in ${onlyM.join(',')}`}`);
+  console.log(`comparing ${rows.length} rows of ${file} (committed ${(JSON.parse(readFileSync(file, 'utf8')) as { date?: string }).date ?? '?'}); one warm-up run first`);
+  const first = rows[0]!;
+  await measure(first.n, first.graph, first.k, first.t, first.m, first.dropout);
+  const out: ComparedRow[] = [];
+  for (const old of rows) {
+    const now = await measure(old.n, old.graph, old.k, old.t, old.m, old.dropout);
+    const ratios: ComparedRow['ratios'] = {};
+    const worse: string[] = [];
+    for (const [name, f] of Object.entries(RATIOS)) {
+      const a = f(old) ?? null;
+      const b = now.mode === 'skipped' ? null : f(now);
+      if (a === null && b === null) continue;
+      ratios[name] = [a, b];
+      if (a !== null && b !== null && b > a * WORSE_FACTOR) worse.push(name);
+    }
+    out.push({ n: old.n, graph: old.graph, k: old.k, t: old.t, m: old.m, dropout: old.dropout, mode: now.mode, ratios, worse });
+    const cells = Object.entries(ratios).map(([name, [a, b]]) => `${name} ${fmt(a, 2)}->${fmt(b, 2)}`);
+    console.log(`${old.n}\t${old.graph}\tk=${old.k}\tm=${old.m}\td=${old.dropout}\t${now.mode}\t${cells.join('  ')}${worse.length > 0 ? `\tWORSE: ${worse.join(', ')}` : ''}`);
   }
-  const med = (f: (r: Record) => number | null): number | null => {
-    const xs = records.map(f).filter((x): x is number => x !== null);
-    return xs.length === 0 ? null : median(xs);
-  };
-  summary = Object.fromEntries(Object.entries(RATIOS).map(([name, f]) => [name, med(f)])) as typeof summary;
-  console.log(`medians of ${records.length} runs: ${Object.entries(summary!).map(([name, v]) => `${name} ${fmt(v, 2)}`).join(', ')}`);
+  const flagged = out.filter((r) => r.worse.length > 0);
+  console.log(`${flagged.length} of ${out.length} rows have a ratio more than ${WORSE_FACTOR}x the committed one${flagged.length > 0 ? ' (re-run those alone before calling it a regression: the machine is shared)' : ''}`);
+  return out;
+}
+
+let summary: { [K in keyof typeof RATIOS]: number | null } | undefined;
+type Range = { median: number; min: number; max: number } | null;
+let ranges: { [K in keyof typeof RATIOS]: Range } | undefined;
+let comparison: ComparedRow[] | undefined;
+/** Median, min and max of one ratio over the measured runs. */
+function rangeOf(recs: readonly Record[], f: (r: Record) => number | null): Range {
+  const xs = recs.map(f).filter((x): x is number => x !== null);
+  return xs.length === 0 ? null : { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+}
+const fmtRange = (r: Range): string => (r === null ? '-' : `${r.median.toFixed(2)} [${r.min.toFixed(2)}-${r.max.toFixed(2)}]`);
+
+if (compareFile !== undefined) {
+  comparison = await compareWith(compareFile);
+} else if (chosen !== undefined) {
+  const { n, k, t, m, dropout, reps, warmup } = chosen;
+  const graph = k >= n - 1 ? 'complete' : 'harary';
+  for (let rep = 0; rep < warmup + reps; rep++) {
+    const rec = await measure(n, graph, k, t, m, dropout);
+    if (rec.mode === 'skipped') {
+      records.push(rec);
+      console.log(`skipped: ${rec.note}`);
+      break;
+    }
+    // The warm-up runs pay for JIT tiers, first-touch page faults and helper threads loading: not counted.
+    if (rep < warmup) {
+      console.log(`${row(rec)}\t(warm-up, not counted)`);
+      continue;
+    }
+    records.push(rec);
+    console.log(row(rec));
+  }
+  ranges = Object.fromEntries(Object.entries(RATIOS).map(([name, f]) => [name, rangeOf(records, f)])) as typeof ranges;
+  summary = Object.fromEntries(Object.entries(ranges!).map(([name, r]) => [name, r?.median ?? null])) as typeof summary;
+  console.log(`over ${records.length} runs after ${warmup} warm-up, median [min-max]:`);
+  for (const [name, r] of Object.entries(ranges!)) console.log(`  ${name.padEnd(26)} ${fmtRange(r)}`);
 } else {
   for (const n of NS) {
     for (const graph of GRAPHS) {
@@ -472,7 +548,9 @@ mkdirSync(join(here, 'results'), { recursive: true });
 const out = join(
   here,
   'results',
-  chosen !== undefined
+  compareFile !== undefined
+    ? 'secagg-compare.json'
+    : chosen !== undefined
     ? `secagg-n${chosen.n}-k${chosen.k}-t${chosen.t}-m${chosen.m}-d${chosen.dropout}.json`
     : args.quick
       ? 'secagg-quick.json'
@@ -501,7 +579,8 @@ writeFileSync(
         'serverSumMs / plainSumMs: target <= 1.2; serverSumMs runs the server code path (addVectors), plainSumMs a plain (a + b) >>> 0 loop',
         'dropouts happen after ShareKeys, so every dropped client costs the server its pairwise masks',
       ],
-      ...(summary === undefined ? {} : { medianRatios: summary }),
+      ...(summary === undefined ? {} : { medianRatios: summary, ratioRanges: ranges, warmupRuns: chosen?.warmup }),
+      ...(comparison === undefined ? {} : { comparedWith: compareFile, comparison }),
       records,
     },
     null,
@@ -510,6 +589,8 @@ writeFileSync(
 );
 console.log(`wrote ${out}`);
 
-// Distributed DP (issue 14): its own file, same run.
-const { reportDpBench } = await import('./secagg-dp.ts');
-reportDpBench(Boolean(args.quick));
+// Distributed DP (issue 14): its own file, same run (not in --compare, which writes nothing else).
+if (compareFile === undefined) {
+  const { reportDpBench } = await import('./secagg-dp.ts');
+  reportDpBench(Boolean(args.quick));
+}

@@ -11,6 +11,8 @@
  * that an offer for one of them again is refused (policy rule freshSession).
  */
 import {
+  MASK_HELPER_MIN_LANES,
+  MASK_HELPER_MIN_MASKS,
   SecAggError,
   SecAggErrorCode,
   clientCommitment,
@@ -22,6 +24,7 @@ import {
   equalBytes,
   planQuantization,
   rotationSeed,
+  startMaskHelper,
   toHex,
   type ClientMessage,
   type ClientState,
@@ -256,6 +259,8 @@ export class RoundRunner {
       dpCharged: null,
     };
     this.#live = live;
+    // A large neighbourhood: load the mask helper thread now, so the masking step finds it ready (mask-helper.ts).
+    if (offer.degree + 1 >= MASK_HELPER_MIN_MASKS && offer.model.length >= MASK_HELPER_MIN_LANES) startMaskHelper();
     const started = performance.now();
     const dpText = dpCost === null ? '' : `, distributed DP costing ε = ${dpCost.epsilonRound.toPrecision(3)} at δ = ${dpCost.delta}`;
     log.info(`${tag}: the offer is within policy (cohort ${offer.cohortSize}, threshold ${offer.threshold}${dpText}); training`);

@@ -191,8 +191,8 @@ async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
   const assets = await loadAssets();
 
   const pool: UnmaskPool = createUnmaskPool(options.unmaskThreads === undefined ? {} : { threads: options.unmaskThreads });
-  // Start the unmasking threads while clients connect, not during the first round.
-  pool.warm().catch((err: unknown) => logger.warn(`unmask threads failed to start early (${err instanceof Error ? err.message : String(err)}); they will be retried on first use`));
+  // Start the unmasking threads while clients connect, not during the first round, at the vector length the rounds will unmask.
+  pool.warm(vectorLength).catch((err: unknown) => logger.warn(`unmask threads failed to start early (${err instanceof Error ? err.message : String(err)}); they will be retried on first use`));
   const clients = new ClientRegistry<ClientConnection>();
   let transportRef: Transport | null = null;
   const metrics = new CoordinatorMetrics({
@@ -211,7 +211,7 @@ async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
         metrics.unmask(performance.now() - t0);
       }
     },
-    warm: () => pool.warm(),
+    warm: (lanes) => pool.warm(lanes),
     close: () => pool.close(),
   };
   const taskRun = new Task({

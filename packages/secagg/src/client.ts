@@ -17,6 +17,7 @@ import { KdfLabel, deriveKey, type RoundContext } from './hkdf.ts';
 import { generateX25519, signMessage, verifySignature, x25519Shared, type KeyPair } from './keys.ts';
 import { openShare, sealShare, shareAad, shareKeyPair } from './aead.ts';
 import { SHARE_BYTES, splitSecret } from './shamir.ts';
+import { addMasksSplit, type MaskKey } from './mask-helper.ts';
 import { MaskAccumulator } from './prg.ts';
 import { advertTranscript, pairInfo, pairSign, sharePlaintext, survivorTranscript } from './transcript.ts';
 import { osRandom, type RandomSource } from './random.ts';
@@ -437,15 +438,18 @@ export function maskInput(
 ): Uint32Array {
   // One accumulator for all k+1 masks: the vector stays in wasm memory throughout.
   const y = new MaskAccumulator(input);
+  const masks: MaskKey[] = [{ key: deriveKey(selfSeed, KdfLabel.SelfMask, ctx), sign: 1 }];
   try {
-    y.add(deriveKey(selfSeed, KdfLabel.SelfMask, ctx), 1);
     for (const p of peers) {
       const shared = x25519Shared(maskSecretKey, p.sPk);
-      y.add(deriveKey(shared, KdfLabel.PairwiseMask, ctx, pairInfo(self, p.id)), pairSign(self, p.id));
+      masks.push({ key: deriveKey(shared, KdfLabel.PairwiseMask, ctx, pairInfo(self, p.id)), sign: pairSign(self, p.id) });
     }
+    // Large k: part of the masks on the helper thread (mask-helper.ts); same sum either way.
+    addMasksSplit(y, masks);
     return y.result();
   } finally {
     y.dispose();
+    for (const m of masks) m.key.fill(0);
   }
 }
 

@@ -36,6 +36,17 @@ describe('unmask pool (worker threads)', () => {
     await p.close();
   });
 
+  it('warm(lanes) at a vector length above the default, then an exact sum at that length; a bad length is refused', async () => {
+    const p = createUnmaskPool({ threads: 2 });
+    const lanes = 70_001;
+    await p.warm(lanes);
+    const r = simulateRound({ inputs: [5, 6, 7].map((x) => new Uint32Array(lanes).fill(x)), threshold: 2, skipUnmask: true });
+    if (r.outcome.kind !== 'ready') throw new Error('round failed');
+    expect(await p.unmask(r.outcome.plan)).toEqual(r.plainSum);
+    await expect(p.warm(0)).rejects.toThrow(RangeError);
+    await p.close();
+  });
+
   it('close is idempotent and a closed pool refuses work', async () => {
     const p = createUnmaskPool({ threads: 2 });
     await p.close();

@@ -29,9 +29,11 @@ export interface UnmaskPool {
    * Starts every thread now and resolves once each has loaded its code (about a
    * second under tsx) and run the real mask path once (an X25519 agreement, a key
    * derivation, a SIMD mask expansion into reused wasm memory, the copy into shared
-   * memory), so the first round's unmasking pays for none of it.
+   * memory), so the first round's unmasking pays for none of it. With `lanes` (the
+   * task's vector length) that path runs at full length: the shared output buffers and
+   * each thread's wasm memory are then allocated and touched too (default 65536 lanes).
    */
-  warm(): Promise<void>;
+  warm(lanes?: number): Promise<void>;
   /** Idempotent. */
   close(): Promise<void>;
 }
@@ -96,8 +98,12 @@ export function createUnmaskPool(options: UnmaskPoolOptions = {}): UnmaskPool {
 
   return {
     threads,
-    warm: () => serial(async () => {
+    warm: (lanes = WARM_LANES) => serial(async () => {
       if (closed) throw new Error('unmask pool is closed');
+      if (!Number.isSafeInteger(lanes) || lanes < 1) throw new RangeError(`warm lanes: expected a positive integer, got ${lanes}`);
+      // At the task's vector length: the shared buffers and each thread's wasm memory are then
+      // allocated and touched before the first round, whose unmask would otherwise pay for it.
+      const length = Math.max(lanes, WARM_LANES);
       while (workers.length < threads) workers.push(spawnWorker());
       const ctx = { session: new Uint8Array(16), round: 0 };
       const a = generateX25519();
@@ -106,10 +112,10 @@ export function createUnmaskPool(options: UnmaskPoolOptions = {}): UnmaskPool {
         { kind: 'self', seed: new Uint8Array(32).fill(1) },
         { kind: 'pair', secretKey: a.secretKey, peerPk: b.publicKey, owner: 1, peer: 2 },
       ];
-      await Promise.all(workers.map((w, i) => run(w, { id: nextId++, ctx, length: WARM_LANES, jobs, out: outFor(i, WARM_LANES) })));
+      await Promise.all(workers.map((w, i) => run(w, { id: nextId++, ctx, length, jobs, out: outFor(i, length) })));
       // And the main thread's side: the SIMD add of a partial.
-      const acc = new MaskAccumulator(WARM_LANES);
-      acc.addVector(new Uint32Array(outFor(0, WARM_LANES), 0, WARM_LANES));
+      const acc = new MaskAccumulator(length);
+      acc.addVector(new Uint32Array(outFor(0, length), 0, length));
       acc.dispose();
     }),
     unmask: (plan) => serial(async () => {

@@ -207,6 +207,8 @@ export interface RoundOptions {
   readonly graph: Graph | HararySpec;
   readonly threshold: number;
   readonly activeAdversary: boolean;
+  /** Lanes of a masked input; default VECTOR_LENGTH (the plain layout). */
+  readonly vectorLength?: number;
 }
 
 /**
@@ -237,7 +239,7 @@ export class HostileRound {
       roster: this.roster,
       graph: opts.graph,
       threshold: opts.threshold,
-      vectorLength: VECTOR_LENGTH,
+      vectorLength: opts.vectorLength ?? VECTOR_LENGTH,
       activeAdversary: opts.activeAdversary,
     });
     this.state = start.state;

@@ -398,3 +398,41 @@ describe('(f) a session and round offered again', () => {
     for (const p of peers) expect(p.sentOf('AdvertiseKeys', session)).toHaveLength(1);
   });
 });
+
+describe('(g) differential-privacy parameters a client does not take on trust', () => {
+  const dp = { mechanism: 'ddgauss', noiseMultiplier: 1, clipNorm: 10, minSurvivors: 2, cohortSize: 3, beta: Math.exp(-3), wrapProbability: 1e-9, epsilon: 8, delta: 1e-6, rounds: 10 } as const;
+
+  it.each([
+    ['noise sized for more survivors than the round threshold', { ...dp, minSurvivors: 3 }, {}, /the noise is sized for 3 survivors \(dp\.minSurvivors\) but the round's threshold is 2/],
+    ['a cohort larger than the ring was sized for', { ...dp, cohortSize: 2, minSurvivors: 2 }, {}, /a cohort of 3 is larger than the 2 shops the DP ring was sized for/],
+    ['parameters that do not fit the ring', { ...dp, noiseMultiplier: 1e12 }, {}, /the task's DP parameters are unusable: .*noiseMultiplier/],
+    ['zero noise under policy.requireDp', { ...dp, noiseMultiplier: 0 }, { requireDp: true }, /add no noise \(noiseMultiplier 0\), and this shop requires differential privacy/],
+    ['no DP at all under policy.requireDp', undefined, { requireDp: true }, /runs without differential privacy, and this shop requires it/],
+  ] as const)('%s: declined with DECLINE_BAD_DP before training, nothing advertised', async (_name, params, extra, message) => {
+    const identities = Array.from({ length: 3 }, () => generateIdentity());
+    const enrolled = new Map(identities.map((k, i): [number, Uint8Array] => [i + 1, k.publicKey]));
+    const hostile = await startHostile(enrolled);
+    let trained = 0;
+    const trainer = { train: async ({ weights }: { weights: Float32Array }) => (trained++, { delta: new Float32Array(weights.length), weight: 1, metrics: [0] }) };
+    const logs = identities.map((k) => startNode(hostile.url, k, { policy: { ...POLICY, ...extra }, trainer }).log);
+    const peers = await Promise.all(identities.map((_, i) => hostile.peer(i + 1)));
+    const session = newSession();
+    const offer = { ...taskOffer(session, 1, 3, 2), ...(params === undefined ? {} : { dp: params }) };
+    for (const p of peers) p.send(offer);
+    for (const p of peers) expect(await p.next('OfferReply')).toMatchObject({ accept: false, reason: 'DECLINE_BAD_DP' });
+    for (const log of logs) await log.waitFor(message);
+    await settled(peers);
+    expect(trained).toBe(0);
+    for (const p of peers) expect(p.sentOf('AdvertiseKeys', session)).toHaveLength(0);
+  });
+
+  it('consistent parameters are accepted: the masked input has the DP layout (padded model + count lane)', async () => {
+    const { peers } = await setup(3, { peers: true });
+    const session = newSession();
+    await offerAll(peers, { ...taskOffer(session, 1, 3, 2), dp });
+    const r = new HostileRound({ session, round: 1, peers, graph: completeGraph([1, 2, 3]), threshold: 2, activeAdversary: true, vectorLength: 4 + 1 });
+    for (let i = 0; i < 5; i++) await r.stage();
+    expect(r.state.outcome.kind).toBe('ready');
+    for (const p of peers) expect(p.sentOf('MaskedInput', session)[0]!.y).toHaveLength(5);
+  });
+});

@@ -41,7 +41,7 @@ export { forecastChartSvg, lineChartSvg, lossChartSvg } from './plot.ts';
 export type { Band, LineChart, Series } from './plot.ts';
 export { createRng, mixSeed } from './rng.ts';
 export type { Rng } from './rng.ts';
-export { DROPOUT_STAGES, MAX_ABORTS_PER_ROUND, MAX_ROUNDS, MAX_SHOPS, SIMULATE_DEFAULTS, SIMULATION_DEADLINES, SIMULATION_QUANT, SimulateOptionError, progressLine, resolveSimulateOptions, roundJson, simulate, simulationJson } from './simulate.ts';
+export { DEFAULT_SIMULATE_DP_DELTA, DROPOUT_STAGES, MAX_ABORTS_PER_ROUND, MAX_ROUNDS, MAX_SHOPS, SIMULATE_DEFAULTS, SIMULATE_DP_BUDGET_FACTOR, SIMULATION_DEADLINES, SIMULATION_QUANT, SimulateOptionError, checkDpOption, progressLine, resolveSimulateOptions, roundJson, simulate, simulationJson } from './simulate.ts';
 export type { DropoutStage, SimulateHooks, SimulateOptions, SimulateResult, SimulateTaskOverrides, SimulatedDrop, SimulatedRound, SimulationTimings } from './simulate.ts';
 export { UpdateRecorder, checkAggregate } from './secure-check.ts';
 export type { AggregateCheck, AggregateCheckInput, CheckPlan, RecordedUpdate } from './secure-check.ts';

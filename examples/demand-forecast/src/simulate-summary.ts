@@ -65,11 +65,17 @@ export function summaryLines(result: Omit<SimulateResult, 'federated'>): string[
         : `  ${held.filter((t) => t.holds !== true).length} of ${held.length} targets do not hold`,
   );
   const c = result.secureCheck;
+  const dp = result.dp;
   out.push(
     '',
-    `secure aggregation ${c.ok ? '=' : '≠'} plaintext weighted average of the same updates in ${result.committed} committed round(s)` +
-      ` (${result.aborted} aborted): max |difference| ${c.maxAbsDiff.toExponential(2)}, quantisation bound ${c.maxBound.toExponential(2)}` +
-      `; pooled test WAPE (diagnostic) ${pct(result.initialTestWape)} at round 0 → ${pct(result.finalTestWape)}`,
+    dp === null
+      ? `secure aggregation ${c.ok ? '=' : '≠'} plaintext weighted average of the same updates in ${result.committed} committed round(s)` +
+          ` (${result.aborted} aborted): max |difference| ${c.maxAbsDiff.toExponential(2)}, quantisation bound ${c.maxBound.toExponential(2)}` +
+          `; pooled test WAPE (diagnostic) ${pct(result.initialTestWape)} at round 0 → ${pct(result.finalTestWape)}`
+      : `distributed DP (shop level): ε = ${dp.spent.toPrecision(3)} spent at δ = ${dp.delta} over ${dp.roundsCharged} unmasked round(s) ` +
+          `(target ${dp.epsilon}; ${dp.spentSurvivors.toPrecision(3)} if every survivor's noise counts), noise multiplier ${dp.noiseMultiplier.toPrecision(3)} ` +
+          `for t = ${dp.threshold}, ${dp.bitsNeeded} of 32 bits; ${result.committed} committed, ${result.aborted} aborted` +
+          `; pooled test WAPE (diagnostic) ${pct(result.initialTestWape)} at round 0 → ${pct(result.finalTestWape)}`,
   );
   const t = result.timings;
   out.push(

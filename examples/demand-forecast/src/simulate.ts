@@ -34,12 +34,16 @@ import { silentLogger as silentClientLogger, startClientNode, type ClientNode, t
 import {
   AUDIT_FILE,
   ConfigError,
+  DEFAULT_CORRUPT_FRACTION,
   GRAPH_KINDS,
+  chooseRoundShape,
+  dpPlanOf,
   parseCoordinatorConfig,
   parseEnrolment,
   readAuditLog,
   silentLogger as silentCoordinatorLogger,
   startCoordinator,
+  type AuditDp,
   type AuditRecord,
   type Coordinator,
   type CoordinatorConfig,
@@ -48,7 +52,7 @@ import {
   type Logger as CoordinatorLogger,
 } from '@tally/coordinator';
 import { TRAINER_METRICS, silentMlLogger, type LayersModel, type MlLogger } from '@tally/ml';
-import { generateIdentity, toHex, type KeyPair } from '@tally/secagg';
+import { SecAggError, generateIdentity, toHex, type KeyPair } from '@tally/secagg';
 import { runArms } from './arms.ts';
 import { validationWape } from './baselines.ts';
 import type { DemandConfigInput } from './config.ts';
@@ -88,7 +92,21 @@ export interface SimulateOptions {
   readonly config?: DemandConfigInput;
   /** Overrides of the coordinator's task settings. */
   readonly task?: SimulateTaskOverrides;
+  /**
+   * Distributed differential privacy (the coordinator's task.dp): ε over all rounds at
+   * δ (default DEFAULT_SIMULATE_DP_DELTA). The task then fixes its threshold, sums no
+   * metrics and weighs shops equally; each shop's policy.maxEpsilon admits it.
+   */
+  readonly dp?: { readonly epsilon: number; readonly delta?: number };
 }
+
+/** δ of `tally simulate --dp-epsilon` without --dp-delta. */
+export const DEFAULT_SIMULATE_DP_DELTA = 1e-6;
+/**
+ * The demo shops' policy.maxEpsilon, as a multiple of the task's ε: room for attempts
+ * that abort after the masked inputs were sent (each shop charges those too).
+ */
+export const SIMULATE_DP_BUDGET_FACTOR = 2;
 
 export interface SimulateTaskOverrides {
   /** Shamir threshold; default: chosen by the coordinator (cohort.ts). */
@@ -166,8 +184,10 @@ export interface SimulatedRound {
   readonly validationWape?: number;
   /** DIAGNOSTIC: pooled test WAPE of the new global model (committed rounds); never used to choose. */
   readonly testWape?: number;
-  /** The secure aggregate against its plaintext reference (committed rounds). */
+  /** The secure aggregate against its plaintext reference (committed rounds; not with DP, whose sum is noisy). */
   readonly check?: AggregateCheck;
+  /** With DP: the round's privacy spend from the audit log (ε at the task's δ, this round and in all). */
+  readonly dp?: AuditDp;
   readonly seconds: number;
   readonly elapsedSeconds: number;
 }
@@ -213,8 +233,21 @@ export interface SimulateResult {
   readonly evaluation: EvaluationReport;
   readonly targets: readonly TargetResult[];
   readonly timings: SimulationTimings;
+  /** With DP: the target, the plan and what was spent (ε at δ over the rounds charged, for t shops' noise and for the actual survivors'). */
+  readonly dp: SimulatedDp | null;
   /** Files written under `out`. */
   readonly written: readonly string[];
+}
+
+export interface SimulatedDp {
+  readonly epsilon: number;
+  readonly delta: number;
+  readonly noiseMultiplier: number;
+  readonly threshold: number;
+  readonly bitsNeeded: number;
+  readonly spent: number;
+  readonly spentSurvivors: number;
+  readonly roundsCharged: number;
 }
 
 /** An option out of range, or a combination the coordinator refuses; `option` names it. */
@@ -249,6 +282,17 @@ const STAGE_BEFORE: Readonly<Record<DropoutStage, string>> = {
 
 type Settings = SimulateResult['settings'];
 
+/** `options.dp`: ε finite > 0, δ in (0, 1); throws SimulateOptionError. */
+export function checkDpOption(dp: SimulateOptions['dp']): void {
+  if (dp === undefined) return;
+  if (typeof dp.epsilon !== 'number' || !Number.isFinite(dp.epsilon) || dp.epsilon <= 0) {
+    throw new SimulateOptionError('dp', `expected ε to be a finite number > 0, got ${String(dp.epsilon)}`);
+  }
+  if (dp.delta !== undefined && !(typeof dp.delta === 'number' && dp.delta > 0 && dp.delta < 1)) {
+    throw new SimulateOptionError('dp', `expected δ in (0, 1), got ${String(dp.delta)}`);
+  }
+}
+
 /** Checks the options and fills in the defaults; throws SimulateOptionError. */
 export function resolveSimulateOptions(options: SimulateOptions = {}): Settings {
   const s = { ...DEFAULTS, ...definedOnly(options) };
@@ -274,9 +318,10 @@ export function resolveSimulateOptions(options: SimulateOptions = {}): Settings 
 export async function simulate(options: SimulateOptions = {}, hooks: SimulateHooks = {}): Promise<SimulateResult> {
   const t0 = performance.now();
   const settings = resolveSimulateOptions(options);
+  checkDpOption(options.dp);
   const log = hooks.logger ?? silentMlLogger;
   // Refuse an unsafe shape before spending time on data and training.
-  const shape = chooseTaskShape(settings, options.task ?? {}, log);
+  const shape = chooseTaskShape(settings, options.task ?? {}, log, options.dp);
 
   const input = options.config ?? {};
   const prepared = await prepareShops(
@@ -384,6 +429,7 @@ async function finishRun(ctx: RunContext, fed: SecureRun): Promise<SimulateResul
     evaluation,
     targets,
     timings,
+    dp: simulatedDp(fed),
   };
   const written: string[] = [];
   if (options.out !== undefined) {
@@ -392,11 +438,30 @@ async function finishRun(ctx: RunContext, fed: SecureRun): Promise<SimulateResul
   return { ...result, written };
 }
 
+/** The DP summary of a run: the plan and the spend of the last charged attempt (null without DP). */
+function simulatedDp(fed: SecureRun): SimulatedDp | null {
+  const dp = fed.config.task.dp;
+  const plan = dpPlanOf(fed.config.task);
+  if (dp === undefined || plan === null) return null;
+  const last = fed.rounds.filter((r) => r.dp !== undefined).at(-1)?.dp;
+  return {
+    epsilon: dp.epsilon,
+    delta: dp.delta,
+    noiseMultiplier: plan.noiseMultiplier,
+    threshold: plan.minSurvivors,
+    bitsNeeded: plan.bitsNeeded,
+    spent: last?.epsilon ?? 0,
+    spentSurvivors: last?.epsilonSurvivors ?? 0,
+    roundsCharged: last?.roundsCharged ?? 0,
+  };
+}
+
 // ---- the task's shape --------------------------------------------------------------
 
 interface TaskShape {
   readonly dropoutTolerance: number | undefined;
   readonly overrides: SimulateTaskOverrides;
+  readonly dp?: SimulateOptions['dp'];
 }
 
 /** The coordinator task as JSON (parseCoordinatorConfig validates it and fills in the rest). */
@@ -423,7 +488,23 @@ function taskJson(settings: Settings, shape: TaskShape, modelLength: number, wei
     quant: { clipNorm: SIMULATION_QUANT.clipNorm, weightBound, metricBound: SIMULATION_QUANT.metricBound },
     metrics: [...TRAINER_METRICS],
     strategy: { name: 'fedavg' },
+    ...(shape.dp === undefined ? {} : dpTaskJson(settings, shape, shape.dp)),
   };
+}
+
+/**
+ * task.dp and what it needs: a fixed threshold (the one the coordinator would choose
+ * for the full cohort, unless overridden) and no metric lanes.
+ */
+function dpTaskJson(settings: Settings, shape: TaskShape, dp: NonNullable<SimulateOptions['dp']>): Record<string, unknown> {
+  const o = shape.overrides;
+  const threshold =
+    o.threshold ??
+    chooseRoundShape(
+      { dropoutTolerance: shape.dropoutTolerance, corruptFraction: o.corruptFraction ?? DEFAULT_CORRUPT_FRACTION, graph: settings.graph },
+      settings.shops,
+    ).t;
+  return { threshold, metrics: [], dp: { mechanism: 'ddgauss', epsilon: dp.epsilon, delta: dp.delta ?? DEFAULT_SIMULATE_DP_DELTA } };
 }
 
 function parseTask(settings: Settings, shape: TaskShape, modelLength: number, weightBound: number, dataDir: string, initialModel?: string): CoordinatorConfig {
@@ -444,19 +525,20 @@ function parseTask(settings: Settings, shape: TaskShape, modelLength: number, we
  * (rounds then abort more often and are retried). Throws SimulateOptionError when no
  * safe threshold exists for this many shops at all.
  */
-function chooseTaskShape(settings: Settings, overrides: SimulateTaskOverrides, log: MlLogger): TaskShape {
+function chooseTaskShape(settings: Settings, overrides: SimulateTaskOverrides, log: MlLogger, dp?: SimulateOptions['dp']): TaskShape {
   const fits = (shape: TaskShape, n = settings.shops): string | null => {
     try {
       parseTask({ ...settings, shops: n }, shape, 1, SIMULATION_QUANT.weightBound, process.cwd());
       return null;
     } catch (err) {
       if (err instanceof ConfigError) return err.message;
+      if (err instanceof SecAggError) return err.message; // no safe threshold for the DP task's fixed t
       throw err;
     }
   };
-  const base: TaskShape = { dropoutTolerance: undefined, overrides };
+  const base: TaskShape = { dropoutTolerance: undefined, overrides, dp };
   if (settings.dropout > 0.1 && overrides.threshold === undefined) {
-    const planned: TaskShape = { dropoutTolerance: settings.dropout, overrides };
+    const planned: TaskShape = { dropoutTolerance: settings.dropout, overrides, dp };
     if (fits(planned) === null) return planned;
     if (fits(base) === null) {
       log.warn(
@@ -599,7 +681,16 @@ class Simulation {
     this.scratch = d.prepared.createModel();
     this.best = d.prepared.initialWeights;
     this.bestWape = validationWape(this.scratch, d.prepared.shops, () => this.best);
-    this.policy = { tasks: [TASK_ID], minCohort: Math.min(3, d.settings.shops), minThreshold: 2, maxRounds: 1_000_000, graph: d.settings.graph };
+    const dp = d.config.task.dp;
+    this.policy = {
+      tasks: [TASK_ID],
+      minCohort: Math.min(3, d.settings.shops),
+      minThreshold: 2,
+      maxRounds: 1_000_000,
+      graph: d.settings.graph,
+      // A budget that admits the task (and retried attempts), counted at the task's δ.
+      ...(dp === undefined ? {} : { maxEpsilon: SIMULATE_DP_BUDGET_FACTOR * dp.epsilon, delta: dp.delta, requireDp: true }),
+    };
     this.off = d.coordinator.on((e) => this.onEvent(e));
   }
 
@@ -705,7 +796,18 @@ class Simulation {
     let check: AggregateCheck | undefined;
     let testWape: number | undefined;
     let vWape: number | undefined;
-    if (committed) {
+    if (committed && this.config.task.dp !== undefined) {
+      // A DP sum carries noise: there is no exact plaintext reference to compare with.
+      this.recorder.forget(round);
+      this.previous = model;
+      vWape = validationWape(this.scratch, this.prepared.shops, () => model);
+      if (vWape < this.bestWape) {
+        this.bestWape = vWape;
+        this.best = model;
+        this.bestRound = round;
+      }
+      testWape = pooledTestWape(this.scratch, this.prepared.shops, model);
+    } else if (committed) {
       const names = this.config.task.metrics;
       check = checkAggregate({
         round,
@@ -747,6 +849,7 @@ class Simulation {
       ...(vWape !== undefined ? { validationWape: vWape } : {}),
       ...(testWape !== undefined ? { testWape } : {}),
       ...(check !== undefined ? { check } : {}),
+      ...(record.dp !== undefined ? { dp: record.dp } : {}),
       seconds: Math.max(0, Date.parse(record.endedAt) - Date.parse(record.startedAt)) / 1000,
       elapsedSeconds: (now - this.t0) / 1000,
     };
@@ -803,6 +906,10 @@ export function progressLine(r: SimulatedRound, rounds: number): string {
   if (r.status === 'aborted') {
     return `${head}${dropped}, aborted (threshold ${r.threshold ?? 'n/a'}): ${r.reason ?? 'no reason given'}; the coordinator retries with fresh keys, ${elapsed}`;
   }
+  if (r.dp !== undefined) {
+    // A DP task sums no metrics: its round line shows the privacy spent instead.
+    return `${head}${dropped}, ε ${fmt(r.dp.epsilonRound)} this round, ${fmt(r.dp.epsilon)} in all at δ = ${r.dp.delta}, ${elapsed}`;
+  }
   const m = r.metrics ?? {};
   const loss = `loss ${fmt(m['loss_before'])} → ${fmt(m['loss_after'])}`;
   return `${head}${dropped}, ${loss}, ${elapsed}`;
@@ -853,8 +960,12 @@ function reportNotes(result: Omit<SimulateResult, 'written'>): string[] {
   const c = result.secureCheck;
   return [
     ...result.targets.map((t) => `${t.target}: ${t.holds === null ? 'not evaluated' : t.holds ? 'holds' : '**does not hold**'} (${t.detail})`),
-    `Secure aggregation vs the plaintext weighted average of the same updates: max |difference| ${c.maxAbsDiff.toExponential(2)} ` +
-      `(quantisation bound ${c.maxBound.toExponential(2)}) over ${result.committed} committed rounds; ${result.aborted} attempts aborted and retried.`,
+    result.dp === null
+      ? `Secure aggregation vs the plaintext weighted average of the same updates: max |difference| ${c.maxAbsDiff.toExponential(2)} ` +
+        `(quantisation bound ${c.maxBound.toExponential(2)}) over ${result.committed} committed rounds; ${result.aborted} attempts aborted and retried.`
+      : `Distributed DP (shop level): ε = ${result.dp.spent.toPrecision(3)} spent at δ = ${result.dp.delta} over ${result.dp.roundsCharged} unmasked rounds ` +
+        `(target ${result.dp.epsilon}), noise multiplier ${result.dp.noiseMultiplier.toPrecision(3)} for t = ${result.dp.threshold}, ${result.dp.bitsNeeded} of 32 bits; ` +
+        `no plaintext check (the sum is noisy by design); ${result.committed} committed rounds, ${result.aborted} attempts aborted and retried.`,
     `Quantisation: clipNorm ${result.task.quant.clipNorm}, weightBound ${result.task.quant.weightBound}, ` +
       `metricBound ${result.task.quant.metricBound}, fractionalBits ${result.task.quant.fractionalBits}.`,
   ];
@@ -873,6 +984,7 @@ export function simulationJson(result: Omit<SimulateResult, 'written'> & { writt
     committed: result.committed,
     aborted: result.aborted,
     secureCheck: result.secureCheck,
+    dp: result.dp,
     bestRound: result.bestRound,
     personalisation: result.choices === null ? null : result.choices.map((c) => ({ shopId: c.shopId, final: c.final, blend: c.blend, bestSingle: c.choice, finetuneEpochs: c.finetuneEpochs, validation: c.validation })),
     initialTestWape: result.initialTestWape,

@@ -221,7 +221,8 @@ ${EXIT_CODES}
 
 export const SIMULATE_HELP = `Usage:
   tally simulate [--shops N] [--rounds N] [--graph complete|harary]
-                 [--dropout P [--dropout-stage STAGE]] [--seed N] [--out DIR] [--json]
+                 [--dropout P [--dropout-stage STAGE]] [--seed N]
+                 [--dp-epsilon E [--dp-delta D]] [--out DIR] [--json]
 
 The demand-forecast demo in one command. Generates the shops' synthetic sales,
 starts a real coordinator on 127.0.0.1 (a free port) and one real client node per
@@ -246,6 +247,12 @@ Options:
                         where shops drop: AdvertiseKeys, ShareKeys, MaskedInput,
                         ConsistencyCheck or Unmask (default MaskedInput)
       --seed N          seed of the data and of the dropout draws (default 1)
+      --dp-epsilon E    distributed differential privacy: each shop adds its share
+                        of discrete Gaussian noise so that all rounds together are
+                        (E, D)-DP at the shop level (the task fixes its threshold,
+                        sums no metrics, weighs shops equally; each shop's
+                        policy.maxEpsilon is 2E); prints the ε spent at the end
+      --dp-delta D      δ of --dp-epsilon, 0 < D < 1 (default 1e-6)
   -o, --out DIR         report folder: report.md, report.json, loss.svg, forecast.svg,
                         model/, audit.jsonl (default results/demand-forecast)
       --json            JSON lines on stdout: {"type":"round",...} per round attempt

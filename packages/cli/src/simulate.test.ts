@@ -56,6 +56,10 @@ describe('tally simulate: bad flags exit 2 and name the flag', () => {
     [['--dropout-stage', 'Unmask'], /--dropout-stage: only applies with --dropout P > 0/],
     [['--dropout', '0.1', '--dropout-stage', 'Later'], /--dropout-stage: expected one of AdvertiseKeys, ShareKeys, MaskedInput, ConsistencyCheck, Unmask, got Later/],
     [['--seed', 'x'], /--seed: expected a non-negative integer, got "x"/],
+    [['--dp-epsilon', '0'], /--dp-epsilon: expected a number > 0 \(e\.g\. 8\), got "0"/],
+    [['--dp-epsilon', 'lots'], /--dp-epsilon: expected a number > 0/],
+    [['--dp-delta', '1e-6'], /--dp-delta: only applies with --dp-epsilon E/],
+    [['--dp-epsilon', '8', '--dp-delta', '2'], /--dp-delta: expected a probability in \(0, 1\)/],
     [['--out='], /--out: expected a folder/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
     [['extra'], /Unexpected argument 'extra'/],
@@ -76,5 +80,7 @@ describe('parseSimulateArgs', () => {
     ).toEqual({ shops: 8, rounds: 5, graph: 'harary', dropout: 0.25, dropoutStage: 'ShareKeys', seed: 3, out: 'o' });
     expect(parseSimulateArgs({ out: 'results/demand-forecast', json: false, verbose: false })).toEqual({ out: 'results/demand-forecast' });
     expect(parseSimulateArgs({ dropout: '.5', out: 'o', json: false, verbose: false })).toMatchObject({ dropout: 0.5 });
+    expect(parseSimulateArgs({ dpEpsilon: '8', out: 'o', json: false, verbose: false })).toEqual({ dp: { epsilon: 8 }, out: 'o' });
+    expect(parseSimulateArgs({ dpEpsilon: '0.5', dpDelta: '1e-5', out: 'o', json: false, verbose: false })).toEqual({ dp: { epsilon: 0.5, delta: 1e-5 }, out: 'o' });
   });
 });

@@ -8,9 +8,11 @@
 import { connect as tlsConnect } from 'node:tls';
 import type { TaskDescriptor } from '@tally/wire';
 import type { Policy } from './policy.ts';
+import { emptySpent, type DpSpent } from './dp-budget-store.ts';
+import { checkDp } from './dp-consent.ts';
 
 /** Whether this client can ever take part in the coordinator's task. */
-export function checkTask(taskId: string, task: TaskDescriptor | undefined, policy: Policy, modelLength: number | undefined): string | null {
+export function checkTask(taskId: string, task: TaskDescriptor | undefined, policy: Policy, modelLength: number | undefined, spent: DpSpent = emptySpent()): string | null {
   if (!policy.tasks.includes(taskId)) {
     return `the coordinator runs task ${JSON.stringify(taskId)}, which this client does not consent to (policy.tasks: ${policy.tasks.map((t) => JSON.stringify(t)).join(', ')}): add it to policy.tasks if the shop agrees to train it, or point coordinator at the right server`;
   }
@@ -26,6 +28,18 @@ export function checkTask(taskId: string, task: TaskDescriptor | undefined, poli
   }
   if (modelLength !== undefined && task.modelLength !== modelLength) {
     return `task ${taskId} has a model of ${task.modelLength} weights (task.modelLength), but this client's trainer produces ${modelLength}: the data's features and the task's model disagree; fix the trainer's data or ask the operator to set task.modelLength to ${modelLength}`;
+  }
+  // Differential privacy: required but absent, inconsistent parameters, or one round
+  // dearer than the shop's whole budget. A budget spent by earlier rounds is not a
+  // mismatch: the first offer ends the node normally (round.ts).
+  const dp = checkDp(policy, { taskId, threshold: task.threshold, cohortSize: task.cohortSize, modelLength: task.modelLength, dp: task.dp }, spent);
+  if (dp.kind === 'refuse' && dp.refusal.permanent) {
+    return dp.refusal.reason === 'DECLINE_DP_BUDGET' || task.dp === undefined
+      ? dp.refusal.message
+      : `task ${taskId} declares differential-privacy parameters this client refuses: ${dp.refusal.message}`;
+  }
+  if (dp.kind === 'refuse' && task.dp !== undefined && dp.refusal.reason === 'DECLINE_BAD_DP') {
+    return `task ${taskId} declares differential-privacy parameters this client refuses: ${dp.refusal.message}`;
   }
   return null;
 }

@@ -14,7 +14,10 @@
  *                 "allowPassive": false,           optional (default false)
  *                 "graph": "complete",             optional: "complete" (default) or "harary" to allow SecAgg+
  *                 "minMargin": 1,                  optional: least 2t − k accepted (default 1)
- *                 "maxAttemptsPerRound": 3 },      optional: attempts joined per round (default 3)
+ *                 "maxAttemptsPerRound": 3,        optional: attempts joined per round (default 3)
+ *                 "maxEpsilon": 8, "delta": 1e-6,  optional: the shop's lifetime DP budget (ε at δ, across tasks);
+ *                                                  a DP round past it is refused (delta required with maxEpsilon)
+ *                 "requireDp": false },            optional: refuse tasks without differential privacy (default false)
  *     "reconnect": { "initialMs": 500, "maxMs": 30000 },   optional (these are the defaults)
  *     "stateDir": ".tally-state/shop-a",           optional: where the node keeps its participation record and privacy ledger;
  *                                                  relative to the config file (the CLI's default:
@@ -140,7 +143,7 @@ function errText(err: unknown): string {
 }
 
 export function parsePolicy(u: unknown, field: string): Policy {
-  const m = object(u, field, ['tasks', 'minCohort', 'minThreshold', 'maxRounds'], ['allowPassive', 'graph', 'minMargin', 'maxAttemptsPerRound']);
+  const m = object(u, field, ['tasks', 'minCohort', 'minThreshold', 'maxRounds'], ['allowPassive', 'graph', 'minMargin', 'maxAttemptsPerRound', 'maxEpsilon', 'delta', 'requireDp']);
   const graph = m['graph'];
   if (graph !== undefined && graph !== 'complete' && graph !== 'harary') {
     throw new ConfigError(`${field}.graph`, `expected "complete" (only the complete graph) or "harary" (also allow SecAgg+'s sparse graph), got ${describe(graph)}`);
@@ -164,6 +167,27 @@ export function parsePolicy(u: unknown, field: string): Policy {
     ...(graph === undefined ? {} : { graph }),
     ...(m['minMargin'] === undefined ? {} : { minMargin: integer(m['minMargin'], `${field}.minMargin`, 1, 1000) }),
     ...(m['maxAttemptsPerRound'] === undefined ? {} : { maxAttemptsPerRound: integer(m['maxAttemptsPerRound'], `${field}.maxAttemptsPerRound`, 1, 1000) }),
+    ...dpPolicy(m, field),
+  };
+}
+
+/** policy.maxEpsilon, policy.delta, policy.requireDp (dp-consent.ts). */
+function dpPolicy(m: Record<string, unknown>, field: string): Pick<Policy, 'maxEpsilon' | 'delta' | 'requireDp'> {
+  const maxEpsilon = m['maxEpsilon'];
+  const delta = m['delta'];
+  if (maxEpsilon !== undefined && (typeof maxEpsilon !== 'number' || !Number.isFinite(maxEpsilon) || maxEpsilon <= 0)) {
+    throw new ConfigError(`${field}.maxEpsilon`, `expected a finite number > 0 (the most ε this shop spends over all tasks), got ${describe(maxEpsilon)}`);
+  }
+  if (delta !== undefined && (typeof delta !== 'number' || !(delta > 0 && delta < 1))) {
+    throw new ConfigError(`${field}.delta`, `expected a number in (0, 1), e.g. 1e-6 (the δ the budget is counted at), got ${describe(delta)}`);
+  }
+  if (maxEpsilon !== undefined && delta === undefined) {
+    throw new ConfigError(`${field}.delta`, `missing: required with policy.maxEpsilon (ε means nothing without its δ); e.g. 1e-6`);
+  }
+  return {
+    ...(maxEpsilon === undefined ? {} : { maxEpsilon }),
+    ...(delta === undefined ? {} : { delta }),
+    ...(m['requireDp'] === undefined ? {} : { requireDp: boolean(m['requireDp'], `${field}.requireDp`) }),
   };
 }
 

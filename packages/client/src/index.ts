@@ -17,7 +17,11 @@ export type { RoundStats } from './round.ts';
 /** The committed global model a node hands to ClientNodeOptions.onModel. */
 export type { GlobalModel } from '@tally/wire';
 export { LEDGER_FILE, LEDGER_VERSION, Ledger, readLedger } from './ledger.ts';
-export type { LedgerContents, LedgerEntry, OfferEntry, ResultEntry, RevealedEntry, RoundStartEntry, SentEntry } from './ledger.ts';
+export type { DpBudgetNote, LedgerContents, LedgerEntry, OfferEntry, ResultEntry, RevealedEntry, RoundStartEntry, SentEntry } from './ledger.ts';
+export { DP_BUDGET_FILE, DpBudgetStore } from './dp-budget-store.ts';
+export type { DpSpent } from './dp-budget-store.ts';
+export { checkDp } from './dp-consent.ts';
+export type { DpCost, DpDecision, DpRefusal } from './dp-consent.ts';
 export { ledgerLines, summariseLedger } from './ledger-summary.ts';
 export type { LedgerRound, LedgerSummary } from './ledger-summary.ts';
 export { serveLedger } from './ledger-page.ts';

@@ -3,7 +3,7 @@
  * agreed to, what left the machine, and what the coordinator could learn. Pure: the
  * entries in, the summary out.
  */
-import type { LedgerEntry, OfferEntry, RevealedEntry, RoundStartEntry, SentEntry } from './ledger.ts';
+import type { DpBudgetNote, LedgerEntry, OfferEntry, RevealedEntry, RoundStartEntry, SentEntry } from './ledger.ts';
 
 export interface LedgerRound {
   readonly session: string;
@@ -47,8 +47,8 @@ export interface LedgerSummary {
   readonly bothSharesRounds: readonly number[];
   readonly modelsReceived: number;
   readonly lastModelSha256: string | null;
-  /** Privacy budget spent: not tracked until differential privacy exists. */
-  readonly dpBudget: null;
+  /** The differential-privacy budget after the last DP round charged (its ledger note); null when no DP round was. */
+  readonly dpBudget: DpBudgetNote | null;
   readonly rounds: readonly LedgerRound[];
 }
 
@@ -71,6 +71,7 @@ export function summariseLedger(entries: readonly LedgerEntry[]): LedgerSummary 
   let declined = 0;
   let bytesSent = 0;
   let lastModel: string | null = null;
+  let dpBudget: DpBudgetNote | null = null;
   const models = new Set<string>();
   for (const e of entries) {
     const r = get(e);
@@ -115,6 +116,7 @@ export function summariseLedger(entries: readonly LedgerEntry[]): LedgerSummary 
       }
       case 'result':
         r.status = e.status;
+        if (e.dpBudget !== null && e.dpBudget !== undefined) dpBudget = e.dpBudget;
         break;
     }
   }
@@ -142,7 +144,7 @@ export function summariseLedger(entries: readonly LedgerEntry[]): LedgerSummary 
     bothSharesRounds: rounds.filter((r) => r.selfMaskSharesOf.some((id) => r.keySharesOf.includes(id))).map((r) => r.round),
     modelsReceived: models.size,
     lastModelSha256: lastModel,
-    dpBudget: null,
+    dpBudget,
     rounds,
   };
 }
@@ -178,6 +180,16 @@ export function ledgerLines(s: LedgerSummary): string[] {
     `You revealed ${plural(s.sharesRevealed, 'share')} (${s.selfMaskShares} self-mask shares of shops that stayed, ${s.keyShares} mask-key shares of shops that dropped), ${both}.`,
   );
   lines.push(`You received ${plural(s.modelsReceived, 'global model')}${s.lastModelSha256 === null ? '' : `; the latest has SHA-256 ${s.lastModelSha256.slice(0, 16)}…`}.`);
-  lines.push('Privacy budget: not tracked (differential privacy is not enabled for these rounds).');
+  const b = s.dpBudget;
+  if (b === null) {
+    lines.push('Privacy budget: no round with differential privacy yet (the sums of these rounds were exact).');
+  } else {
+    const e = (x: number | null): string => (x === null ? '∞' : x.toPrecision(3));
+    lines.push(
+      `Privacy budget (differential privacy, at δ = ${b.delta}): ε = ${e(b.spent)} spent over ${plural(b.roundsCharged, 'round')} ` +
+        `(the last cost ${e(b.epsilonRound)})` +
+        (b.maxEpsilon === null ? '; no cap set (policy.maxEpsilon).' : `, ${e(b.remaining)} left of policy.maxEpsilon ${b.maxEpsilon}.`),
+    );
+  }
   return lines;
 }

@@ -10,8 +10,8 @@
  *   SHA-256 of the masked vector's bytes (never the vector itself);
  * - `revealed`: in Unmask, whose self-mask share (survivors) and whose mask-key share
  *   (dropped neighbours) it revealed, and the survivor list U3 it was shown;
- * - `result`: the RoundResult (status, survivor count), with `dpBudget` reserved for
- *   the privacy budget once differential privacy exists (null until then).
+ * - `result`: the RoundResult (status, survivor count), with `dpBudget`: what a
+ *   differential-privacy round cost the shop's budget (null for a round without DP).
  *
  * Nothing in it is secret to the shop, and nothing in it is the shop's data: no
  * vector, no share value, no key. A torn last line (a crash mid-append) is skipped by
@@ -94,8 +94,26 @@ export interface ResultEntry extends Base {
   /** This node's input is in the round's sum (it was live in the round when the result came). */
   readonly inRound: boolean;
   readonly reason?: string;
-  /** Reserved: the privacy budget this round spent, once differential privacy exists. */
-  readonly dpBudget: null;
+  /** The differential-privacy budget this round was charged, when it ran DP and this node's input was in it; else null. */
+  readonly dpBudget: DpBudgetNote | null;
+}
+
+/**
+ * What a DP round cost the shop (client dp-consent.ts), at the δ the budget is counted at.
+ * ε values are this client's own accountant's; ∞ (a round without noise) is written as null.
+ */
+export interface DpBudgetNote {
+  readonly delta: number;
+  /** ε of this round alone. */
+  readonly epsilonRound: number;
+  /** ε spent in all (every task, every round charged), after this round. */
+  readonly spent: number;
+  readonly spentBefore: number;
+  /** policy.maxEpsilon − spent, or null without a cap. */
+  readonly remaining: number | null;
+  readonly maxEpsilon: number | null;
+  /** Rounds charged to the budget in all. */
+  readonly roundsCharged: number;
 }
 
 export type LedgerEntry = OfferEntry | RoundStartEntry | SentEntry | RevealedEntry | ResultEntry;

@@ -44,6 +44,7 @@ import { silentLogger, type Logger } from './logger.ts';
 import { peerIdOf } from './peers.ts';
 import type { Policy } from './policy.ts';
 import { ParticipationStore } from './participation-store.ts';
+import { DpBudgetStore } from './dp-budget-store.ts';
 import { RoundRunner, type RoundMessage } from './round.ts';
 import type { Trainer } from './trainer.ts';
 import { checkTask, speaksTls, tlsProblem } from './compat.ts';
@@ -258,14 +259,14 @@ class Node implements ClientNode {
       ...(this.#enrolled === undefined ? {} : { enrolled: this.#enrolled }),
       random: this.#random,
       log: this.#log,
-      ...(o.stateDir === undefined ? {} : { store: new ParticipationStore(o.stateDir) }),
+      ...(o.stateDir === undefined ? {} : { store: new ParticipationStore(o.stateDir), dpBudget: new DpBudgetStore(o.stateDir) }),
       ...(o.ledger === undefined ? {} : { ledger: o.ledger }),
     });
     this.#checkPeerList();
     const plain = insecureTransportWarning(o.url);
     if (plain !== null) this.#log.warn(plain);
     if (o.stateDir === undefined) {
-      this.#log.warn('no stateDir: which rounds this client took part in, and how many (policy.maxRounds), are kept in memory only; a restart forgets them');
+      this.#log.warn('no stateDir: which rounds this client took part in, how many (policy.maxRounds), and the privacy budget spent (policy.maxEpsilon) are kept in memory only; a restart forgets them');
     }
     this.#queue = new EventQueue<NodeEvent>(
       (ev) => this.#handle(ev),
@@ -470,6 +471,13 @@ class Node implements ClientNode {
         }
         const reply = await this.#rounds.onOffer(msg, () => conn === this.#conn && conn.localClose === null && this.#result === null);
         if (reply !== null) this.#send(conn, reply);
+        const stop = this.#rounds.takeStop();
+        if (stop !== null) {
+          // A spent privacy budget: no later round of this task can fit (each costs the same).
+          if (stop.status === 'incompatible') this.#log.error(`cannot take part: ${stop.reason}`);
+          else this.#log.info(`stopping: ${stop.reason}`);
+          this.#closeConn(conn, 1000, stop.status === 'completed' ? 'privacy budget spent' : 'client cannot take part in this task', { stop: stop.status, reason: stop.reason });
+        }
         return;
       }
       case 'RoundResult':
@@ -517,7 +525,7 @@ class Node implements ClientNode {
       );
     }
     // What no round of this task could satisfy stops the node now, not offer after offer (compat.ts).
-    const mismatch = checkTask(msg.taskId, msg.task, this.#policy, this.#modelLength);
+    const mismatch = checkTask(msg.taskId, msg.task, this.#policy, this.#modelLength, this.#rounds.dpSpent());
     if (mismatch !== null) {
       this.#log.error(`cannot take part: ${mismatch}`);
       this.#closeConn(conn, 1000, 'client cannot take part in this task', { stop: 'incompatible', reason: mismatch });

@@ -67,6 +67,16 @@ export interface Policy {
   readonly minMargin?: number;
   /** Most attempts (offers accepted) at one round number of a task. Default DEFAULT_MAX_ATTEMPTS_PER_ROUND. */
   readonly maxAttemptsPerRound?: number;
+  /**
+   * The most differential privacy (ε at `delta`) this shop spends over its lifetime,
+   * across tasks: a DP round that would take the composed total past it is refused
+   * (dp-consent.ts). Absent: DP rounds are accounted but not capped.
+   */
+  readonly maxEpsilon?: number;
+  /** δ the budget is counted at. Required with maxEpsilon; absent: each task's declared δ. */
+  readonly delta?: number;
+  /** Refuse tasks that run without differential privacy (or with zero noise). Default false. */
+  readonly requireDp?: boolean;
 }
 
 /**

@@ -18,9 +18,12 @@ import {
   clientCommitment,
   clientStep,
   createClient,
+  composeRdp,
+  encodeDpUpdate,
   encodeUpdate,
   equalBytes,
   planQuantization,
+  rotationSeed,
   startMaskHelper,
   toHex,
   type ClientMessage,
@@ -31,7 +34,9 @@ import {
   type ServerMessage,
 } from '@tally/secagg';
 import { DeclineReason, type NodeClientMessage, type OfferReply, type RoundResult, type TaskOffer } from '@tally/wire';
-import { bytesOf, sha256Hex, type Ledger, type NewLedgerEntry } from './ledger.ts';
+import { DpBudgetStore, type DpSpent } from './dp-budget-store.ts';
+import { checkDp, epsilonOf, type DpCost } from './dp-consent.ts';
+import { bytesOf, sha256Hex, type DpBudgetNote, type Ledger, type NewLedgerEntry } from './ledger.ts';
 import type { Logger } from './logger.ts';
 import type { ParticipationStore } from './participation-store.ts';
 import { checkOffer, checkRoundStart, type Policy, type PolicyRule } from './policy.ts';
@@ -51,6 +56,16 @@ interface LiveRound {
   /** 'training' until the OfferReply; 'running' while the secagg machine runs; 'left' once we stopped for this round. */
   phase: 'training' | 'running' | 'left';
   machine: ClientState | null;
+  /** The round's DP cost when it runs distributed DP, else null (the plain secure sum). */
+  readonly dp: DpCost | null;
+  /** Set once this round was charged to the budget (just before the masked input left). */
+  dpCharged: DpBudgetNote | null;
+}
+
+/** Why the node should stop after an answer (node.ts closes the connection with it). */
+export interface RunnerStop {
+  readonly status: 'completed' | 'incompatible';
+  readonly reason: string;
 }
 
 export interface RoundRunnerOptions {
@@ -65,6 +80,8 @@ export interface RoundRunnerOptions {
   readonly store?: ParticipationStore;
   /** The shop's privacy ledger (ledger.ts); absent: nothing is recorded. */
   readonly ledger?: Ledger;
+  /** Where the differential-privacy budget survives a restart (dp-budget-store.ts); absent: memory only. */
+  readonly dpBudget?: DpBudgetStore;
 }
 
 /** Policy rules checked on a TaskOffer and on a RoundStart, in the order policy.ts checks them. */
@@ -90,10 +107,16 @@ export class RoundRunner {
   /** U3 from the last UnmaskRequest, for the ledger's `revealed` entry. */
   #survivors: { readonly session: Uint8Array; readonly round: number; readonly ids: readonly number[] } | null = null;
   #stats = { offersAccepted: 0, offersRefused: 0, roundsContributed: 0, roundsCommitted: 0, roundsAborted: 0, roundErrors: 0 };
+  readonly #budget: DpBudgetStore;
+  /** The DP budget spent so far (the store's content). */
+  #spent: DpSpent;
+  #stop: RunnerStop | null = null;
 
-  /** Loads the stored participation record; throws when it is damaged. */
+  /** Loads the stored participation record and DP budget; throws when either is damaged. */
   constructor(o: RoundRunnerOptions) {
     this.#o = o;
+    this.#budget = o.dpBudget ?? new DpBudgetStore(null);
+    this.#spent = this.#budget.load();
     if (o.store !== undefined) {
       const saved = o.store.load();
       for (const pair of saved.tookPart.slice(-MAX_REMEMBERED_ROUNDS)) this.#tookPart.add(pair);
@@ -115,6 +138,18 @@ export class RoundRunner {
 
   stats(): RoundStats {
     return { ...this.#stats };
+  }
+
+  /** The DP budget spent so far (composed RDP curve and rounds charged). */
+  dpSpent(): DpSpent {
+    return { rdp: Float64Array.from(this.#spent.rdp), rounds: this.#spent.rounds };
+  }
+
+  /** A reason to stop set by the last answer (a spent privacy budget), cleared by reading it. */
+  takeStop(): RunnerStop | null {
+    const s = this.#stop;
+    this.#stop = null;
+    return s;
   }
 
   consents(taskId: string): boolean {
@@ -182,6 +217,27 @@ export class RoundRunner {
       // Counted and noted above; the reply carries only the code.
       return { type: 'OfferReply', session: offer.session, round: offer.round, accept: false, reason: refusal.rule === 'freshSession' ? DeclineReason.ReplayedRound : DeclineReason.Policy };
     }
+    const dp = checkDp(policy, { taskId: offer.taskId, threshold: offer.threshold, cohortSize: offer.cohortSize, modelLength: offer.model.length, dp: offer.dp }, this.#spent);
+    if (dp.kind === 'refuse') {
+      const { reason, message, permanent } = dp.refusal;
+      const rule = reason === DeclineReason.DpBudget ? 'maxEpsilon' : 'dp';
+      this.#stats.offersRefused++;
+      this.#note(offerEntry('refused', OFFER_CHECKS, { rule, reason: message }));
+      if (reason === DeclineReason.DpBudget) {
+        log.info(`refused ${tag}: ${message} (policy.maxEpsilon)`);
+        // Every round of the task costs the same: none will fit again.
+        this.#stop = permanent ? { status: 'incompatible', reason: message } : { status: 'completed', reason: `privacy budget spent: ${message}` };
+      } else {
+        log.warn(`refused ${tag}: ${message}`);
+      }
+      return { type: 'OfferReply', session: offer.session, round: offer.round, accept: false, reason };
+    }
+    const dpCost = dp.kind === 'dp' ? dp.cost : null;
+    if (dpCost !== null && dpCost.declared.computed > dpCost.declared.epsilon * (1 + 1e-9)) {
+      log.warn(
+        `${tag}: the coordinator declares ε = ${dpCost.declared.epsilon} over ${dpCost.declared.rounds} rounds, but its parameters give ε = ${dpCost.declared.computed.toPrecision(4)} by this client's accountant; the budget is charged with this client's figure`,
+      );
+    }
     this.#remember(pair);
     if (!this.#persist()) return refuse(DeclineReason.StateUnavailable);
     let plan: QuantPlan;
@@ -199,12 +255,15 @@ export class RoundRunner {
       offered: { cohortSize: offer.cohortSize, threshold: offer.threshold, graph: offer.graph, degree: offer.degree },
       phase: 'training',
       machine: null,
+      dp: dpCost,
+      dpCharged: null,
     };
     this.#live = live;
     // A large neighbourhood: load the mask helper thread now, so the masking step finds it ready (mask-helper.ts).
     if (offer.degree + 1 >= MASK_HELPER_MIN_MASKS && offer.model.length >= MASK_HELPER_MIN_LANES) startMaskHelper();
     const started = performance.now();
-    log.info(`${tag}: the offer is within policy (cohort ${offer.cohortSize}, threshold ${offer.threshold}); training`);
+    const dpText = dpCost === null ? '' : `, distributed DP costing ε = ${dpCost.epsilonRound.toPrecision(3)} at δ = ${dpCost.delta}`;
+    log.info(`${tag}: the offer is within policy (cohort ${offer.cohortSize}, threshold ${offer.threshold}${dpText}); training`);
     let out: TrainOutput;
     try {
       out = await this.#o.trainer.train({ taskId: offer.taskId, round: offer.round, weights: offer.model });
@@ -231,7 +290,13 @@ export class RoundRunner {
     let lanes: Uint32Array;
     let clipped: boolean;
     try {
-      ({ lanes, clipped } = encodeUpdate(plan, { delta: out?.delta, weight, metrics: out?.metrics }, this.#o.random));
+      if (dpCost !== null) {
+        // Distributed DP (secagg dp-mechanism.ts): clip, rotate with the round's public seed,
+        // round, add this shop's share of the noise. No weight or metric lanes.
+        ({ lanes, clipped } = encodeDpUpdate(dpCost.plan, out?.delta, rotationSeed(offer.session, offer.round), this.#o.random));
+      } else {
+        ({ lanes, clipped } = encodeUpdate(plan, { delta: out?.delta, weight, metrics: out?.metrics }, this.#o.random));
+      }
     } catch (err) {
       log.error(`${tag}: the trainer's update cannot be encoded: ${errText(err)}; declining the round`);
       return this.#abandon(live, stillWanted, refuse(DeclineReason.BadUpdate));
@@ -243,7 +308,8 @@ export class RoundRunner {
     this.#attempts.set(attemptKey, (this.#attempts.get(attemptKey) ?? 0) + 1);
     if (this.#attempts.size > MAX_REMEMBERED_ROUNDS) this.#attempts.delete(this.#attempts.keys().next().value!);
     this.#note(offerEntry('accepted', OFFER_CHECKS));
-    log.info(`${tag}: trained in ${ms} ms on ${weight} samples${clipped ? `; update clipped to norm ${plan.clipNorm}` : ''}; ready for secure aggregation`);
+    const clipNorm = dpCost === null ? plan.clipNorm : dpCost.plan.clipNorm;
+    log.info(`${tag}: trained in ${ms} ms on ${weight} samples${clipped ? `; update clipped to norm ${clipNorm}` : ''}; ready for secure aggregation`);
     const keyCommit = machine.stage === 'Init' ? clientCommitment(machine) : undefined;
     return { type: 'OfferReply', session: offer.session, round: offer.round, accept: true, ...(keyCommit === undefined ? {} : { keyCommit }) };
   }
@@ -305,6 +371,12 @@ export class RoundRunner {
     if (msg.type === 'UnmaskRequest') this.#survivors = { session: live.session, round: live.round, ids: [...msg.survivors] };
     for (const m of step.outbox) {
       if (m.type === 'MaskedInput') {
+        // Charged before the input leaves: a crash may over-count this round, never under-count it.
+        if (live.dp !== null && !this.#chargeDp(live, live.dp)) {
+          live.phase = 'left';
+          live.machine = null;
+          return [];
+        }
         this.#stats.roundsContributed++;
         // Recorded before the input leaves: a restart cannot forget a contribution.
         if (!this.#persist()) {
@@ -351,6 +423,36 @@ export class RoundRunner {
     }
   }
 
+  /** Composes the round into the budget and writes it durably; false (and logged) when the round must not go ahead. */
+  #chargeDp(live: LiveRound, cost: DpCost): boolean {
+    const { log, policy } = this.#o;
+    const next: DpSpent = { rdp: composeRdp(this.#spent.rdp, cost.curve), rounds: this.#spent.rounds + 1 };
+    const before = this.#spent.rounds === 0 ? 0 : epsilonOf(this.#spent.rdp, cost.delta);
+    const after = epsilonOf(next.rdp, cost.delta);
+    if (policy.maxEpsilon !== undefined && after > policy.maxEpsilon) {
+      log.warn(`round ${live.round}: leaving the round: its ε would bring the total to ${after.toPrecision(4)}, past policy.maxEpsilon ${policy.maxEpsilon}`);
+      return false;
+    }
+    try {
+      this.#budget.save(next);
+    } catch (err) {
+      log.error(`cannot record the privacy budget in ${this.#budget.file}: ${errText(err)}; leaving round ${live.round} (nothing is sent that the budget does not record)`);
+      return false;
+    }
+    this.#spent = next;
+    live.dpCharged = {
+      delta: cost.delta,
+      epsilonRound: cost.epsilonRound,
+      spent: after,
+      spentBefore: before,
+      remaining: policy.maxEpsilon === undefined ? null : Math.max(0, policy.maxEpsilon - after),
+      maxEpsilon: policy.maxEpsilon ?? null,
+      roundsCharged: next.rounds,
+    };
+    log.info(`round ${live.round}: privacy budget charged: ε = ${cost.epsilonRound.toPrecision(3)} this round, ${after.toPrecision(4)} spent in all at δ = ${cost.delta}${policy.maxEpsilon === undefined ? '' : ` of policy.maxEpsilon ${policy.maxEpsilon}`}`);
+    return true;
+  }
+
   onResult(msg: RoundResult): void {
     const live = this.#live;
     const ours = live !== null && live.round === msg.round && equalBytes(live.session, msg.session);
@@ -363,7 +465,7 @@ export class RoundRunner {
       survivors: msg.survivors,
       inRound: ours && live.phase === 'running',
       ...(msg.reason === undefined ? {} : { reason: msg.reason }),
-      dpBudget: null,
+      dpBudget: ours ? live.dpCharged : null,
     });
     if (msg.status === 'committed') this.#stats.roundsCommitted++;
     else this.#stats.roundsAborted++;

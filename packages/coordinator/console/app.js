@@ -173,6 +173,7 @@ function renderSettings(task) {
     ['model', `${task.modelLength} weights`],
     ['metrics', task.metrics.length === 0 ? 'none' : task.metrics.join(', ')],
     ['deadlines', `train ${task.deadlines.trainMs} ms, stage ${task.deadlines.stageMs} ms`],
+    ['differential privacy', task.dp ? `${task.dp.mechanism}: ε = ${task.dp.epsilon} at δ = ${task.dp.delta} over ${task.rounds} rounds (noise multiplier ${task.dp.noiseMultiplier.toPrecision(4)})` : 'off (sums are exact)'],
   ];
   $('#settings').replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-setting': k }, v)]));
 }
@@ -196,6 +197,11 @@ function renderShops(shops) {
   );
 }
 
+/** ε as the audit log writes it (∞ becomes null in JSON). */
+function eps(e) {
+  return e === null ? '∞' : e.toPrecision(3);
+}
+
 function renderHistory(history) {
   const rows = history.slice(-50).reverse();
   $('#history tbody').replaceChildren(
@@ -210,6 +216,7 @@ function renderHistory(history) {
         el('td', {}, h.survivors),
         el('td', {}, Object.entries(h.dropsByStage).map(([k, v]) => `${k} ${v}`).join(', ') || '–'),
         el('td', {}, h.clippedCount === null ? '–' : h.clippedCount),
+        el('td', { title: h.dp ? `at δ = ${h.dp.delta}; with all survivors' noise: ${eps(h.dp.epsilonSurvivors)} in all` : '' }, h.dp ? `${eps(h.dp.epsilonRound)} / ${eps(h.dp.epsilon)}` : '–'),
         el('td', {}, Object.entries(h.timings).map(([k, v]) => `${k} ${v}`).join(', ')),
         el('td', {}, ago(h.endedAt)),
       ),

@@ -61,6 +61,26 @@ export interface AuditRecord {
   readonly timings: Readonly<Record<string, number>>;
   /** On an abort identical to the ones before it: its place in that streak (only 2, 4, 8, … are written; abort-streak.ts). */
   readonly repeat?: number;
+  /** A DP task's privacy spend, on every attempt whose sum was unmasked (dp-spend.ts). Absent: no DP, or nothing unmasked. */
+  readonly dp?: AuditDp;
+}
+
+/** The DP spend of one unmasked round, ε at the task's δ (∞ is written as null by JSON). */
+export interface AuditDp {
+  readonly delta: number;
+  readonly noiseMultiplier: number;
+  /** t: the survivors the noise is sized for. */
+  readonly minSurvivors: number;
+  /** Shops whose noise is in the sum (the survivors). */
+  readonly noisyShops: number;
+  /** ε of this round for t shops' noise (what each shop's accountant charges). */
+  readonly epsilonRound: number;
+  /** ε of this round for the actual survivors' noise (all of them honest). */
+  readonly epsilonRoundSurvivors: number;
+  /** ε of every round charged so far, composed: for t, and for the actual survivors. */
+  readonly epsilon: number;
+  readonly epsilonSurvivors: number;
+  readonly roundsCharged: number;
 }
 
 export interface AuditLogContents {

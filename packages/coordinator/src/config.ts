@@ -51,7 +51,9 @@
  *       "metricBound": 100          // required; |metric| bound
  *     },
  *     "metrics": ["loss"],          // default []; names of the metrics clients report, in lane order
- *     "strategy": { "name": "fedavg" }  // default fedavg; see strategies.ts
+ *     "strategy": { "name": "fedavg" }, // default fedavg; see strategies.ts
+ *     "dp": { "mechanism": "ddgauss", "epsilon": 8, "delta": 1e-6 }  // optional: distributed DP
+ *                                   //   (dp-config.ts); needs threshold, no metrics
  *   }
  * }
  * ```
@@ -62,7 +64,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { MAX_ROUND, planQuantization, type QuantPlan } from '@tally/secagg';
+import { MAX_ROUND, planQuantization, type DpPlan, type QuantPlan } from '@tally/secagg';
 import { DEFAULT_LIMITS as WIRE_LIMITS, MAX_MODEL_SPEC_LENGTH, METRIC_NAME_PATTERN, TASK_ID_PATTERN, isPlainObject } from '@tally/wire';
 import {
   ConfigError,
@@ -80,6 +82,7 @@ import {
 } from './_assert.ts';
 import { GRAPH_KINDS, chooseRoundShape, fitRoster, type GraphKind } from './cohort.ts';
 import { parseStrategyConfig, type ResolvedStrategyConfig } from './strategies.ts';
+import { dpPlanFor, parseTaskDp, type TaskDpConfig } from './dp-config.ts';
 
 export interface TlsConfig {
   /** Absolute path of the PEM certificate (chain). */
@@ -134,6 +137,8 @@ export interface TaskConfig {
   readonly quant: TaskQuantConfig;
   readonly metrics: readonly string[];
   readonly strategy: ResolvedStrategyConfig;
+  /** Distributed differential privacy (dp-config.ts); absent: rounds sum without noise. */
+  readonly dp?: TaskDpConfig | undefined;
 }
 
 /** A validated configuration, every default filled in and every path absolute. */
@@ -261,7 +266,7 @@ function parseTask(u: unknown, baseDir: string): TaskConfig {
     u,
     'task',
     ['id', 'modelLength', 'rounds', 'cohortSize', 'minClients', 'quant'],
-    ['initialModel', 'model', 'threshold', 'dropoutTolerance', 'corruptFraction', 'graph', 'activeAdversary', 'deadlines', 'metrics', 'strategy'],
+    ['initialModel', 'model', 'threshold', 'dropoutTolerance', 'corruptFraction', 'graph', 'activeAdversary', 'deadlines', 'metrics', 'strategy', 'dp'],
   );
   const id = expectString(o['id'], 'task.id', TASK_ID_PATTERN, 'a task id (1-128 of [A-Za-z0-9._-], starting alphanumeric)');
   const metrics = parseMetrics(o['metrics']);
@@ -306,6 +311,8 @@ function parseTask(u: unknown, baseDir: string): TaskConfig {
     throw m ? new ConfigError(m[1]!, m[2]!, { cause: err }) : new ConfigError('task.strategy', msg, { cause: err });
   }
 
+  const dp = has(o, 'dp') ? parseTaskDp(o['dp'], { modelLength, rounds, cohortSize, threshold, clipNorm, metrics }) : undefined;
+
   return {
     id,
     modelLength,
@@ -323,6 +330,7 @@ function parseTask(u: unknown, baseDir: string): TaskConfig {
     quant,
     metrics,
     strategy,
+    ...(dp === undefined ? {} : { dp }),
   };
 }
 
@@ -352,6 +360,12 @@ export function parseCoordinatorConfig(json: unknown, baseDir: string): Coordina
 /** The quantisation plan every round of `task` uses (the config was validated, so this does not throw). */
 export function quantPlanOf(task: TaskConfig): QuantPlan {
   return planQuantization({ ...task.quant, cohortSize: task.cohortSize, metricCount: task.metrics.length }, task.modelLength);
+}
+
+/** The DP plan of a DP task, or null (the config was validated, so this does not throw). */
+export function dpPlanOf(task: TaskConfig): DpPlan | null {
+  if (task.dp === undefined || task.threshold === undefined) return null;
+  return dpPlanFor(task.dp, { modelLength: task.modelLength, cohortSize: task.cohortSize, threshold: task.threshold, clipNorm: task.quant.clipNorm });
 }
 
 /** Reads the JSON file at `file` and parses it, resolving paths against its folder. */

@@ -17,7 +17,9 @@ import { AuditLog, AUDIT_FILE } from './audit-log.ts';
 import { acquireDirLock } from './lock.ts';
 import { CHECKPOINT_FILE, ensureDir, loadCheckpoint, readInitialModel } from './checkpoint.ts';
 import { ClientRegistry } from './clients.ts';
-import { FRAME_SLACK_BYTES, quantPlanOf, type CoordinatorConfig } from './config.ts';
+import { FRAME_SLACK_BYTES, dpPlanOf, quantPlanOf, type CoordinatorConfig } from './config.ts';
+import { dpParamsOf } from './dp-config.ts';
+import { DpSpend } from './dp-spend.ts';
 import { ClientConnection, type Peer } from './connection.ts';
 import { loadAssets } from './console/assets.ts';
 import { ConsoleHttp } from './console/http.ts';
@@ -122,6 +124,16 @@ async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
     throw new ConfigError('task.minClients', `the enrolment lists ${enrolment.clients.length} clients, fewer than task.minClients (${task.minClients}); enrol more clients or lower minClients`);
   }
   const plan = quantPlanOf(task);
+  const dpPlan = dpPlanOf(task);
+  const dpParams = dpPlan === null || task.dp === undefined ? null : dpParamsOf(task.dp, dpPlan, task.rounds);
+  /** Lanes of one masked input: the DP layout (padded model + count) or the plain one. */
+  const vectorLength = dpPlan?.vectorLength ?? plan.vectorLength;
+  if (dpPlan !== null && task.dp !== undefined) {
+    logger.info(
+      `task ${task.id}: distributed DP (${task.dp.mechanism}) for ε = ${task.dp.epsilon} at δ = ${task.dp.delta} over ${task.rounds} rounds: noise multiplier ${dpPlan.noiseMultiplier.toPrecision(4)} for t = ${dpPlan.minSurvivors} survivors, ` +
+        `σ² = ${dpPlan.localSigma2} per shop per lane, ${dpPlan.paddedLength} rotated lanes, ${dpPlan.bitsNeeded} of 32 bits used; shops weigh equally and report no metrics`,
+    );
+  }
   const strategy = createStrategy(task.strategy);
   const taskDir = join(config.dataDir, task.id);
   await ensureDir(taskDir);
@@ -131,6 +143,7 @@ async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
     cohortSize: task.cohortSize,
     threshold: task.threshold ?? null,
     activeAdversary: task.activeAdversary,
+    ...(dpParams === null ? {} : { dp: dpParams }),
   };
 
   // -- where to start
@@ -179,7 +192,7 @@ async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
 
   const pool: UnmaskPool = createUnmaskPool(options.unmaskThreads === undefined ? {} : { threads: options.unmaskThreads });
   // Start the unmasking threads while clients connect, not during the first round, at the vector length the rounds will unmask.
-  pool.warm(plan.vectorLength).catch((err: unknown) => logger.warn(`unmask threads failed to start early (${err instanceof Error ? err.message : String(err)}); they will be retried on first use`));
+  pool.warm(vectorLength).catch((err: unknown) => logger.warn(`unmask threads failed to start early (${err instanceof Error ? err.message : String(err)}); they will be retried on first use`));
   const clients = new ClientRegistry<ClientConnection>();
   let transportRef: Transport | null = null;
   const metrics = new CoordinatorMetrics({
@@ -215,12 +228,13 @@ async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
     random,
     emit: (e) => emitter.emit(e),
     start,
+    dp: dpPlan === null || dpParams === null || task.dp === undefined ? null : { plan: dpPlan, params: dpParams, spend: new DpSpend(dpPlan, task.dp.delta, contents.records) },
   });
 
   const wireLimits: Partial<WireLimits> = {
     maxCohort: task.cohortSize,
-    maxVectorLength: plan.vectorLength,
-    expectedVectorLength: plan.vectorLength,
+    maxVectorLength: vectorLength,
+    expectedVectorLength: vectorLength,
     maxCiphertextBytes: MAX_SHARE_CIPHERTEXT,
   };
 
@@ -265,7 +279,7 @@ async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
     transport = await startTransport({
       listen: config.listen,
       limits,
-      maxPayload: maxPayloadFor(plan.vectorLength, task.cohortSize),
+      maxPayload: maxPayloadFor(vectorLength, task.cohortSize),
       status,
       logger,
       http: (req, res) => consoleHttp.handle(req, res),
@@ -312,7 +326,7 @@ async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
   transportRef = transport;
   const consoleUrl = `${transport.url.replace(/^ws/, 'http')}/`;
   const consoleAccess: ConsoleAccess = { url: consoleUrl, token: access.token, tokenFile: access.file, link: `${consoleUrl}#token=${access.token}` };
-  logger.info(`listening on ${transport.url} (console at ${consoleUrl}, token in ${access.file}), maxPayload ${maxPayloadFor(plan.vectorLength, task.cohortSize)} bytes`);
+  logger.info(`listening on ${transport.url} (console at ${consoleUrl}, token in ${access.file}), maxPayload ${maxPayloadFor(vectorLength, task.cohortSize)} bytes`);
 
   let closing: Promise<void> | undefined;
   const shutdown = async (code: number, reason: string): Promise<void> => {

@@ -16,16 +16,18 @@ export {
   DEFAULT_LIMITS,
   DEFAULT_PORT,
   loadCoordinatorConfig,
+  dpPlanOf,
   parseCoordinatorConfig,
   quantPlanOf,
 } from './config.ts';
+export type { TaskDpConfig } from './dp-config.ts';
 export type { CoordinatorConfig, DeadlinesConfig, LimitsConfig, ListenConfig, TaskConfig, TaskQuantConfig, TlsConfig } from './config.ts';
 export { ConfigError } from './_assert.ts';
 export { loadEnrolment, parseEnrolment } from './enrolment.ts';
 export { DirLockedError, LOCK_FILE, acquireDirLock } from './lock.ts';
 export type { DirLock } from './lock.ts';
 export type { EnrolledClient, Enrolment } from './enrolment.ts';
-export { DEFAULT_DROPOUT_TOLERANCE, GRAPH_KINDS } from './cohort.ts';
+export { DEFAULT_DROPOUT_TOLERANCE, GRAPH_KINDS, chooseRoundShape } from './cohort.ts';
 export type { GraphKind, RoundShape } from './cohort.ts';
 export { chooseRoundShape } from './cohort.ts';
 export type { ShapeSettings } from './cohort.ts';
@@ -35,7 +37,7 @@ export type { CoordinatorEvent, CoordinatorListener, TaskSummary } from './event
 export { HISTORY_LENGTH } from './status.ts';
 export type { RoundSummary, Status, TaskStage } from './status.ts';
 export { AUDIT_FILE, readAuditLog } from './audit-log.ts';
-export type { AuditDrop, AuditLogContents, AuditRecord } from './audit-log.ts';
+export type { AuditDp, AuditDrop, AuditLogContents, AuditRecord } from './audit-log.ts';
 export { CHECKPOINT_FILE, CHECKPOINT_FORMAT, CheckpointError, loadCheckpoint } from './checkpoint.ts';
 export type { Checkpoint } from './checkpoint.ts';
 export {

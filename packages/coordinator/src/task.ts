@@ -24,19 +24,23 @@
 import {
   SecAggError,
   SecAggErrorCode,
+  decodeDpSum,
   decodeSum,
   equalBytes,
+  rotationSeed,
   toHex,
   type ClientMessage,
+  type DpPlan,
   type QuantPlan,
   type RandomSource,
   type UnmaskPool,
 } from '@tally/secagg';
-import { ProtocolError, ProtocolErrorCode, RoundReason, encode, type NodeClientMessage, type TaskOffer } from '@tally/wire';
-import type { AuditDrop, AuditLog, AuditRecord } from './audit-log.ts';
+import { ProtocolError, ProtocolErrorCode, RoundReason, encode, type DpParams, type NodeClientMessage, type TaskOffer } from '@tally/wire';
+import type { AuditDp, AuditDrop, AuditLog, AuditRecord } from './audit-log.ts';
+import type { DpSpend } from './dp-spend.ts';
 import { saveCheckpoint } from './checkpoint.ts';
 import type { ClientRegistry } from './clients.ts';
-import { checkAggregate } from './aggregate-check.ts';
+import { checkAggregate, checkDpAggregate } from './aggregate-check.ts';
 import { buildGraph, chooseRoundShape, fitRoster, pickCohort, type RoundShape } from './cohort.ts';
 import type { CoordinatorConfig } from './config.ts';
 import type { Peer } from './connection.ts';
@@ -75,6 +79,14 @@ export interface TaskDeps {
   readonly random: RandomSource;
   readonly emit: (event: CoordinatorEvent) => void;
   readonly start: TaskStart;
+  /** A DP task's plan, its public parameters (TaskOffer.dp) and its spend so far; null without task.dp. */
+  readonly dp: TaskDp | null;
+}
+
+export interface TaskDp {
+  readonly plan: DpPlan;
+  readonly params: DpParams;
+  readonly spend: DpSpend;
 }
 
 /** The reason a wait ends when the coordinator closes. */
@@ -113,6 +125,8 @@ interface Attempt {
   revealed: { selfMaskOf: number[]; maskKeyOf: number[] };
   forgers: number[];
   timings: Record<string, number>;
+  /** Set once a DP sum was unmasked (the round is charged then, commit or not). */
+  dp: AuditDp | null;
 }
 
 const cut = (s: string): string => (s.length > MAX_REASON ? `${s.slice(0, MAX_REASON - 3)}...` : s);
@@ -343,6 +357,7 @@ export class Task {
       revealed: { selfMaskOf: [], maskKeyOf: [] },
       forgers: [],
       timings: {},
+      dp: null,
     };
     a.cohort = pickCohort(
       clients.ids().filter((id) => !this.excluded.has(id)),
@@ -380,7 +395,7 @@ export class Task {
         roster: offered.map((id) => ({ id, identityKey: this.d.enrolment.byId(id)!.publicKey })),
         graph: buildGraph(shape, offered, commits),
         threshold: shape.t,
-        vectorLength: this.d.plan.vectorLength,
+        vectorLength: this.d.dp?.plan.vectorLength ?? this.d.plan.vectorLength,
         activeAdversary: task.activeAdversary,
         stageMs: task.deadlines.stageMs,
         maxShareCiphertext: MAX_SHARE_CIPHERTEXT,
@@ -418,6 +433,7 @@ export class Task {
     } catch (err) {
       return this.abortAttempt(a, `unmasking failed: ${(err as Error).message}`, RoundReason.UnmaskFailed);
     }
+    if (this.d.dp !== null) return this.aggregateDp(a, sum, this.d.dp, tAgg);
     let decoded;
     try {
       decoded = decodeSum(this.d.plan, sum);
@@ -476,6 +492,63 @@ export class Task {
     return true;
   }
 
+  /**
+   * The DP round's aggregate (secagg dp-mechanism.ts decodeDpSum): the unmasked sum is
+   * charged first (the coordinator has seen it), then decoded, checked, and its unweighted
+   * mean Σ clip(δ)/S + noise applied. No weight, clipped count or metrics: a DP sum has
+   * none (each would be a shop's value without noise).
+   */
+  private async aggregateDp(a: Attempt, sum: Uint32Array, dp: TaskDp, tAgg: number): Promise<boolean> {
+    const { config, logger } = this.d;
+    const { task } = config;
+    a.dp = dp.spend.charge(a.survivors.length);
+    let decoded;
+    try {
+      decoded = decodeDpSum(dp.plan, sum, rotationSeed(a.session, a.round));
+    } catch (err) {
+      const why = err instanceof SecAggError ? err.message : String(err);
+      return this.abortAttempt(a, `the unmasked sum is not a valid DP encoding (a client sent out-of-range lanes): ${why}`, RoundReason.InvalidAggregate);
+    }
+    const refusal = checkDpAggregate(dp.plan, sum, decoded.contributors, a.survivors.length);
+    if (refusal !== null) {
+      logger.warn(`round ${a.round}: refusing the aggregate (${refusal.code}): ${refusal.detail}`);
+      return this.abortAttempt(a, `aggregate refused (${refusal.code}): impossible for honest clients; nothing applied`);
+    }
+    let next;
+    try {
+      next = this.d.strategy.apply(this.model, decoded.meanDelta, this.strategyState);
+    } catch (err) {
+      return this.abortAttempt(a, `the strategy refused the update: ${(err as Error).message}; lower the server learning rate or task.quant.clipNorm`, RoundReason.StrategyRefused);
+    }
+    a.timings['Aggregate'] = performance.now() - tAgg;
+    const record = this.record(a, 'committed', undefined, { clippedCount: null, contributors: decoded.contributors, totalWeight: null, metrics: {} });
+    await saveCheckpoint(this.d.taskDir, {
+      taskId: task.id,
+      round: a.round,
+      rounds: task.rounds,
+      weights: next.weights,
+      strategy: next.state,
+      strategyConfig: this.d.strategy.config,
+      createdAt: new Date().toISOString(),
+      audit: record,
+    });
+    this.model = next.weights;
+    this.strategyState = next.state;
+    await this.d.audit.append(record);
+    const summary = summaryOf(record);
+    this.d.history.push(summary);
+    this.sendResult(a, 'committed', undefined, {});
+    this.broadcastModel(a.round, a.round >= task.rounds);
+    const s = a.dp;
+    logger.info(
+      `round ${a.round} committed: ${decoded.contributors} contributors (unweighted DP mean, noise σ = ${decoded.noiseStd.toPrecision(3)} per coordinate of the sum); ` +
+        `privacy spent ε = ${fmtEps(s.epsilonRound)} this round (${fmtEps(s.epsilonRoundSurvivors)} with all ${s.noisyShops} survivors' noise), ` +
+        `${fmtEps(s.epsilon)} over ${s.roundsCharged} rounds at δ = ${s.delta}, in ${Math.round(performance.now() - a.t0)} ms`,
+    );
+    this.d.emit({ type: 'round', summary, model: this.model, record });
+    return true;
+  }
+
   /** Sends the TaskOffer and collects replies; returns the accepted ids still connected, sorted. */
   private async offer(a: Attempt, shape: RoundShape): Promise<{ accepted: number[]; commits: ReadonlyMap<number, Uint8Array> }> {
     const { config, clients, plan, logger } = this.d;
@@ -517,6 +590,7 @@ export class Task {
       },
       deadlineMs: task.deadlines.trainMs,
       ...(task.modelSpec === undefined ? {} : { modelSpec: task.modelSpec }),
+      ...(this.d.dp === null ? {} : { dp: this.d.dp.params }),
     };
     // One frame for everyone (the model is the same): memory O(model), not O(cohort × model).
     const frame = new Uint8Array(encode(offer));
@@ -572,7 +646,8 @@ export class Task {
     const record = { ...this.record(a, 'aborted', cut(reason), null), reasonCode: code };
     // Identical aborts in a row: the audit keeps the 1st, 2nd, 4th, … and the pause grows (abort-streak.ts).
     const n = this.streak.note(record);
-    if (auditsRepeat(n)) await this.d.audit.append(n === 1 ? record : { ...record, repeat: n });
+    // An attempt whose DP sum was unmasked is always written: its spend is counted from the audit log on a restart.
+    if (auditsRepeat(n) || record.dp !== undefined) await this.d.audit.append(n === 1 ? record : { ...record, repeat: n });
     const summary = summaryOf(record);
     this.d.history.push(summary);
     this.sendResult(a, 'aborted', code, undefined);
@@ -592,7 +667,7 @@ export class Task {
     a: Attempt,
     status: 'committed' | 'aborted',
     reason: string | undefined,
-    agg: { clippedCount: number; contributors: number; totalWeight: number; metrics: Record<string, number> } | null,
+    agg: { clippedCount: number | null; contributors: number; totalWeight: number | null; metrics: Record<string, number> } | null,
   ): AuditRecord {
     return {
       v: 1,
@@ -616,6 +691,7 @@ export class Task {
       totalWeight: agg?.totalWeight ?? null,
       metrics: agg?.metrics ?? null,
       timings: Object.fromEntries(Object.entries(a.timings).map(([k, v]) => [k, Math.round(v)])),
+      ...(a.dp === null ? {} : { dp: a.dp }),
     };
   }
 
@@ -644,6 +720,10 @@ export class Task {
       });
     }
   }
+}
+
+function fmtEps(e: number): string {
+  return Number.isFinite(e) ? e.toPrecision(3) : '∞';
 }
 
 /** Resolves after `ms`, or rejects with the abort reason. */

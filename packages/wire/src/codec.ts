@@ -32,6 +32,7 @@ import {
   PROTOCOL_VERSION,
   SESSION_SCOPED,
   type CoordinatorMessage,
+  type DpParams,
   type MessageType,
   type NodeClientMessage,
 } from './messages.ts';
@@ -61,9 +62,27 @@ const revealed = (list: readonly RevealedShare[]) => list.map((s) => ({ of: s.of
 const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>
   (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 
+/** TaskOffer.dp and TaskDescriptor.dp, field by field (nothing else of the object travels). */
+const dpBody = (d: DpParams): DpParams => ({
+  mechanism: d.mechanism,
+  noiseMultiplier: d.noiseMultiplier,
+  clipNorm: d.clipNorm,
+  minSurvivors: d.minSurvivors,
+  cohortSize: d.cohortSize,
+  beta: d.beta,
+  wrapProbability: d.wrapProbability,
+  epsilon: d.epsilon,
+  delta: d.delta,
+  rounds: d.rounds,
+});
+
 const BODY: BodyWriters = {
   Challenge: (m) => ({ nonce: m.nonce, coordinatorVersion: m.coordinatorVersion }),
-  Welcome: (m) => ({ clientId: m.clientId, taskId: m.taskId, ...optional('task', m.task) }),
+  Welcome: (m) => ({
+    clientId: m.clientId,
+    taskId: m.taskId,
+    ...optional('task', m.task === undefined ? undefined : { ...m.task, ...optional('dp', m.task.dp === undefined ? undefined : dpBody(m.task.dp)) }),
+  }),
   TaskOffer: (m) => ({
     taskId: m.taskId,
     cohortSize: m.cohortSize,
@@ -81,6 +100,7 @@ const BODY: BodyWriters = {
     },
     deadlineMs: m.deadlineMs,
     ...optional('modelSpec', m.modelSpec),
+    ...optional('dp', m.dp === undefined ? undefined : dpBody(m.dp)),
   }),
   GlobalModel: (m) => ({ taskId: m.taskId, round: m.round, final: m.final, model: toWireVector(m.model) }),
   RoundResult: (m) => ({

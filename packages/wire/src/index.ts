@@ -3,6 +3,7 @@
 export {
   CLIENT_MESSAGE_TYPES,
   COORDINATOR_MESSAGE_TYPES,
+  DP_MECHANISMS,
   MAX_CLIENT_ID,
   MAX_MODEL_SPEC_LENGTH,
   METRIC_NAME_PATTERN,
@@ -19,6 +20,8 @@ export type {
   ClientMessageType,
   CoordinatorMessage,
   CoordinatorMessageType,
+  DpMechanism,
+  DpParams,
   ErrorNotice,
   GlobalModel,
   Hello,

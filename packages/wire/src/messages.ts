@@ -73,6 +73,40 @@ export interface TaskDescriptor {
   readonly threshold: number | null;
   /** Signed adverts and the consistency round (false: honest-but-curious mode). */
   readonly activeAdversary: boolean;
+  /** The task's distributed-DP parameters (every offer carries the same); absent: the task runs without DP. */
+  readonly dp?: DpParams;
+}
+
+/** Distributed-DP mechanisms a TaskOffer may name. */
+export const DP_MECHANISMS = ['ddgauss'] as const;
+export type DpMechanism = (typeof DP_MECHANISMS)[number];
+
+/**
+ * The public parameters of a task's distributed differential privacy (TaskOffer.dp):
+ * enough for a client to re-derive the plan itself (secagg planDp: lattice, σ², norm
+ * bound) and to account for the round with its own accountant. The declared target
+ * (epsilon, delta, rounds) is the coordinator's claim, shown to the shop; a client
+ * never charges its budget from it, only from the curve it computes.
+ */
+export interface DpParams {
+  /** 'ddgauss': the distributed discrete Gaussian (Kairouz, Liu, Steinke, ICML 2021). */
+  readonly mechanism: DpMechanism;
+  /** z: the noise in a sum of minSurvivors shops has standard deviation z·Δ2 per lane. */
+  readonly noiseMultiplier: number;
+  /** L2 bound on one shop's update, in update units. */
+  readonly clipNorm: number;
+  /** The threshold t the noise is sized for; every offer's threshold equals it. */
+  readonly minSurvivors: number;
+  /** Most shops in one sum (sizes the ring, not the privacy). */
+  readonly cohortSize: number;
+  /** β of conditional randomized rounding. */
+  readonly beta: number;
+  /** Bound on the chance that a lane of an honest sum wraps modulo 2^32. */
+  readonly wrapProbability: number;
+  /** The task's declared target: ε at δ over `rounds` rounds. */
+  readonly epsilon: number;
+  readonly delta: number;
+  readonly rounds: number;
 }
 
 /** Quantisation parameters the cohort must share (see secagg's quantiser). */
@@ -112,6 +146,12 @@ export interface TaskOffer {
    * training and refuses on a mismatch. Absent for tasks that declare none.
    */
   readonly modelSpec?: string;
+  /**
+   * Distributed DP for this round: the client encodes its update with the
+   * parameters' plan (clipping, rotation, rounding, noise; no weight or metric
+   * lanes) instead of `quant`. Absent: the plain secure sum.
+   */
+  readonly dp?: DpParams;
 }
 
 export const ROUND_STATUSES = ['committed', 'aborted'] as const;

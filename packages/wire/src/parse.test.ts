@@ -80,7 +80,7 @@ interface Case {
   readonly valid?: boolean;
 }
 
-const OPTIONAL = new Set(['reason', 'metrics', 'keyCommit', 'task', 'modelSpec']);
+const OPTIONAL = new Set(['reason', 'metrics', 'keyCommit', 'task', 'modelSpec', 'dp']);
 
 function wrongType(v: unknown): unknown {
   return typeof v === 'string' ? 123 : 'x';
@@ -107,7 +107,7 @@ function generate(dir: Dir, msg: CoordinatorMessage | NodeClientMessage): Case[]
     // Metrics is a record: any well-named key is allowed.
     if (segs[segs.length - 1] !== 'metrics') add('extra', [...segs, 'zzz'], 1);
     for (const [k, v] of Object.entries(node)) {
-      const isOptional = OPTIONAL.has(k) && segs.length === 1;
+      const isOptional = OPTIONAL.has(k) && (segs.length === 1 || (k === 'dp' && fmt(segs) === 'body.task'));
       if (segs[segs.length - 1] !== 'metrics') add(isOptional ? 'absent optional' : 'missing', [...segs, k], DELETE, isOptional);
       add('wrong type', [...segs, k], wrongType(v));
       walk(v, [...segs, k]);
@@ -235,6 +235,20 @@ const SPECIFIC: Specific[] = [
   { type: 'RoundStart', at: ['body', 'threshold'], value: 5, code: B, field: 'body.threshold' },
   { type: 'RoundStart', at: ['body', 'vectorLength'], value: 0, code: B, field: 'body.vectorLength' },
   { type: 'RoundStart', at: ['body', 'vectorLength'], value: 2 ** 24 + 1, code: T, field: 'body.vectorLength' },
+  // TaskOffer.dp / Welcome.task.dp
+  { type: 'TaskOffer', index: 2, at: ['body', 'dp', 'mechanism'], value: 'laplace', code: B, field: 'body.dp.mechanism' },
+  { type: 'TaskOffer', index: 2, at: ['body', 'dp', 'noiseMultiplier'], value: -1, code: B, field: 'body.dp.noiseMultiplier' },
+  { type: 'TaskOffer', index: 2, at: ['body', 'dp', 'noiseMultiplier'], value: Number.NaN, code: B, field: 'body.dp.noiseMultiplier' },
+  { type: 'TaskOffer', index: 2, at: ['body', 'dp', 'clipNorm'], value: 0, code: B, field: 'body.dp.clipNorm' },
+  { type: 'TaskOffer', index: 2, at: ['body', 'dp', 'minSurvivors'], value: 5, code: B, field: 'body.dp.minSurvivors' },
+  { type: 'TaskOffer', index: 2, at: ['body', 'dp', 'beta'], value: 1, code: B, field: 'body.dp.beta' },
+  { type: 'TaskOffer', index: 2, at: ['body', 'dp', 'wrapProbability'], value: 0, code: B, field: 'body.dp.wrapProbability' },
+  { type: 'TaskOffer', index: 2, at: ['body', 'dp', 'delta'], value: 1.5, code: B, field: 'body.dp.delta' },
+  { type: 'TaskOffer', index: 2, at: ['body', 'dp', 'epsilon'], value: Number.POSITIVE_INFINITY, code: B, field: 'body.dp.epsilon' },
+  { type: 'TaskOffer', index: 2, at: ['body', 'dp', 'rounds'], value: 0, code: B, field: 'body.dp.rounds' },
+  { type: 'TaskOffer', index: 2, at: ['body', 'dp', 'sigma'], value: 3, code: B, field: 'body.dp.sigma' },
+  { type: 'TaskOffer', index: 2, at: ['body', 'dp', 'delta'], value: DELETE, code: B, field: 'body.dp.delta' },
+  { type: 'Welcome', index: 2, at: ['body', 'task', 'dp', 'cohortSize'], value: 0, code: B, field: 'body.task.dp.cohortSize' },
   // TaskOffer.modelSpec / GlobalModel
   { type: 'TaskOffer', index: 1, at: ['body', 'modelSpec'], value: '', code: B, field: 'body.modelSpec' },
   { type: 'TaskOffer', index: 1, at: ['body', 'modelSpec'], value: 'x'.repeat(65_537), code: T, field: 'body.modelSpec' },

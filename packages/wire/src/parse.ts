@@ -56,9 +56,11 @@ import {
   type CoordinatorMessage,
   type CoordinatorMessageType,
   type NodeClientMessage,
+  type DpParams,
   type QuantParams,
   type TaskDescriptor,
 } from './messages.ts';
+import { DP_MECHANISMS } from './messages.ts';
 import { DECLINE_REASONS, ROUND_REASONS } from './reasons.ts';
 import { expectF32Vector, expectU32Vector } from './vector.ts';
 
@@ -118,7 +120,7 @@ function taskId(u: unknown, path: string): string {
 }
 
 function taskDescriptor(u: unknown, path: string, l: WireLimits): TaskDescriptor {
-  const m = expectMap(u, path, ['rounds', 'modelLength', 'cohortSize', 'threshold', 'activeAdversary']);
+  const m = expectMap(u, path, ['rounds', 'modelLength', 'cohortSize', 'threshold', 'activeAdversary'], ['dp']);
   const cohortSize = expectCount(m['cohortSize'], at(path, 'cohortSize'), 1, l.maxCohort, 'clients');
   return {
     rounds: expectInt(m['rounds'], at(path, 'rounds'), 1, Number.MAX_SAFE_INTEGER),
@@ -126,6 +128,34 @@ function taskDescriptor(u: unknown, path: string, l: WireLimits): TaskDescriptor
     cohortSize,
     threshold: m['threshold'] === null ? null : expectInt(m['threshold'], at(path, 'threshold'), 1, cohortSize, `null or a threshold in [1, cohortSize = ${cohortSize}]`),
     activeAdversary: expectBool(m['activeAdversary'], at(path, 'activeAdversary')),
+    ...(hasKey(m, 'dp') ? { dp: dpParams(m['dp'], at(path, 'dp'), l) } : {}),
+  };
+}
+
+/**
+ * TaskOffer.dp / TaskDescriptor.dp: shapes and ranges only. Whether the parameters
+ * make a usable plan, and whether they agree with the round, the client checks
+ * (secagg planDp, client dp-consent.ts).
+ */
+function dpParams(u: unknown, path: string, l: WireLimits): DpParams {
+  const m = expectMap(u, path, ['mechanism', 'noiseMultiplier', 'clipNorm', 'minSurvivors', 'cohortSize', 'beta', 'wrapProbability', 'epsilon', 'delta', 'rounds']);
+  const cohortSize = expectCount(m['cohortSize'], at(path, 'cohortSize'), 1, l.maxCohort, 'clients');
+  const rate = (key: string): number => {
+    const v = expectFinite(m[key], at(path, key), 0, true);
+    if (v >= 1) badField(at(path, key), `expected a number in (0, 1), got ${v}`);
+    return v;
+  };
+  return {
+    mechanism: expectOneOf(m['mechanism'], at(path, 'mechanism'), DP_MECHANISMS),
+    noiseMultiplier: expectFinite(m['noiseMultiplier'], at(path, 'noiseMultiplier'), 0, false),
+    clipNorm: expectFinite(m['clipNorm'], at(path, 'clipNorm'), 0, true),
+    minSurvivors: expectInt(m['minSurvivors'], at(path, 'minSurvivors'), 1, cohortSize, `a threshold in [1, cohortSize = ${cohortSize}]`),
+    cohortSize,
+    beta: rate('beta'),
+    wrapProbability: rate('wrapProbability'),
+    epsilon: expectFinite(m['epsilon'], at(path, 'epsilon'), 0, true),
+    delta: rate('delta'),
+    rounds: expectInt(m['rounds'], at(path, 'rounds'), 1, Number.MAX_SAFE_INTEGER),
   };
 }
 
@@ -176,7 +206,7 @@ const COORDINATOR_BODIES: Parsers<CoordinatorMessage> = {
     };
   },
   TaskOffer(b, l) {
-    const m = expectMap(b, 'body', ['taskId', 'cohortSize', 'threshold', 'graph', 'degree', 'model', 'quant', 'deadlineMs'], ['modelSpec']);
+    const m = expectMap(b, 'body', ['taskId', 'cohortSize', 'threshold', 'graph', 'degree', 'model', 'quant', 'deadlineMs'], ['modelSpec', 'dp']);
     const cohortSize = expectCount(m['cohortSize'], 'body.cohortSize', 1, l.maxCohort, 'clients');
     return {
       taskId: taskId(m['taskId'], 'body.taskId'),
@@ -188,6 +218,7 @@ const COORDINATOR_BODIES: Parsers<CoordinatorMessage> = {
       quant: quant(m['quant'], 'body.quant', l),
       deadlineMs: expectInt(m['deadlineMs'], 'body.deadlineMs', 1, MAX_DEADLINE_MS),
       ...(hasKey(m, 'modelSpec') ? { modelSpec: expectString(m['modelSpec'], 'body.modelSpec', 1, MAX_MODEL_SPEC_LENGTH) } : {}),
+      ...(hasKey(m, 'dp') ? { dp: dpParams(m['dp'], 'body.dp', l) } : {}),
     };
   },
   GlobalModel(b, l) {

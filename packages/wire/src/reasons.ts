@@ -48,6 +48,10 @@ export const DeclineReason = {
   StateUnavailable: 'DECLINE_STATE_UNAVAILABLE',
   /** The task's model (its declaration or length) is not one this client's trainer trains. */
   ModelMismatch: 'DECLINE_MODEL_MISMATCH',
+  /** The round's differential-privacy cost would take the shop past its budget (policy.maxEpsilon). */
+  DpBudget: 'DECLINE_DP_BUDGET',
+  /** The offer's DP parameters are unusable or inconsistent with the round (threshold, cohort), or DP is missing where the shop requires it. */
+  BadDp: 'DECLINE_BAD_DP',
 } as const;
 export type DeclineReason = (typeof DeclineReason)[keyof typeof DeclineReason];
 export const DECLINE_REASONS: readonly DeclineReason[] = Object.freeze(Object.values(DeclineReason));

@@ -23,6 +23,8 @@ export interface SimulateArgs {
   readonly dropout?: string;
   readonly dropoutStage?: string;
   readonly seed?: string;
+  readonly dpEpsilon?: string;
+  readonly dpDelta?: string;
   readonly out: string;
   readonly json: boolean;
   readonly verbose: boolean;
@@ -39,6 +41,7 @@ const FLAG: Readonly<Record<string, string>> = {
   dropout: '--dropout',
   dropoutStage: '--dropout-stage',
   seed: '--seed',
+  dp: '--dp-epsilon',
 };
 
 /** The flags' syntax (ranges are checked by the example's resolveSimulateOptions). Throws UsageError. */
@@ -57,6 +60,15 @@ export function parseSimulateArgs(a: SimulateArgs): SimulateOptions {
     throw new UsageError('--dropout-stage: only applies with --dropout P > 0 (e.g. --dropout 0.1 --dropout-stage ShareKeys)');
   }
   if (a.out === '') throw new UsageError('--out: expected a folder, got an empty string');
+  const positive = (flag: string, v: string): number => {
+    const x = /^(\d+\.?\d*|\.\d+)(e-?\d+)?$/i.test(v) ? Number(v) : Number.NaN;
+    if (!(x > 0 && Number.isFinite(x))) throw new UsageError(`${flag}: expected a number > 0 (e.g. 8), got ${JSON.stringify(v)}`);
+    return x;
+  };
+  if (a.dpDelta !== undefined && a.dpEpsilon === undefined) throw new UsageError('--dp-delta: only applies with --dp-epsilon E (e.g. --dp-epsilon 8 --dp-delta 1e-6)');
+  const dpEpsilon = a.dpEpsilon === undefined ? undefined : positive('--dp-epsilon', a.dpEpsilon);
+  const dpDelta = a.dpDelta === undefined ? undefined : positive('--dp-delta', a.dpDelta);
+  if (dpDelta !== undefined && dpDelta >= 1) throw new UsageError(`--dp-delta: expected a probability in (0, 1) (e.g. 1e-6), got ${JSON.stringify(a.dpDelta)}`);
   const shops = int('--shops', a.shops);
   const rounds = int('--rounds', a.rounds);
   const seed = int('--seed', a.seed);
@@ -67,6 +79,7 @@ export function parseSimulateArgs(a: SimulateArgs): SimulateOptions {
     ...(dropout !== undefined ? { dropout } : {}),
     ...(a.dropoutStage !== undefined ? { dropoutStage: a.dropoutStage as NonNullable<SimulateOptions['dropoutStage']> } : {}),
     ...(seed !== undefined ? { seed } : {}),
+    ...(dpEpsilon !== undefined ? { dp: { epsilon: dpEpsilon, ...(dpDelta !== undefined ? { delta: dpDelta } : {}) } } : {}),
     out: a.out,
   };
 }
@@ -82,6 +95,7 @@ export async function simulateCommand(args: SimulateArgs, io: Io): Promise<ExitC
   };
   try {
     ex.resolveSimulateOptions(options);
+    ex.checkDpOption(options.dp);
   } catch (err) {
     asUsage(err);
   }

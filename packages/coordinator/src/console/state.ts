@@ -50,6 +50,8 @@ export interface RoundView {
   readonly degree: number | null;
   readonly startedAt: string;
   readonly endedAt: string;
+  /** A DP task's spend on this attempt (its sum was unmasked): ε at the task's δ, this round and in all (for t shops' noise). */
+  readonly dp?: { readonly epsilonRound: number; readonly epsilon: number; readonly epsilonSurvivors: number; readonly delta: number };
 }
 
 export interface ConsoleSnapshot {
@@ -68,6 +70,8 @@ export interface ConsoleSnapshot {
     readonly activeAdversary: boolean;
     readonly quant: { readonly clipNorm: number; readonly weightBound: number; readonly fractionalBits: number; readonly metricBound: number };
     readonly deadlines: { readonly trainMs: number; readonly stageMs: number; readonly retryMs: number };
+    /** task.dp: the target and the noise multiplier planned at start-up; absent without DP. */
+    readonly dp?: { readonly mechanism: string; readonly epsilon: number; readonly delta: number; readonly noiseMultiplier: number };
   };
   readonly progress: {
     readonly round: number;
@@ -120,6 +124,7 @@ export function roundView(r: AuditRecord): RoundView {
     degree: r.degree,
     startedAt: r.startedAt,
     endedAt: r.endedAt,
+    ...(r.dp === undefined ? {} : { dp: { epsilonRound: r.dp.epsilonRound, epsilon: r.dp.epsilon, epsilonSurvivors: r.dp.epsilonSurvivors, delta: r.dp.delta } }),
   };
 }
 
@@ -226,6 +231,7 @@ export class ConsoleState {
         activeAdversary: task.activeAdversary,
         quant: { ...task.quant },
         deadlines: { ...task.deadlines },
+        ...(task.dp === undefined ? {} : { dp: { mechanism: task.dp.mechanism, epsilon: task.dp.epsilon, delta: task.dp.delta, noiseMultiplier: task.dp.noiseMultiplier } }),
       },
       progress: {
         round: live.round,

@@ -29,8 +29,6 @@ export type { DirLock } from './lock.ts';
 export type { EnrolledClient, Enrolment } from './enrolment.ts';
 export { DEFAULT_DROPOUT_TOLERANCE, GRAPH_KINDS, chooseRoundShape } from './cohort.ts';
 export type { GraphKind, RoundShape } from './cohort.ts';
-export { chooseRoundShape } from './cohort.ts';
-export type { ShapeSettings } from './cohort.ts';
 export { createLogger, formatLogFields, formatLogLine, formatStageLine, silentLogger } from './logger.ts';
 export type { LogFields, Logger, LogLevel, StageReport } from './logger.ts';
 export type { CoordinatorEvent, CoordinatorListener, TaskSummary } from './events.ts';

@@ -127,6 +127,31 @@ describe('simulate with dropouts', () => {
   });
 });
 
+describe('simulate with distributed DP', () => {
+  let result: SimulateResult;
+
+  beforeAll(async () => {
+    result = await simulate({ shops: 4, rounds: 2, seed: 5, config: SMALL, task: TASK, workDir: dir, out: path.join(dir, 'report-dp'), dp: { epsilon: 8 } });
+  }, 300_000);
+
+  it('runs noisy rounds, spends no more than the target and reports the plan', () => {
+    expect(result.committed).toBe(2);
+    expect(result.dp).not.toBeNull();
+    const dp = result.dp!;
+    expect(dp.epsilon).toBe(8);
+    expect(dp.roundsCharged).toBe(2);
+    expect(dp.spent).toBeGreaterThan(0);
+    expect(dp.spent).toBeLessThanOrEqual(8 + 1e-9);
+    expect(dp.spentSurvivors).toBeLessThanOrEqual(dp.spent);
+    for (const r of result.rounds.filter((x) => x.status === 'committed')) expect(r.check).toBeUndefined();
+  });
+
+  it('keeps the last committed round: no round is chosen on the shops\' pooled validation data, which the accountant does not cover', () => {
+    const committed = result.rounds.filter((r) => r.status === 'committed');
+    expect(result.bestRound).toBe(committed.at(-1)?.round);
+  });
+});
+
 describe('resolveSimulateOptions', () => {
   it('fills in the defaults', () => {
     expect(resolveSimulateOptions()).toEqual({ shops: 16, rounds: 15, graph: 'complete', dropout: 0, dropoutStage: 'MaskedInput', seed: 1 });

@@ -369,7 +369,7 @@ async function finishRun(ctx: RunContext, fed: SecureRun): Promise<SimulateResul
   const t2 = performance.now();
   hooks.signal?.throwIfAborted();
 
-  log.info(`demand-forecast: federated: kept round ${fed.bestRound} of ${fed.rounds.filter((r) => r.status === 'committed').length} (best validation WAPE)`);
+  log.info(`demand-forecast: federated: kept round ${fed.bestRound} of ${fed.rounds.filter((r) => r.status === 'committed').length} (${fed.config.task.dp === undefined ? 'best validation WAPE' : 'the last round: under DP no round is chosen on the shops\' data'})`);
   let evaluation: EvaluationReport;
   let choices: readonly ShopChoice[] | null = null;
   let armTimes = { localSeconds: 0, centralisedSeconds: 0, personaliseSeconds: 0, glmSeconds: 0, evaluateSeconds: 0 };
@@ -562,7 +562,7 @@ function chooseTaskShape(settings: Settings, overrides: SimulateTaskOverrides, l
 // ---- the secure rounds --------------------------------------------------------------
 
 interface SecureRun {
-  /** The committed model with the best validation WAPE. */
+  /** The kept model: the committed round with the best validation WAPE (the last committed round under DP). */
   readonly model: Float32Array;
   readonly bestRound: number;
   readonly rounds: SimulatedRound[];
@@ -800,12 +800,13 @@ class Simulation {
       // A DP sum carries noise: there is no exact plaintext reference to compare with.
       this.recorder.forget(round);
       this.previous = model;
+      // The kept model is the last round's: choosing a round on the shops' pooled validation
+      // WAPE would use their data outside the privacy accountant (a DP task carries no metric
+      // lanes). The validation WAPE is still computed, for the report only.
       vWape = validationWape(this.scratch, this.prepared.shops, () => model);
-      if (vWape < this.bestWape) {
-        this.bestWape = vWape;
-        this.best = model;
-        this.bestRound = round;
-      }
+      this.bestWape = vWape;
+      this.best = model;
+      this.bestRound = round;
       testWape = pooledTestWape(this.scratch, this.prepared.shops, model);
     } else if (committed) {
       const names = this.config.task.metrics;

@@ -185,6 +185,9 @@ async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
   }
   const history = new History();
   for (const r of contents.records.slice(-50)) history.push(summaryOf(r));
+  // Forgers named in earlier rounds stay excluded across a restart: the audit log is the record.
+  const forgers = [...new Set(contents.records.flatMap((r) => r.forgers ?? []))].sort((a, b) => a - b);
+  if (forgers.length > 0) logger.warn(`task ${task.id}: client(s) ${forgers.join(', ')} revealed forged shares in earlier rounds (${AUDIT_FILE}); still excluded from this task's rounds`);
 
   const access = await ensureConsoleToken(config.dataDir);
   if (access.tightened) logger.warn(`${access.file} was readable by other users; its mode is now 0600`);
@@ -229,6 +232,7 @@ async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
     emit: (e) => emitter.emit(e),
     start,
     dp: dpPlan === null || dpParams === null || task.dp === undefined ? null : { plan: dpPlan, params: dpParams, spend: new DpSpend(dpPlan, task.dp.delta, contents.records) },
+    forgers,
   });
 
   const wireLimits: Partial<WireLimits> = {

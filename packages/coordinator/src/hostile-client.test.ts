@@ -38,6 +38,35 @@ describe('a dishonest client', () => {
     expect(s.lines.some((l) => /client \d+ revealed a forged share .* excluded from the task's later rounds/.test(l))).toBe(true);
   });
 
+  it('a forger named before a coordinator restart is still excluded after it (the audit log is the record)', async () => {
+    const task = { cohortSize: 6, minClients: 5, threshold: 3, rounds: 3 };
+    const s = await startTest({ n: 6, task });
+    const forger: Partial<TestClientOptions> = {
+      tamperOut: (m) =>
+        m.type === 'UnmaskShares'
+          ? { ...m, selfMaskShares: m.selfMaskShares.map((r, i) => (i === 0 ? { ...r, share: Uint8Array.from(r.share, (b, j) => (j === 32 ? b ^ 1 : b)) } : r)) }
+          : m,
+    };
+    const clients = await connectAll(s.coordinator.url, s.ids, (i) => (i === 0 ? forger : {}));
+    const forgerId = clients[0]!.clientId;
+    await waitEvent(s, roundEvent(1));
+    await s.coordinator.close();
+    for (const c of clients) c.close();
+    const log = `${s.dataDir}/test-task/audit.jsonl`;
+    const before = (await readAuditLog(log)).records;
+    expect(before.find((r) => r.round === 1 && r.status === 'committed')?.forgers).toEqual([forgerId]);
+
+    // The same data folder and identities: the checkpoint resumes the task, every client (the forger too, now honest) reconnects.
+    const again = await startTest({ n: 6, task, ids: s.ids, dataDir: s.dataDir });
+    await connectAll(again.coordinator.url, again.ids);
+    const summary = await again.coordinator.done;
+    expect(summary.finished).toBe(true);
+    const after = (await readAuditLog(log)).records.slice(before.length);
+    expect(after.length).toBeGreaterThan(0);
+    for (const r of after) expect(r.cohort).not.toContain(forgerId);
+    expect(again.lines.some((l) => new RegExp(`client\\(s\\) ${forgerId} revealed forged shares in earlier rounds`).test(l))).toBe(true);
+  });
+
   const cheat = async (tamperLanes: NonNullable<TestClientOptions['tamperLanes']>): Promise<{ status: string; reason: string | undefined; lines: string[] }> => {
     const s = await startTest({ n: 4, task: { rounds: 1 } });
     await connectAll(s.coordinator.url, s.ids, (i) => ({ update, ...(i === 0 ? { tamperLanes } : {}) }));

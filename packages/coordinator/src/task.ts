@@ -81,6 +81,8 @@ export interface TaskDeps {
   readonly start: TaskStart;
   /** A DP task's plan, its public parameters (TaskOffer.dp) and its spend so far; null without task.dp. */
   readonly dp: TaskDp | null;
+  /** Clients the task's audit log already names as share forgers (a restart keeps excluding them). */
+  readonly forgers?: readonly number[];
 }
 
 export interface TaskDp {
@@ -165,6 +167,7 @@ export class Task {
     this.strategyState = deps.start.state;
     this.current = deps.start.round;
     this.lastRound = deps.start.round - 1;
+    for (const id of deps.forgers ?? []) this.excluded.add(id);
   }
 
   /** The round being worked on (the last one once finished). */

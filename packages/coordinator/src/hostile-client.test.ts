@@ -16,15 +16,17 @@ type RoundEvent = Extract<CoordinatorEvent, { type: 'round' }>;
 const roundEvent = (round: number) => (e: CoordinatorEvent): e is RoundEvent => e.type === 'round' && e.summary.round === round;
 const update = (): TestUpdate => ({ delta: new Float32Array([5, 0, 0, 0]), weight: 100, metrics: [0] });
 
+/** A client that flips one bit of the first self-mask share it reveals. */
+const forger: Partial<TestClientOptions> = {
+  tamperOut: (m) =>
+    m.type === 'UnmaskShares'
+      ? { ...m, selfMaskShares: m.selfMaskShares.map((r, i) => (i === 0 ? { ...r, share: Uint8Array.from(r.share, (b, j) => (j === 32 ? b ^ 1 : b)) } : r)) }
+      : m,
+};
+
 describe('a dishonest client', () => {
   it('forging a self-mask share: it is named in the audit log, the round still commits exactly, and it is excluded from later rounds', async () => {
     const s = await startTest({ n: 6, task: { cohortSize: 6, minClients: 5, threshold: 3, rounds: 2 } });
-    const forger: Partial<TestClientOptions> = {
-      tamperOut: (m) =>
-        m.type === 'UnmaskShares'
-          ? { ...m, selfMaskShares: m.selfMaskShares.map((r, i) => (i === 0 ? { ...r, share: Uint8Array.from(r.share, (b, j) => (j === 32 ? b ^ 1 : b)) } : r)) }
-          : m,
-    };
     const clients = await connectAll(s.coordinator.url, s.ids, (i) => (i === 0 ? forger : {}));
     const r1 = await waitEvent(s, roundEvent(1));
     expect(r1.summary.reason ?? r1.summary.status).toBe('committed');
@@ -41,12 +43,6 @@ describe('a dishonest client', () => {
   it('a forger named before a coordinator restart is still excluded after it (the audit log is the record)', async () => {
     const task = { cohortSize: 6, minClients: 5, threshold: 3, rounds: 3 };
     const s = await startTest({ n: 6, task });
-    const forger: Partial<TestClientOptions> = {
-      tamperOut: (m) =>
-        m.type === 'UnmaskShares'
-          ? { ...m, selfMaskShares: m.selfMaskShares.map((r, i) => (i === 0 ? { ...r, share: Uint8Array.from(r.share, (b, j) => (j === 32 ? b ^ 1 : b)) } : r)) }
-          : m,
-    };
     const clients = await connectAll(s.coordinator.url, s.ids, (i) => (i === 0 ? forger : {}));
     const forgerId = clients[0]!.clientId;
     await waitEvent(s, roundEvent(1));

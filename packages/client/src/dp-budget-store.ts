@@ -15,9 +15,10 @@
  * Without a stateDir the budget lives in memory and a restart forgets it (the node
  * warns at start).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DP_ORDERS } from '@tally/secagg';
+import { writeFileAtomicSync } from './atomic-file.ts';
 
 export const DP_BUDGET_FILE = 'dp-budget.json';
 const VERSION = 1;
@@ -88,23 +89,8 @@ export class DpBudgetStore {
       this.#memory = { rdp: Float64Array.from(spent.rdp), rounds: spent.rounds };
       return;
     }
-    mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      // JSON has no Infinity: null stands for it (a round charged without noise).
-      const rdp = Array.from(spent.rdp, (x) => (Number.isFinite(x) ? x : null));
-      writeSync(fd, `${JSON.stringify({ v: VERSION, orders: DP_ORDERS, rdp, rounds: spent.rounds })}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
-    const dirFd = openSync(this.#dir, 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
+    // JSON has no Infinity: null stands for it (a round charged without noise).
+    const rdp = Array.from(spent.rdp, (x) => (Number.isFinite(x) ? x : null));
+    writeFileAtomicSync(this.#dir, this.file, `${JSON.stringify({ v: VERSION, orders: DP_ORDERS, rdp, rounds: spent.rounds })}\n`);
   }
 }

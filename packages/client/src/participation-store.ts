@@ -12,8 +12,9 @@
  * the node records before it answers (before training an offer, before sending
  * a masked input), so a crash never leaves an action unrecorded.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomicSync } from './atomic-file.ts';
 
 export const PARTICIPATION_FILE = 'participation.json';
 const VERSION = 1;
@@ -61,21 +62,6 @@ export class ParticipationStore {
 
   /** Replaces the stored state atomically and durably. Throws when it cannot. */
   save(p: Participation): void {
-    mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, `${JSON.stringify({ v: VERSION, roundsContributed: p.roundsContributed, tookPart: p.tookPart })}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
-    const dirFd = openSync(this.#dir, 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
+    writeFileAtomicSync(this.#dir, this.file, `${JSON.stringify({ v: VERSION, roundsContributed: p.roundsContributed, tookPart: p.tookPart })}\n`);
   }
 }

@@ -49,8 +49,8 @@ import type { CoordinatorEvent, TaskSummary } from './events.ts';
 import { AbortStreak, BACKOFF_AFTER, MAX_RETRY_MS, auditsRepeat, retryDelay } from './abort-streak.ts';
 import { formatStageLine, type Logger, type StageReport } from './logger.ts';
 import { RoundDriver } from './round.ts';
-import { summaryOf, type History, type TaskStage } from './status.ts';
-import type { Strategy, StrategyState } from './strategies.ts';
+import { summaryOf, type History, type RoundSummary, type TaskStage } from './status.ts';
+import type { Strategy, StrategyResult, StrategyState } from './strategies.ts';
 
 /** Largest ciphertext of one encrypted share, at the wire and in the server machine. */
 export const MAX_SHARE_CIPHERTEXT = 256;
@@ -468,8 +468,23 @@ export class Task {
       totalWeight: decoded.totalWeight,
       metrics,
     });
-    // Commit point: once checkpoint.json is renamed, round r is done. It carries the
-    // audit record too, so a crash before the append below loses no audit line.
+    const summary = await this.commit(a, record, next, metrics);
+    const metricText = task.metrics.map((n) => ` ${n}=${+metrics[n]!.toPrecision(6)}`).join('');
+    logger.info(
+      `round ${a.round} committed: ${decoded.contributors} contributors, total weight ${decoded.totalWeight}, ${decoded.clippedCount} clipped,${metricText || ' no metrics'} in ${Math.round(performance.now() - a.t0)} ms`,
+    );
+    this.d.emit({ type: 'round', summary, model: this.model, record });
+    return true;
+  }
+
+  /**
+   * Commits an attempt: the checkpoint (the commit point: once checkpoint.json is renamed,
+   * round r is done; it carries the audit record too, so a crash before the append loses no
+   * audit line), then the new model, the audit line, the history, the clients' result and
+   * the model broadcast. Returns the round's summary.
+   */
+  private async commit(a: Attempt, record: AuditRecord, next: StrategyResult, metrics: Record<string, number>): Promise<RoundSummary> {
+    const { task } = this.d.config;
     await saveCheckpoint(this.d.taskDir, {
       taskId: task.id,
       round: a.round,
@@ -487,12 +502,7 @@ export class Task {
     this.d.history.push(summary);
     this.sendResult(a, 'committed', undefined, metrics);
     this.broadcastModel(a.round, a.round >= task.rounds);
-    const metricText = task.metrics.map((n) => ` ${n}=${+metrics[n]!.toPrecision(6)}`).join('');
-    logger.info(
-      `round ${a.round} committed: ${decoded.contributors} contributors, total weight ${decoded.totalWeight}, ${decoded.clippedCount} clipped,${metricText || ' no metrics'} in ${Math.round(performance.now() - a.t0)} ms`,
-    );
-    this.d.emit({ type: 'round', summary, model: this.model, record });
-    return true;
+    return summary;
   }
 
   /**
@@ -525,23 +535,7 @@ export class Task {
     }
     a.timings['Aggregate'] = performance.now() - tAgg;
     const record = this.record(a, 'committed', undefined, { clippedCount: null, contributors: decoded.contributors, totalWeight: null, metrics: {} });
-    await saveCheckpoint(this.d.taskDir, {
-      taskId: task.id,
-      round: a.round,
-      rounds: task.rounds,
-      weights: next.weights,
-      strategy: next.state,
-      strategyConfig: this.d.strategy.config,
-      createdAt: new Date().toISOString(),
-      audit: record,
-    });
-    this.model = next.weights;
-    this.strategyState = next.state;
-    await this.d.audit.append(record);
-    const summary = summaryOf(record);
-    this.d.history.push(summary);
-    this.sendResult(a, 'committed', undefined, {});
-    this.broadcastModel(a.round, a.round >= task.rounds);
+    const summary = await this.commit(a, record, next, {});
     const s = a.dp;
     logger.info(
       `round ${a.round} committed: ${decoded.contributors} contributors (unweighted DP mean, noise σ = ${decoded.noiseStd.toPrecision(3)} per coordinate of the sum); ` +

@@ -15,9 +15,9 @@
  * folders) and personal.json (the choice, its validation WAPEs, the task and round it
  * belongs to). `tally forecast` reads it (forecast.ts) and says which model it used.
  */
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TfjsTrainer, predictRows, setFlatWeights, type LayersModel, type LossName, type OptimizerName } from '@tally/ml';
+import { TfjsTrainer, predictRows, setFlatWeights, writeFileAtomic, type LayersModel, type LossName, type OptimizerName } from '@tally/ml';
 import { personalBlend } from './blend.ts';
 import type { Split } from './features.ts';
 import { createDemandModel, initialWeights } from './model.ts';
@@ -184,8 +184,9 @@ export function personalParts(choice: Pick<PersonalChoice, 'shared' | 'weightOnL
   return parts.filter((p) => p.share > 0);
 }
 
+/** Written atomically (temp file, fsync, rename): a crash leaves the old choice or the new one, never a torn file. */
 export async function writePersonalChoice(dir: string, choice: PersonalChoice): Promise<void> {
-  await writeFile(join(dir, PERSONAL_FILE), `${JSON.stringify(choice, null, 2)}\n`);
+  await writeFileAtomic(join(dir, PERSONAL_FILE), `${JSON.stringify(choice, null, 2)}\n`);
 }
 
 /** Removes a previous choice (a new global model arrived: the old choice no longer belongs to it). */
@@ -203,9 +204,17 @@ export async function readPersonalChoice(dir: string): Promise<PersonalChoice | 
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  const u = JSON.parse(text) as Record<string, unknown>;
+  // What to do about a damaged file: the choice can be made again, or left out.
+  const remedy = `delete ${file} (forecasts then use the shared model) or let the shop's client save the task's final model again`;
+  let u: Record<string, unknown>;
+  try {
+    u = JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON (${(err as Error).message}); the file was cut off or edited: ${remedy}`);
+  }
+  if (typeof u !== 'object' || u === null || Array.isArray(u)) throw new Error(`${file}: expected a JSON object, found ${JSON.stringify(u)}: ${remedy}`);
   const bad = (field: string, expected: string): never => {
-    throw new Error(`${file}: ${field}: expected ${expected}, found ${JSON.stringify(u[field])}`);
+    throw new Error(`${file}: ${field}: expected ${expected}, found ${JSON.stringify(u[field])}: ${remedy}`);
   };
   if (u['format'] !== PERSONAL_FORMAT) bad('format', JSON.stringify(PERSONAL_FORMAT));
   if (typeof u['taskId'] !== 'string') bad('taskId', 'a string');

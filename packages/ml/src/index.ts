@@ -8,6 +8,7 @@ export { BACKEND_PREFERENCES, currentBackend, initBackend } from './backend.ts';
 export type { BackendChoice, BackendPreference, InitBackendOptions } from './backend.ts';
 export { countWeights, flattenWeights, setFlatWeights, weightShapes } from './weights.ts';
 export type { WeightShape } from './weights.ts';
+export { writeFileAtomic } from './atomic-write.ts';
 export { MODEL_JSON, WEIGHTS_BIN, fileSystemHandler, loadModel, saveModel } from './io.ts';
 export { LOSSES, OPTIMIZERS, TRAINER_METRICS, TfjsTrainer, predictRows } from './trainer.ts';
 export type { FitOptions, FitResult, LossName, OptimizerName, TfjsTrainerOptions, TrainerMetric, TrainingSet } from './trainer.ts';

@@ -8,9 +8,9 @@
  * `weights.bin` beside the old `model.json`; loading checks the weight byte length
  * against the manifest and refuses a mismatch instead of loading garbage.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from './atomic-write.ts';
 import { tf, tfl, type LayersModel } from './tf.ts';
 
 export const MODEL_JSON = 'model.json';
@@ -37,8 +37,8 @@ export function fileSystemHandler(dir: string): tf.io.IOHandler {
       };
       if (artifacts.trainingConfig !== undefined) modelJson.trainingConfig = artifacts.trainingConfig;
       if (artifacts.userDefinedMetadata !== undefined) modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;
-      await writeAtomic(path.join(dir, WEIGHTS_BIN), new Uint8Array(weightData));
-      await writeAtomic(path.join(dir, MODEL_JSON), Buffer.from(JSON.stringify(modelJson)));
+      await writeFileAtomic(path.join(dir, WEIGHTS_BIN), new Uint8Array(weightData));
+      await writeFileAtomic(path.join(dir, MODEL_JSON), Buffer.from(JSON.stringify(modelJson)));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     },
 
@@ -101,19 +101,3 @@ function bytesOf(spec: tf.io.WeightsManifestEntry): number {
   return b;
 }
 
-async function writeAtomic(file: string, data: Uint8Array): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  try {
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}

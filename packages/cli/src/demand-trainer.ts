@@ -11,7 +11,7 @@ import type { BuiltTrainer, DemandConfig } from './trainer-config.ts';
 /** Issues shown one per line; the rest are counted. */
 const MAX_SHOWN = 10;
 
-export async function buildDemandTrainer(config: DemandConfig, field: string, warn: (line: string) => void): Promise<BuiltTrainer> {
+export async function buildDemandTrainer(config: DemandConfig, field: string, warn: (line: string) => void, stateDir?: string): Promise<BuiltTrainer> {
   let text: string;
   try {
     text = await readFile(config.sales, 'utf8');
@@ -32,7 +32,7 @@ export async function buildDemandTrainer(config: DemandConfig, field: string, wa
   const trainer = new DemandShopTrainer(
     table,
     { columns: config.columns, delimiter: table.delimiter, dateFormat: table.dateFormat },
-    { epochs: config.epochs, batchSize: config.batchSize, learningRate: config.learningRate, seed: config.seed },
+    { epochs: config.epochs, batchSize: config.batchSize, learningRate: config.learningRate, seed: config.seed, ...(stateDir === undefined ? {} : { headDir: stateDir }) },
     (issues, sales) => {
       for (const line of issueLines(issues, config.sales)) warn(line);
       warn(`${config.sales}: ${sales.data.dates.length} days (${sales.firstDate} to ${sales.lastDate}); sells ${sales.carried.filter(Boolean).length} of the task's ${sales.carried.length} products`);
@@ -46,7 +46,7 @@ export async function buildDemandTrainer(config: DemandConfig, field: string, wa
     trainer,
     modelLength: null,
     warnings,
-    description: `demand on ${table.records.length} sales lines over ${days} days of ${config.sales} (delimiter ${JSON.stringify(table.delimiter)}, dates ${table.dateFormat}); the task declares the products; epochs ${config.epochs}, batch ${config.batchSize}, learning rate ${config.learningRate}, absolute-error loss (as the simulation); the latest days held out to choose this shop's own model when the task ends`,
+    description: `demand on ${table.records.length} sales lines over ${days} days of ${config.sales} (delimiter ${JSON.stringify(table.delimiter)}, dates ${table.dateFormat}); the task declares the products; epochs ${config.epochs}, batch ${config.batchSize}, learning rate ${config.learningRate}, absolute-error loss (as the simulation); the latest days held out to choose this shop's own model when the task ends; when a task federates only the body, this shop's own output layer stays ${stateDir === undefined ? 'in memory' : `in ${stateDir}`}`,
     saveModel: async (dir, weights, info) => {
       personal = undefined;
       await trainer.saveModel(dir, weights, info);

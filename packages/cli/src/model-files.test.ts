@@ -44,3 +44,14 @@ it('a task without a declaration gets the tally-weights format; a demand declara
   const bin = await readFile(join(dir, 'c', 'weights.bin'));
   expect(Array.from({ length: 19 }, (_, i) => bin.readFloatLE(4 * i))).toEqual(Array.from(weights));
 });
+
+it('a task that federates only the body: the coordinator writes the body alone, in the tally-weights format, and says so', async () => {
+  const spec = JSON.stringify({ kind: 'demand', products: ['bread'], hidden: [2], federated: 'body' });
+  // Body: 18 inputs → 2 hidden units, (18 + 1) · 2 weights; the shops' output layers (2 + 1) are not here.
+  const body = Float32Array.from({ length: 38 }, (_, i) => i / 8);
+  expect(await writeModelFolder(join(dir, 'd'), spec, body, { taskId: 't', round: 2, final: true })).toMatch(/the shared body only .*each shop keeps its own output layer/);
+  const json = JSON.parse(await readFile(join(dir, 'd', 'model.json'), 'utf8')) as Record<string, unknown>;
+  expect(json).toMatchObject({ format: WEIGHTS_FORMAT, modelLength: 38, part: 'body', model: { kind: 'demand', federated: 'body', hidden: [2] } });
+  const bin = await readFile(join(dir, 'd', 'weights.bin'));
+  expect(bin.length).toBe(38 * 4);
+});

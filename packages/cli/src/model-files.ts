@@ -60,7 +60,13 @@ export async function writeModelFolder(dir: string, modelSpec: string | undefine
   const kind = modelSpec === undefined ? undefined : (JSON.parse(modelSpec) as { kind?: unknown }).kind;
   if (kind === 'demand') {
     const demand = await import('@tally/demand');
-    await demand.writeDemandModel(dir, demand.parseDemandSpec(JSON.parse(modelSpec!)), weights, info);
+    const spec = demand.parseDemandSpec(JSON.parse(modelSpec!));
+    if (spec.federated === 'body') {
+      // Only the body is shared: every shop's output layer is its own, so no whole TF.js model exists here.
+      await writeWeightsFolder(dir, weights, info, { part: 'body', model: JSON.parse(demand.specJson(spec)) as unknown });
+      return `${WEIGHTS_FORMAT} (model.json + weights.bin): the shared body only (task.model.federated is "body"; each shop keeps its own output layer)`;
+    }
+    await demand.writeDemandModel(dir, spec, weights, info);
     return 'TF.js layers model (model.json + weights.bin) with spec.json';
   }
   await writeWeightsFolder(dir, weights, info);

@@ -5,7 +5,7 @@
  * task.modelLength is filled in from the architecture (or checked against it).
  * Other kinds pass through unchecked (the coordinator sends them as they are).
  */
-import { DEMAND_MODEL_KIND, SpecError, demandInputs, demandWeightCount, parseDemandSpec, specJson } from '@tally/demand/spec';
+import { DEMAND_MODEL_KIND, SpecError, demandFederatedCount, demandInputs, parseDemandSpec, specJson } from '@tally/demand/spec';
 import { parseCoordinatorConfig, type CoordinatorConfig } from '@tally/coordinator';
 import { isConfigError, readJsonFile } from './config-file.ts';
 import { UsageError } from './exit-codes.ts';
@@ -27,11 +27,12 @@ export function resolveTaskModel(json: unknown, file: string): void {
     if (err instanceof SpecError) throw new UsageError(`coordinator config ${file}: ${err.message}`);
     throw err;
   }
-  const expected = demandWeightCount(spec);
+  // With `"federated": "body"` only the body travels: the vector the coordinator offers, sums and stores is the body alone.
+  const expected = demandFederatedCount(spec);
   if (t['modelLength'] === undefined) t['modelLength'] = expected;
   else if (t['modelLength'] !== expected) {
     throw new UsageError(
-      `coordinator config ${file}: task.modelLength: the declared demand model (${spec.products.length} products, hidden ${JSON.stringify(spec.hidden)}) has ${expected} weights, got ${JSON.stringify(t['modelLength'])}: set it to ${expected}, or leave it out`,
+      `coordinator config ${file}: task.modelLength: the declared demand model (${spec.products.length} products, hidden ${JSON.stringify(spec.hidden)}${spec.federated === 'body' ? ', body federated' : ''}) has ${expected} federated weights, got ${JSON.stringify(t['modelLength'])}: set it to ${expected}, or leave it out`,
     );
   }
   t['model'] = JSON.parse(specJson(spec)) as unknown;
@@ -44,13 +45,13 @@ export function declaredKind(modelSpec: string | undefined): string | undefined 
   return typeof kind === 'string' ? kind : undefined;
 }
 
-/** Round-1 weights for a declared TF.js model (seeded initialisation), loading TF.js; undefined for other kinds. */
+/** Round-1 weights for a declared TF.js model (seeded initialisation; the body alone when only the body is federated), loading TF.js; undefined for other kinds. */
 export async function declaredInitialModel(modelSpec: string | undefined): Promise<Float32Array | undefined> {
   if (declaredKind(modelSpec) !== DEMAND_MODEL_KIND) return undefined;
   const demand = await import('./_demand.ts');
   await demand.initBackend({ logger: { info: () => {}, warn: () => {} } });
   const spec = demand.parseDemandSpec(JSON.parse(modelSpec!));
-  return demand.initialWeights(demandInputs(spec), { hidden: spec.hidden, seed: spec.seed });
+  return demand.initialWeights(demandInputs(spec), { hidden: spec.hidden, seed: spec.seed }).slice(0, demandFederatedCount(spec));
 }
 
 /**

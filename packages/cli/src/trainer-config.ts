@@ -178,6 +178,8 @@ export async function buildTrainer(
   field = 'trainer',
   warn: (line: string) => void = () => {},
   configDir = process.cwd(),
+  /** The client's state folder: where a demand shop keeps its own head when a task federates only the body. */
+  stateDir?: string,
 ): Promise<BuiltTrainer> {
   if (config.kind === 'module') {
     return {
@@ -190,7 +192,7 @@ export async function buildTrainer(
   }
   if (config.kind === 'demand') {
     const { buildDemandTrainer } = await import('./demand-trainer.ts');
-    return buildDemandTrainer(config, field, warn);
+    return buildDemandTrainer(config, field, warn, stateDir);
   }
   let text: string;
   try {

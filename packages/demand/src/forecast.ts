@@ -73,11 +73,13 @@ export async function forecastShop(input: ForecastInput): Promise<Forecast> {
     const info = modelInfo(global);
     const choice = await readPersonalChoice(input.modelDir);
     let used: Forecast['used'];
+    // With a body-federated task the saved "global" model is the shared body with this shop's own output layer (trainer.ts).
+    const shared = spec.federated === 'body' ? 'the shared model (shared body, your own output layer)' : 'the shared model';
     if (choice === null) {
-      used = { choice: null, line: 'the shared model (no choice of your own saved yet: it is made when a task ends)' };
+      used = { choice: null, line: `${shared} (no choice of your own saved yet: it is made when a task ends)` };
       loaded.push({ model: global, share: 1 });
     } else if (choice.taskId !== info['taskId'] || choice.round !== info['round']) {
-      used = { choice: null, line: `the shared model (the saved choice belongs to task ${choice.taskId} round ${choice.round}, not to this model)` };
+      used = { choice: null, line: `${shared} (the saved choice belongs to task ${choice.taskId} round ${choice.round}, not to this model)` };
       loaded.push({ model: global, share: 1 });
     } else {
       used = { choice, line: describeChoice(choice) };

@@ -13,8 +13,24 @@ export { BASE_FEATURES, DEFAULT_FEATURES, LAG_WINDOW, MIN_SCALE, buildShopDatase
 export type { FeatureConfig, RowContext, SalesData, ShopDataset, ShopSeries, Split } from './features.ts';
 export { DEFAULT_MODEL, createDemandModel, initialWeights } from './model.ts';
 export type { ModelConfig } from './model.ts';
-export { DEFAULT_HIDDEN, DEFAULT_SEED, DEMAND_MODEL_KIND, FEATURE_SPEC_VERSION, SPEC_LIMITS, SpecError, checkDemandOffer, demandInputs, demandWeightCount, parseDemandSpec, specJson } from './spec.ts';
-export type { DemandSpec } from './spec.ts';
+export {
+  DEFAULT_HIDDEN,
+  DEFAULT_SEED,
+  DEMAND_MODEL_KIND,
+  FEATURE_SPEC_VERSION,
+  FEDERATED_PARTS,
+  SPEC_LIMITS,
+  SpecError,
+  checkDemandOffer,
+  demandFederatedCount,
+  demandHeadCount,
+  demandInputs,
+  demandWeightCount,
+  parseDemandSpec,
+  specJson,
+} from './spec.ts';
+export type { DemandSpec, FederatedPart } from './spec.ts';
+export { HEAD_FILE, HEAD_FORMAT, bodyOf, headOf, initialHead, joinBodyHead, loadHead, saveHead } from './local-head.ts';
 export { DATE_FORMATS, DELIMITERS, ISSUE_KINDS, SalesCsvError, parseDate, parseSalesCsv } from './sales-csv.ts';
 export type { DateFormat, Delimiter, IssueKind, SalesColumns, SalesCsvOptions, SalesIssue, SalesRecord, SalesTable } from './sales-csv.ts';
 export { MIN_HISTORY_DAYS, shopSales } from './shop-sales.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { countWeights } from '@tally/ml';
 import { createDemandModel } from './model.ts';
-import { FEATURE_SPEC_VERSION, checkDemandOffer, demandInputs, demandWeightCount, parseDemandSpec, specJson } from './spec.ts';
+import { FEATURE_SPEC_VERSION, checkDemandOffer, demandFederatedCount, demandHeadCount, demandInputs, demandWeightCount, parseDemandSpec, specJson } from './spec.ts';
 
 const declaration = { kind: 'demand', products: ['bread', 'milk', 'eggs'] };
 
@@ -51,5 +51,34 @@ describe('the demand model declaration', () => {
       const r = checkDemandOffer(modelSpec, length, 't');
       expect('refusal' in r && r.refusal).toMatch(why);
     });
+  });
+});
+
+describe('"federated": which layers travel through secure aggregation', () => {
+  it('defaults to every layer, and then sends the same declaration text as before the field existed', () => {
+    const spec = parseDemandSpec(declaration);
+    expect(spec.federated).toBe('all');
+    expect(specJson(spec)).not.toMatch(/federated/);
+    expect(demandFederatedCount(spec)).toBe(demandWeightCount(spec));
+  });
+
+  it('"body": all but the output layer, whose weights are the last of the flat vector', () => {
+    const spec = parseDemandSpec({ ...declaration, hidden: [8, 4], federated: 'body' });
+    expect(JSON.parse(specJson(spec))).toMatchObject({ federated: 'body' });
+    expect(parseDemandSpec(JSON.parse(specJson(spec)))).toEqual(spec);
+    expect(demandHeadCount(spec)).toBe(4 + 1);
+    expect(demandFederatedCount(spec)).toBe(demandWeightCount(spec) - 5);
+    // The offer carries the body's length; the whole model's length is refused, naming the fix.
+    expect(checkDemandOffer(specJson(spec), demandFederatedCount(spec), 't')).toHaveProperty('spec');
+    const r = checkDemandOffer(specJson(spec), demandWeightCount(spec), 't');
+    expect('refusal' in r && r.refusal).toMatch(/body federated\) has \d+: the coordinator's operator must set task\.modelLength to \d+/);
+  });
+
+  it.each([
+    [{ ...declaration, federated: 'head' }, /^task\.model\.federated: expected "all" .* or "body" .*, got "head"$/],
+    [{ ...declaration, federated: true }, /^task\.model\.federated: expected "all"/],
+    [{ ...declaration, hidden: [], federated: 'body' }, /^task\.model\.federated: "body" shares all but the output layer, but hidden is \[\]/],
+  ])('refuses %j', (u, why) => {
+    expect(() => parseDemandSpec(u)).toThrow(why);
   });
 });

@@ -14,8 +14,15 @@
  *     "hidden": [32, 16],                  optional, default [32, 16]: the MLP's hidden layer widths
  *     "seed": 7,                           optional, default 7: the initial weights (not secret)
  *     "products": ["bread", "milk", ...],  required: the catalogue, in the model's column order
- *     "holidays": ["01-01", "2025-04-21"]  optional, default DEFAULT_HOLIDAYS: "MM-DD" yearly or "YYYY-MM-DD" once
+ *     "holidays": ["01-01", "2025-04-21"], optional, default DEFAULT_HOLIDAYS: "MM-DD" yearly or "YYYY-MM-DD" once
+ *     "federated": "body"                  optional, default "all": which layers travel through secure aggregation
  *   }
+ *
+ * `"federated": "body"` shares every layer but the output layer (the body); each shop
+ * keeps its own output layer (the head), starts it from the declared seed and trains it
+ * with the body on its own sales: a shared representation with a personal last layer
+ * (FedPer: Arivazhagan et al. 2019, "Federated Learning with Personalization Layers",
+ * arXiv:1912.00818). The task's model vector is then the body alone (local-head.ts).
  */
 import { DEFAULT_HOLIDAYS, isHolidayEntry } from './calendar.ts';
 import { BASE_FEATURES } from './feature-layout.ts';
@@ -39,7 +46,13 @@ export interface DemandSpec {
   readonly seed: number;
   readonly products: readonly string[];
   readonly holidays: readonly string[];
+  /** "all" (default) or "body": see the header. */
+  readonly federated: FederatedPart;
 }
+
+/** Which layers are federated: all of them, or all but the output layer (each shop keeps its own). */
+export const FEDERATED_PARTS = ['all', 'body'] as const;
+export type FederatedPart = (typeof FEDERATED_PARTS)[number];
 
 export const DEFAULT_HIDDEN: readonly number[] = Object.freeze([32, 16]);
 export const DEFAULT_SEED = 7;
@@ -54,7 +67,7 @@ export class SpecError extends Error {
   }
 }
 
-const KEYS = ['kind', 'featureVersion', 'hidden', 'seed', 'products', 'holidays'];
+const KEYS = ['kind', 'featureVersion', 'hidden', 'seed', 'products', 'holidays', 'federated'];
 
 /** Validates a declaration; `field` is its path in the file (`task.model`). Throws SpecError. */
 export function parseDemandSpec(u: unknown, field = 'task.model'): DemandSpec {
@@ -96,13 +109,32 @@ export function parseDemandSpec(u: unknown, field = 'task.model'): DemandSpec {
   holidays.forEach((h, i) => {
     if (typeof h !== 'string' || !isHolidayEntry(h)) throw new SpecError(`${field}.holidays[${i}]`, `expected "MM-DD" (every year) or "YYYY-MM-DD" (once), got ${JSON.stringify(h)}`);
   });
-  return { kind: DEMAND_MODEL_KIND, featureVersion: FEATURE_SPEC_VERSION, hidden: [...hidden] as number[], seed, products: [...products] as string[], holidays: [...new Set(holidays as string[])].sort() };
+  const federated = o['federated'] ?? 'all';
+  if (!(FEDERATED_PARTS as readonly unknown[]).includes(federated)) {
+    throw new SpecError(`${field}.federated`, `expected "all" (every layer shared) or "body" (all but the output layer; each shop keeps its own), got ${JSON.stringify(federated)}`);
+  }
+  if (federated === 'body' && hidden.length === 0) {
+    throw new SpecError(`${field}.federated`, `"body" shares all but the output layer, but hidden is [] (the output layer is the whole model): declare at least one hidden layer, or federate "all"`);
+  }
+  return {
+    kind: DEMAND_MODEL_KIND,
+    featureVersion: FEATURE_SPEC_VERSION,
+    hidden: [...hidden] as number[],
+    seed,
+    products: [...products] as string[],
+    holidays: [...new Set(holidays as string[])].sort(),
+    federated: federated as FederatedPart,
+  };
 }
 
-/** The declaration as it travels (TaskOffer.modelSpec) and is stored (spec.json): JSON with a fixed key order. */
+/**
+ * The declaration as it travels (TaskOffer.modelSpec) and is stored (spec.json): JSON
+ * with a fixed key order. `federated` is written only when it is "body", so a task that
+ * federates every layer sends the same text as before the field existed.
+ */
 export function specJson(spec: DemandSpec): string {
   const { kind, featureVersion, hidden, seed, products, holidays } = spec;
-  return JSON.stringify({ kind, featureVersion, hidden, seed, products, holidays });
+  return JSON.stringify({ kind, featureVersion, hidden, seed, products, holidays, ...(spec.federated === 'body' ? { federated: 'body' } : {}) });
 }
 
 /** Model inputs: the feature columns of features.ts for this product list. */
@@ -119,6 +151,18 @@ export function demandWeightCount(spec: Pick<DemandSpec, 'products' | 'hidden'>)
     inWidth = w;
   }
   return n;
+}
+
+/** Weights of the output layer: (last hidden width, or the inputs) + 1 bias. Last in the flat vector (flattenWeights: layer by layer). */
+export function demandHeadCount(spec: Pick<DemandSpec, 'products' | 'hidden'>): number {
+  const last = spec.hidden.length === 0 ? demandInputs(spec) : (spec.hidden[spec.hidden.length - 1] as number);
+  return last + 1;
+}
+
+/** Length of the vector that travels through secure aggregation: the whole model, or the body alone when `federated` is "body". */
+export function demandFederatedCount(spec: Pick<DemandSpec, 'products' | 'hidden' | 'federated'>): number {
+  const all = demandWeightCount(spec);
+  return spec.federated === 'body' ? all - demandHeadCount(spec) : all;
 }
 
 /**
@@ -150,10 +194,10 @@ export function checkDemandOffer(modelSpec: string | undefined, modelLength: num
     const side = m.includes('featureVersion') ? '' : ': the coordinator\'s operator must fix task.model';
     return { refusal: `task ${taskId}'s model declaration is not one this shop can train (${m})${side}` };
   }
-  const expected = demandWeightCount(spec);
+  const expected = demandFederatedCount(spec);
   if (modelLength !== expected) {
     return {
-      refusal: `task ${taskId} sends ${modelLength} weights, but its declared demand model (${spec.products.length} products, hidden ${JSON.stringify(spec.hidden)}) has ${expected}: the coordinator's operator must set task.modelLength to ${expected}`,
+      refusal: `task ${taskId} sends ${modelLength} weights, but its declared demand model (${spec.products.length} products, hidden ${JSON.stringify(spec.hidden)}${spec.federated === 'body' ? ', body federated' : ''}) has ${expected}: the coordinator's operator must set task.modelLength to ${expected}`,
     };
   }
   return { spec };

@@ -9,6 +9,12 @@
  * TF.js layers format with the shop's normalisation, and with the task's final model
  * also the shop's own choice (personal.ts: local-only, fine-tuned, global or a blend,
  * chosen on its validation days), which `tally forecast` then uses.
+ *
+ * When the task federates only the body (`"federated": "body"`, local-head.ts), the
+ * vector that arrives and the update that leaves are the body alone: the shop joins
+ * them with its own head, trains both on its sales, keeps the new head (in `headDir`,
+ * across rounds and restarts) and returns the body's change only. Every model it saves
+ * is the shared body with this shop's head.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,7 +26,8 @@ import { createDemandModel } from './model.ts';
 import { saveNormalisation, type Normalisation } from './normalisation.ts';
 import { SalesCsvError, type SalesIssue, type SalesTable } from './sales-csv.ts';
 import { shopSales, type ShopSales } from './shop-sales.ts';
-import { checkDemandOffer, demandInputs, specJson, type DemandSpec } from './spec.ts';
+import { bodyOf, headOf, joinBodyHead, loadHead, saveHead } from './local-head.ts';
+import { checkDemandOffer, demandFederatedCount, demandInputs, specJson, type DemandSpec } from './spec.ts';
 
 export const SPEC_FILE = 'spec.json';
 
@@ -36,6 +43,8 @@ export interface DemandTrainingOptions {
   readonly seed: number;
   /** Latest training days held out to choose the shop's own model (a quarter of a young shop's days, at least 7). Default 28. */
   readonly validationDays: number;
+  /** Where the shop keeps its own head when a task federates only the body (local-head.ts); absent: in memory only. */
+  readonly headDir?: string;
 }
 
 export const DEMAND_TRAINING_DEFAULTS: DemandTrainingOptions = Object.freeze({
@@ -76,6 +85,8 @@ export class DemandShopTrainer implements Trainer {
   readonly table: SalesTable;
   readonly options: DemandTrainingOptions;
   #prepared: Prepared | null = null;
+  /** The shop's own head and the task and declaration it belongs to (federated "body" only). */
+  #head: { readonly taskId: string; readonly json: string; head: Float32Array } | null = null;
   /** Reports issues (unknown products, gaps) once per declaration. */
   readonly #onIssues: (issues: readonly SalesIssue[], sales: ShopSales) => void;
 
@@ -149,16 +160,39 @@ export class DemandShopTrainer implements Trainer {
   async train(input: TrainInput): Promise<TrainOutput> {
     const p = this.#prepared;
     if (p === null) throw new Error('the demand trainer has no model declaration yet (checkOffer was not called)');
-    return p.trainer.train(input);
+    if (p.spec.federated !== 'body') return p.trainer.train(input);
+    // Body federated: train body ‖ own head, keep the head's change here, send the body's.
+    const own = await this.#headFor(input.taskId, p);
+    const out = await p.trainer.train({ ...input, weights: joinBodyHead(p.spec, input.weights, own.head) });
+    const trained = headOf(p.spec, out.delta).map((d, i) => (own.head[i] as number) + d);
+    if (this.options.headDir !== undefined) await saveHead(this.options.headDir, input.taskId, p.spec, trained);
+    own.head = trained;
+    return { ...out, delta: bodyOf(p.spec, out.delta) };
+  }
+
+  /** The shop's head for this task: in memory, else from headDir, else the task's initial head. */
+  async #headFor(taskId: string, p: Prepared): Promise<{ head: Float32Array }> {
+    if (this.#head?.taskId === taskId && this.#head.json === p.json) return this.#head;
+    const { head } = await loadHead(this.options.headDir ?? null, taskId, p.spec);
+    this.#head = { taskId, json: p.json, head };
+    return this.#head;
+  }
+
+  /** The full model a shop uses: the received weights, joined with its own head when only the body is federated. */
+  async #fullModel(p: Prepared, weights: Float32Array, taskId: string): Promise<Float32Array> {
+    if (p.spec.federated !== 'body') return weights;
+    if (weights.length !== demandFederatedCount(p.spec)) throw new RangeError(`task ${taskId} sent ${weights.length} weights; its body has ${demandFederatedCount(p.spec)}`);
+    return joinBodyHead(p.spec, weights, (await this.#headFor(taskId, p)).head);
   }
 
   /**
-   * Writes `weights` to `dir` as a TF.js layers model (model.json + weights.bin), the
+   * Writes `weights` (with this shop's head when only the body is federated) to `dir` as a TF.js layers model (model.json + weights.bin), the
    * declaration (spec.json) and this shop's normalisation (normalisation.json).
    */
-  async saveModel(dir: string, weights: Float32Array, info: SavedModelInfo): Promise<void> {
+  async saveModel(dir: string, received: Float32Array, info: SavedModelInfo): Promise<void> {
     const p = this.#prepared;
     if (p === null) throw new Error('no model declaration yet: a model can be saved once this shop has accepted an offer');
+    const weights = await this.#fullModel(p, received, info.taskId);
     // A choice made with an earlier global model no longer belongs to this one.
     await removePersonalChoice(dir);
     await writeDemandModel(dir, p.spec, weights, info);
@@ -202,6 +236,7 @@ export class DemandShopTrainer implements Trainer {
   dispose(): void {
     this.#prepared?.trainer.dispose();
     this.#prepared = null;
+    this.#head = null;
   }
 }
 

@@ -28,7 +28,7 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
   };
   try {
     config = parseClientConfig(json, baseDir);
-    built = await buildTrainer(parseTrainerConfig(config.trainer, baseDir), 'trainer', (line) => warnSink(line), baseDir);
+    built = await buildTrainer(parseTrainerConfig(config.trainer, baseDir), 'trainer', (line) => warnSink(line), baseDir, clientStateDir(args.config, config.stateDir));
   } catch (err) {
     if (err instanceof ConfigError) throw where(err);
     throw err;

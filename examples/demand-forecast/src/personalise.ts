@@ -69,10 +69,13 @@ export interface PersonaliseOptions {
   readonly onShop?: (choice: ShopChoice) => void;
 }
 
-/** Fine-tunes `global` for every shop and picks each shop's model; `local` are the local-only runs, in shop order. */
+/**
+ * Fine-tunes `global` for every shop and picks each shop's model; `local` are the local-only runs, in shop order.
+ * `global` may be one model per shop (the arm "body + local head": the shared body with each shop's own head).
+ */
 export async function personalise(
   prepared: PreparedShops,
-  global: Float32Array,
+  globals: Float32Array | readonly Float32Array[],
   local: readonly BaselineResult[],
   options: PersonaliseOptions = {},
 ): Promise<ShopChoice[]> {
@@ -84,7 +87,8 @@ export async function personalise(
     for (const [i, shop] of prepared.shops.entries()) {
       const trainer = prepared.trainers[i];
       const own = local[i];
-      if (trainer === undefined || own === undefined) throw new Error(`personalise: no trainer or local model for shop ${i}`);
+      const global = globals instanceof Float32Array ? globals : globals[i];
+      if (trainer === undefined || own === undefined || global === undefined) throw new Error(`personalise: no trainer, local or shared model for shop ${i}`);
       const score = (w: Float32Array): number => validationWape(scratch, [shop], () => w);
       // Round label 0x9e5 only seeds the batch order, apart from the federated rounds'.
       const ft = await fitWithStopping(trainer, global, score, es, 0x9e5);

@@ -61,10 +61,10 @@ async function runSeed(seed: number): Promise<SeedRecord> {
     const best = personalised.map((c, i) => (bodyPersonalised[i]!.blend.validationWape < c.blend.validationWape ? 'bodyPersonalised' : 'personalised') as 'personalised' | 'bodyPersonalised');
     const lw = local.map((r) => r.weights);
     const ev = (w: Parameters<typeof evaluateAll>[2]): EvaluationReport => evaluateAll(prepared.shops, prepared.createModel, w);
-    const a = ev({ federated: fed.weights, local: lw, personalisedMix: personalised.map(mixOf) });
+    const a = ev({ federated: fed.weights, local: lw, personalised: personalised.map((x) => x.weights), personalisedMix: personalised.map(mixOf) });
     const b = ev({ local: lw, personalised: [...body.weights] });
-    const c = ev({ local: lw, personalisedMix: bodyPersonalised.map(mixOf) });
-    const d = ev({ local: lw, personalisedMix: best.map((k, i) => mixOf(k === 'personalised' ? personalised[i]! : bodyPersonalised[i]!)) });
+    const c = ev({ local: lw, personalised: bodyPersonalised.map((x) => x.weights), personalisedMix: bodyPersonalised.map(mixOf) });
+    const d = ev({ local: lw, personalised: lw, personalisedMix: best.map((k, i) => mixOf(k === 'personalised' ? personalised[i]! : bodyPersonalised[i]!)) });
     const wapeOf = (r: EvaluationReport, i: number, m: 'local' | 'federated' | 'personalised' | 'oracle'): number => r.shops[i]!.metrics[m]?.wape ?? Number.NaN;
     const shops: ShopRecord[] = prepared.shops.map((s, i) => ({
       shopId: s.shopId,

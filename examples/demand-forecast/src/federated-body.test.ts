@@ -1,8 +1,10 @@
 /** The arm "body + local head" (federated-body.ts): only the body is averaged; each shop's head moves by its own update alone. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { trainLocalOnly, validationWape } from './baselines.ts';
 import type { DemandConfigInput } from './config.ts';
 import { TASK_ID } from './federated.ts';
 import { headLength, runFedAvgBody } from './federated-body.ts';
+import { personalise } from './personalise.ts';
 import { prepareShops, type PreparedShops } from './prepare.ts';
 
 const SMALL: DemandConfigInput = {
@@ -43,4 +45,18 @@ it('averages the body weighted by sample count and keeps each shop its own head'
   expect(Array.from(r.last[0]!.subarray(0, b))).toEqual(Array.from(r.last[1]!.subarray(0, b)));
   // The kept models are the last round's or, when round 1 was no better on validation, the initial ones.
   expect(r.weights).toEqual(r.bestRound === 1 ? r.last : r.last.map(() => w0));
+});
+
+it('each shop personalises from the shared body with its own head, and never validates worse than its local-only model', async () => {
+  const r = await runFedAvgBody(prepared, { rounds: 1, patience: 0 });
+  const local = await trainLocalOnly(prepared, { earlyStopping: { maxEpochs: 2, patience: 1 } });
+  const choices = await personalise(prepared, r.weights, local, { earlyStopping: { maxEpochs: 2, patience: 1 } });
+  expect(choices).toHaveLength(prepared.shops.length);
+  const scratch = prepared.createModel();
+  choices.forEach((c, i) => {
+    // The shared candidate ("global") is this shop's own body ‖ head.
+    expect(c.validation.global).toBe(validationWape(scratch, [prepared.shops[i]!], () => r.weights[i]!));
+    expect(c.blend.validationWape).toBeLessThanOrEqual(c.validation.local * (1 + 1e-6));
+  });
+  scratch.dispose();
 });

@@ -29,7 +29,7 @@ export const SMALL_RUN: DemandConfigInput = {
   backend: 'wasm',
 };
 
-interface SeedRun {
+export interface SeedRun {
   readonly seed: number;
   readonly config: DemandConfigInput;
   readonly intermittency: ReturnType<typeof intermittency>;

@@ -6,7 +6,7 @@
  * each shop takes whichever of the two personalised forecasts has the lower WAPE on its
  * own validation days. Nothing is chosen on the test weeks; they are only scored.
  *
- *   tsx src/body-study.ts run --seeds 6,7,8,9,10 --out body-a.json
+ *   tsx src/body-study.ts run --seeds 6,7,8,9,10 --out body-a.json [--lr 0.008]   (default: SMALL_RUN's rate)
  *   tsx src/body-study.ts table body-a.json … > body-study.md
  *
  * The configuration is SMALL_RUN of seeds.ts (the multi-seed table's), so the local-
@@ -45,10 +45,11 @@ interface SeedRecord {
 
 const mixOf = (c: ShopChoice): { weights: Float32Array; share: number }[] => c.mix.map((p) => ({ weights: p.weights, share: p.share }));
 
-async function runSeed(seed: number): Promise<SeedRecord> {
+async function runSeed(seed: number, learningRate?: number): Promise<SeedRecord> {
   const t0 = performance.now();
   const log = (m: string): void => console.error(`[seed ${seed}] ${m}`);
-  const prepared = await prepareShops({ ...SMALL_RUN, data: { ...SMALL_RUN.data, seed } });
+  const training = learningRate === undefined ? SMALL_RUN.training : { ...SMALL_RUN.training, learningRate };
+  const prepared = await prepareShops({ ...SMALL_RUN, data: { ...SMALL_RUN.data, seed }, ...(training === undefined ? {} : { training }) });
   try {
     const local = await trainLocalOnly(prepared);
     log(`local-only in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
@@ -160,10 +161,10 @@ export function bodyTable(runs: readonly SeedRecord[]): string {
 
 const [command, ...rest] = process.argv.slice(2);
 if (command === 'run') {
-  const { values } = parseArgs({ args: rest, options: { seeds: { type: 'string', default: '6,7,8,9,10' }, out: { type: 'string', default: 'body-study.json' } } });
+  const { values } = parseArgs({ args: rest, options: { seeds: { type: 'string', default: '6,7,8,9,10' }, out: { type: 'string', default: 'body-study.json' }, lr: { type: 'string' } } });
   const runs: SeedRecord[] = [];
   for (const seed of values.seeds.split(',').map(Number)) {
-    runs.push(await runSeed(seed));
+    runs.push(await runSeed(seed, values.lr === undefined ? undefined : Number(values.lr)));
     await writeFile(values.out, `${JSON.stringify(runs, null, 1)}\n`);
     console.error(`[seed ${seed}] done in ${runs.at(-1)!.seconds.toFixed(0)} s; wrote ${values.out}`);
   }

@@ -8,6 +8,7 @@ export { concatBytes, equalBytes, fromHex, lp, toHex, u32be, utf8 } from './byte
 export { KdfLabel, deriveKey, hkdfSha256 } from './hkdf.ts';
 export type { RoundContext } from './hkdf.ts';
 export { MaskAccumulator, addMask, addVectors, maskKeystream, aesCtrKeystreamFloor } from './prg.ts';
+export type { SignedKey } from './prg.ts';
 export { simdAvailable } from './simd.ts';
 export { generateIdentity, generateX25519, signMessage, verifySignature, x25519PublicKey, x25519Shared } from './keys.ts';
 export { curveBackend } from './keys.ts';

@@ -19,7 +19,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { MaskAccumulator } from './prg.ts';
+import type { MaskAccumulator, SignedKey } from './prg.ts';
 
 /**
  * Fewer masks than this stay on the caller's thread: below it, the hand-off (a message,
@@ -115,11 +115,8 @@ export function maskHelperReady(): Promise<boolean> {
   return helper!.loaded;
 }
 
-/** One key and its sign, as `MaskAccumulator.add` takes them. */
-export interface MaskKey {
-  readonly key: Uint8Array;
-  readonly sign: 1 | -1;
-}
+/** One key and its sign, as `MaskAccumulator.add` and `addAll` take them. */
+export type MaskKey = SignedKey;
 
 /**
  * acc += Σ sign·PRG(key) over `masks`, split between this thread and the helper when
@@ -133,7 +130,7 @@ export function addMasksSplit(acc: MaskAccumulator, masks: readonly MaskKey[]): 
   const useHelper = masks.length >= MASK_HELPER_MIN_MASKS && lanes >= MASK_HELPER_MIN_LANES && h !== undefined && h.ready && !h.broken;
   if (!useHelper) {
     if (masks.length >= MASK_HELPER_MIN_MASKS && lanes >= MASK_HELPER_MIN_LANES) startMaskHelper(); // for the next call
-    for (const m of masks) acc.add(m.key, m.sign);
+    acc.addAll(masks);
     return 0;
   }
   // The caller's share is a little larger: it also pays for adding the partial back.
@@ -146,12 +143,12 @@ export function addMasksSplit(acc: MaskAccumulator, masks: readonly MaskKey[]): 
   const job: HelperJob = { seq, lanes, keys, signs: theirs.map((m) => m.sign), out: h.out, ctl: h.ctl.buffer };
   h.worker.postMessage(job);
   keys.fill(0); // the worker got a copy
-  for (const m of ours) acc.add(m.key, m.sign);
+  acc.addAll(ours);
   if (!waitFor(h, seq)) {
     // Failed or silent: do its share here, and never hand it work again.
     h.broken = true;
     void h.worker.terminate();
-    for (const m of theirs) acc.add(m.key, m.sign);
+    acc.addAll(theirs);
     return 0;
   }
   const partial = new Uint32Array(h.out, 0, lanes);

@@ -23,22 +23,26 @@ function selfPlan(selfs: number, lanes: number): UnmaskPlan {
 describe('unmask pool: batches', () => {
   it('cuts the jobs into at most 4 batches per thread, each job exactly once, costliest (pair) jobs first', () => {
     const jobs = [...Array.from({ length: 30 }, selfJob), ...Array.from({ length: 13 }, (_, i) => pairJob(100, i + 1))];
-    for (const threads of [1, 2, 3, 8]) {
-      const got = batches(jobs, threads, 1000);
-      expect(got.length).toBe(Math.min(jobs.length, 4 * threads));
+    // 43.65e6 lanes of work: at most 4 per thread, and at most 20 batches of 2^21 lanes.
+    for (const [threads, count] of [[1, 4], [2, 8], [3, 12], [8, 20]] as const) {
+      const got = batches(jobs, threads, 1_000_000);
+      expect(got.length).toBe(count);
       expect(got.every((b) => b.length > 0)).toBe(true);
       const flat = got.flat();
       expect(flat.length).toBe(jobs.length);
       expect(new Set(flat)).toEqual(new Set(jobs));
       expect(flat.slice(0, 13).every((j) => j.kind === 'pair')).toBe(true);
     }
-    expect(batches(jobs.slice(0, 3), 2, 1000).map((b) => b.length)).toEqual([1, 1, 1]);
-    expect(batches([], 2, 1000)).toEqual([]);
+    expect(batches(jobs.slice(0, 3), 4, 10_000_000).map((b) => b.length)).toEqual([1, 1, 1]);
+    expect(batches([], 2, 1_000_000)).toEqual([]);
+    // Small work: no batch under 2^21 lanes of masks, but one per thread at least.
+    expect(batches(jobs, 2, 100_000).length).toBe(2);
+    expect(batches(jobs, 2, 200_000).length).toBe(4);
   });
 });
 
 describe('unmask pool: batches handed to whichever worker is free', () => {
-  const pool = createUnmaskPool({ threads: 2 });
+  const pool = createUnmaskPool({ threads: 2, inlineBelowLanes: 0 });
   afterAll(() => pool.close());
 
   it('more batches than threads, with self and pairwise masks: exactly the single-thread result and the plain sum', async () => {
@@ -65,9 +69,18 @@ describe('unmask pool: batches handed to whichever worker is free', () => {
   });
 
   it('a pool of more threads than batches uses only as many workers as there are batches', async () => {
-    const p = createUnmaskPool({ threads: 3 });
+    const p = createUnmaskPool({ threads: 3, inlineBelowLanes: 0 });
     const plan = selfPlan(2, 3001);
     expect(await p.unmask(plan)).toEqual(unmask(plan));
     await p.close();
+  });
+
+  it('by default a small plan runs on the calling thread (exactly the same sum); a bad inlineBelowLanes is refused', async () => {
+    const p = createUnmaskPool({ threads: 2 });
+    const plan = selfPlan(9, 4001);
+    expect(await p.unmask(plan)).toEqual(unmask(plan));
+    await p.close();
+    expect(() => createUnmaskPool({ inlineBelowLanes: -1 })).toThrow(RangeError);
+    expect(() => createUnmaskPool({ inlineBelowLanes: 0.5 })).toThrow(RangeError);
   });
 });

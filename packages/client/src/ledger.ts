@@ -20,6 +20,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readJsonLines } from '@tally/wire';
 
 export const LEDGER_FILE = 'ledger.jsonl';
 export const LEDGER_VERSION = 1;
@@ -136,29 +137,8 @@ export interface LedgerContents {
 
 /** Reads a ledger; a missing file is empty; a torn last line is skipped; a bad line before it throws. */
 export async function readLedger(path: string): Promise<LedgerContents> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], torn: false };
-    throw err;
-  }
-  const lines = text.split('\n');
-  const tail = lines.pop() ?? '';
-  const entries: LedgerEntry[] = [];
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    entries.push(parseEntry(line, `${path}:${i + 1}`));
-  });
-  let torn = false;
-  if (tail.trim() !== '') {
-    try {
-      entries.push(parseEntry(tail, `${path}:${lines.length + 1}`));
-    } catch {
-      torn = true;
-    }
-  }
-  return { entries, torn };
+  const { items, torn } = await readJsonLines(path, parseEntry);
+  return { entries: items, torn };
 }
 
 function parseEntry(line: string, where: string): LedgerEntry {

@@ -248,7 +248,8 @@ class Node implements ClientNode {
     this.#ca = o.ca;
     this.#heartbeatMs = nonNegativeInt(o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, 'heartbeatMs');
     this.#maxPayload = nonNegativeInt(o.maxPayload ?? DEFAULT_MAX_PAYLOAD, 'maxPayload');
-    this.#limits = o.limits;
+    // Frames come fresh from the socket and are never read again after parsing: vectors may stay in them (WireLimits.frameOwned).
+    this.#limits = { ...o.limits, frameOwned: true };
     this.#publicKeyHex = toHex(o.identity.publicKey);
     this.#trainer = o.trainer;
     this.#onModel = o.onModel;

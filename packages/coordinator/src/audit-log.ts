@@ -13,6 +13,7 @@
  * and is refused.
  */
 import { open, readFile, truncate } from 'node:fs/promises';
+import { readJsonLines } from '@tally/wire';
 import { isPlainObject } from './_assert.ts';
 
 export const AUDIT_FILE = 'audit.jsonl';
@@ -89,15 +90,15 @@ export interface AuditLogContents {
   readonly torn: boolean;
 }
 
-function parseLine(line: string, lineNo: number, path: string): AuditRecord {
+function parseLine(line: string, where: string): AuditRecord {
   let u: unknown;
   try {
     u = JSON.parse(line);
   } catch (err) {
-    throw new Error(`${path}:${lineNo}: not valid JSON (${(err as Error).message}); the audit log is corrupt before its last line`);
+    throw new Error(`${where}: not valid JSON (${(err as Error).message}); the audit log is corrupt before its last line`);
   }
   if (!isPlainObject(u) || typeof u['round'] !== 'number' || (u['status'] !== 'committed' && u['status'] !== 'aborted')) {
-    throw new Error(`${path}:${lineNo}: expected an audit record with round and status, got ${line.slice(0, 80)}`);
+    throw new Error(`${where}: expected an audit record with round and status, got ${line.slice(0, 80)}`);
   }
   return u as unknown as AuditRecord;
 }
@@ -107,27 +108,8 @@ function parseLine(line: string, lineNo: number, path: string): AuditRecord {
  * file is an empty log. Throws on a malformed line before the last.
  */
 export async function readAuditLog(path: string): Promise<AuditLogContents> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], torn: false };
-    throw err;
-  }
-  const lines = text.split('\n');
-  // The text after the last newline is either '' (clean end) or a torn append.
-  const tail = lines.pop() ?? '';
-  const records = lines.filter((l) => l.trim() !== '').map((l, i) => parseLine(l, i + 1, path));
-  let torn = false;
-  if (tail.trim() !== '') {
-    // A complete record whose newline was lost is still a record; anything else is torn.
-    try {
-      records.push(parseLine(tail, lines.length + 1, path));
-    } catch {
-      torn = true;
-    }
-  }
-  return { records, torn };
+  const { items, torn } = await readJsonLines(path, parseLine);
+  return { records: items, torn };
 }
 
 /** Appends records with fsync; one at a time, in call order. */

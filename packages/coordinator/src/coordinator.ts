@@ -240,6 +240,8 @@ async function startLocked(options: CoordinatorOptions): Promise<Coordinator> {
     maxVectorLength: vectorLength,
     expectedVectorLength: vectorLength,
     maxCiphertextBytes: MAX_SHARE_CIPHERTEXT,
+    // Each frame comes fresh from its socket and is not read again after parsing: a masked input stays in it (WireLimits.frameOwned).
+    frameOwned: true,
   };
 
   const status = (): Status => ({

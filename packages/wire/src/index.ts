@@ -51,5 +51,7 @@ export { DTYPES } from './vector.ts';
 export type { DType, WireVector } from './vector.ts';
 export { authTranscript } from './auth.ts';
 export { isLoopbackHost } from './loopback.ts';
+export { readJsonLines } from './jsonl.ts';
+export type { JsonLines } from './jsonl.ts';
 /** Field-path and plain-object helpers, shared with the config parsers (untrusted JSON there too). */
 export { at as fieldPath, isPlainObject } from './_assert.ts';

@@ -21,6 +21,14 @@ export interface WireLimits {
   readonly expectedVectorLength?: number;
   /** When set, TaskOffer.model must have exactly this many weights. */
   readonly expectedModelLength?: number;
+  /**
+   * The caller hands each frame over to the parser and never reads it again (the client
+   * node and the coordinator's connections, whose frames come fresh from the socket):
+   * vectors are then views into the frame, moved down in place by up to 3 bytes onto
+   * their own MessagePack header for 4-byte alignment, instead of copies. Default false:
+   * vectors are copied and the frame is left untouched.
+   */
+  readonly frameOwned?: boolean;
 }
 
 export const DEFAULT_LIMITS: WireLimits = Object.freeze({
@@ -48,6 +56,10 @@ export function resolveLimits(limits: Partial<WireLimits> | undefined): WireLimi
     if (v === undefined) continue;
     if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`limits.${k}: expected a non-negative safe integer, got ${v}`);
     out[k] = v;
+  }
+  if (limits.frameOwned !== undefined) {
+    if (typeof limits.frameOwned !== 'boolean') throw new RangeError(`limits.frameOwned: expected a boolean, got ${String(limits.frameOwned)}`);
+    out.frameOwned = limits.frameOwned;
   }
   return out;
 }

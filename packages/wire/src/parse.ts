@@ -214,7 +214,7 @@ const COORDINATOR_BODIES: Parsers<CoordinatorMessage> = {
       threshold: expectInt(m['threshold'], 'body.threshold', 1, cohortSize, `a threshold in [1, cohortSize = ${cohortSize}]`),
       graph: expectOneOf(m['graph'], 'body.graph', GRAPH_KINDS),
       degree: expectInt(m['degree'], 'body.degree', 1, Math.max(1, cohortSize - 1), `a degree in [1, cohortSize − 1 = ${cohortSize - 1}]`),
-      model: expectF32Vector(m['model'], 'body.model', l.maxVectorLength, l.expectedModelLength),
+      model: expectF32Vector(m['model'], 'body.model', l.maxVectorLength, l.expectedModelLength, l.frameOwned === true),
       quant: quant(m['quant'], 'body.quant', l),
       deadlineMs: expectInt(m['deadlineMs'], 'body.deadlineMs', 1, MAX_DEADLINE_MS),
       ...(hasKey(m, 'modelSpec') ? { modelSpec: expectString(m['modelSpec'], 'body.modelSpec', 1, MAX_MODEL_SPEC_LENGTH) } : {}),
@@ -227,7 +227,7 @@ const COORDINATOR_BODIES: Parsers<CoordinatorMessage> = {
       taskId: taskId(m['taskId'], 'body.taskId'),
       round: expectRound(m['round'], 'body.round'),
       final: expectBool(m['final'], 'body.final'),
-      model: expectF32Vector(m['model'], 'body.model', l.maxVectorLength, l.expectedModelLength),
+      model: expectF32Vector(m['model'], 'body.model', l.maxVectorLength, l.expectedModelLength, l.frameOwned === true),
     };
   },
   RoundResult(b, l) {
@@ -363,7 +363,7 @@ const CLIENT_BODIES: Parsers<NodeClientMessage> = {
   },
   MaskedInput(b, l) {
     const m = expectMap(b, 'body', ['y']);
-    return { y: expectU32Vector(m['y'], 'body.y', l.maxVectorLength, l.expectedVectorLength) };
+    return { y: expectU32Vector(m['y'], 'body.y', l.maxVectorLength, l.expectedVectorLength, l.frameOwned === true) };
   },
   ConsistencySignature(b) {
     const m = expectMap(b, 'body', ['sig']);

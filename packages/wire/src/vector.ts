@@ -1,9 +1,12 @@
 /**
  * Vectors on the wire: `{ dtype, length, data }` with `data` the little-endian
- * bytes of `length` 4-byte lanes. Decoding copies `data` into a fresh ArrayBuffer
- * before reinterpreting it: msgpackr hands back a view into the frame at any byte
- * offset, and a Uint32Array/Float32Array needs 4-byte alignment (and must not
- * alias a buffer the socket may reuse).
+ * bytes of `length` 4-byte lanes. msgpackr hands `data` back as a view into the
+ * frame at any byte offset, and a Uint32Array/Float32Array needs 4-byte alignment.
+ * By default decoding copies `data` into a fresh ArrayBuffer. When the caller owns
+ * the frame (WireLimits.frameOwned) the vector stays in the frame instead: moved down
+ * by byteOffset mod 4 bytes, onto bytes the parser has already read, and viewed in
+ * place. A model-sized message then costs no second buffer: on this VM a fresh 4 MB
+ * buffer costs page faults worth several times the copy itself.
  */
 
 import { at, badField, expectCount, expectMap, expectOneOf, expected } from './_assert.ts';
@@ -46,8 +49,11 @@ export function toWireVector(v: Uint32Array | Float32Array): WireVector {
   return { dtype, length: v.length, data };
 }
 
-/** Validates a wire vector's shape and returns its bytes in a fresh, aligned, host-order buffer. */
-function expectLanes(u: unknown, path: string, dtype: DType, maxLength: number, expectedLength: number | undefined): ArrayBuffer {
+/**
+ * Validates a wire vector's shape and returns its lanes' bytes, 4-byte aligned and in
+ * host order: a fresh copy, or (`inFrame`, little-endian hosts) the frame's own bytes.
+ */
+function expectLanes(u: unknown, path: string, dtype: DType, maxLength: number, expectedLength: number | undefined, inFrame: boolean): { buffer: ArrayBufferLike; byteOffset: number; length: number } {
   const m = expectMap(u, path, ['dtype', 'length', 'data']);
   expectOneOf(m['dtype'], at(path, 'dtype'), [dtype]);
   const length = expectCount(m['length'], at(path, 'length'), 1, maxLength, 'lanes');
@@ -60,19 +66,30 @@ function expectLanes(u: unknown, path: string, dtype: DType, maxLength: number, 
   if (data.byteLength !== length * LANE_BYTES) {
     badField(dataPath, `expected ${length * LANE_BYTES} bytes (${length} lanes x ${LANE_BYTES}), got ${data.byteLength}`);
   }
+  if (inFrame && HOST_LITTLE_ENDIAN && data.byteOffset >= LANE_BYTES) {
+    // At least 7 bytes the parser no longer needs precede the lanes in any frame: the
+    // bin header (2 to 5 bytes) and the key "data" before it (5 bytes; msgpackr turned
+    // it into a string). Moving the lanes down by at most 3 overwrites only those.
+    const shift = data.byteOffset % LANE_BYTES;
+    if (shift !== 0) new Uint8Array(data.buffer, data.byteOffset - shift, data.byteLength + shift).copyWithin(0, shift);
+    return { buffer: data.buffer, byteOffset: data.byteOffset - shift, length };
+  }
   // Copy: fresh ArrayBuffer, offset 0, so 4-byte aligned and owned by us.
   const copy = new Uint8Array(data);
   if (!HOST_LITTLE_ENDIAN) swap32(copy);
-  return copy.buffer;
+  return { buffer: copy.buffer, byteOffset: 0, length };
 }
 
-export function expectU32Vector(u: unknown, path: string, maxLength: number, expectedLength?: number): Uint32Array {
-  return new Uint32Array(expectLanes(u, path, 'u32', maxLength, expectedLength));
+/** `inFrame`: the caller owns the frame (WireLimits.frameOwned); the vector may be a view into it. */
+export function expectU32Vector(u: unknown, path: string, maxLength: number, expectedLength?: number, inFrame = false): Uint32Array {
+  const l = expectLanes(u, path, 'u32', maxLength, expectedLength, inFrame);
+  return new Uint32Array(l.buffer, l.byteOffset, l.length);
 }
 
 /** Float32 weights; NaN and ±Infinity are refused (a non-finite model poisons every client). */
-export function expectF32Vector(u: unknown, path: string, maxLength: number, expectedLength?: number): Float32Array {
-  const v = new Float32Array(expectLanes(u, path, 'f32', maxLength, expectedLength));
+export function expectF32Vector(u: unknown, path: string, maxLength: number, expectedLength?: number, inFrame = false): Float32Array {
+  const l = expectLanes(u, path, 'f32', maxLength, expectedLength, inFrame);
+  const v = new Float32Array(l.buffer, l.byteOffset, l.length);
   for (let i = 0; i < v.length; i++) {
     const x = v[i]!;
     if (!Number.isFinite(x)) badField(at(at(path, 'data'), i), `expected a finite float32, got ${x}`);

@@ -6,6 +6,8 @@
  *
  * Nothing here sleeps: every wait is on an event, a log line or a socket.
  */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { generateIdentity, signMessage, toHex, type KeyPair } from '@tally/secagg';
 import {
@@ -253,4 +255,17 @@ function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
 export async function getStatus(coordinator: Coordinator): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`http://127.0.0.1:${coordinator.port}/status`, { headers: { authorization: `Bearer ${coordinator.console.token}` } });
   return { status: res.status, body: await res.json() };
+}
+
+/** A self-signed certificate for 127.0.0.1 in `dir`, made with the system's openssl (the TLS and fail-fast tests). */
+export function selfSigned(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+    { stdio: 'ignore' },
+  );
+  return { cert, key };
 }

@@ -4,7 +4,6 @@
  * that retries for ever and a coordinator that re-offers every second. Real coordinator,
  * real client nodes, real sockets (and real TLS) on loopback.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
@@ -13,21 +12,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateIdentity, toHex } from '@tally/secagg';
 import { parseCoordinatorConfig, parseEnrolment, silentLogger, startCoordinator } from '@tally/coordinator';
 import { main } from '@tally/cli';
-import { POLICY, TASK_ID, cleanup, configJson, onCleanup, startNode, startTestCoordinator, tempDir } from './_helpers.ts';
+import { POLICY, TASK_ID, cleanup, configJson, onCleanup, startNode, startTestCoordinator, selfSigned, tempDir } from './_helpers.ts';
 
 afterEach(cleanup);
-
-function selfSigned(dir: string): { cert: string; key: string } {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
 
 describe('checked at authentication (Welcome carries the task descriptor)', () => {
   it.each([

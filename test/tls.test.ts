@@ -1,27 +1,13 @@
 // wss://: a coordinator with listen.tls and client nodes that trust its certificate.
 import { afterEach, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { generateIdentity, toHex } from '@tally/secagg';
 import { parseCoordinatorConfig, parseEnrolment, silentLogger, startCoordinator } from '@tally/coordinator';
-import { cleanup, configJson, onCleanup, startNode, tempDir } from './_helpers.ts';
+import { cleanup, configJson, onCleanup, startNode, selfSigned, tempDir } from './_helpers.ts';
 
 afterEach(cleanup);
-
-/** A self-signed certificate for 127.0.0.1, made with the system's openssl. */
-function selfSigned(dir: string): { cert: string; key: string } {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
 
 describe('TLS (wss://)', () => {
   it('a coordinator with listen.tls runs a round with nodes that trust its certificate; an untrusting socket is refused', async () => {

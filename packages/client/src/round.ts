@@ -301,7 +301,8 @@ export class RoundRunner {
       log.error(`${tag}: the trainer's update cannot be encoded: ${errText(err)}; declining the round`);
       return this.#abandon(live, stillWanted, refuse(DeclineReason.BadUpdate));
     }
-    const machine = createClient({ identity: this.#o.identity, input: lanes, random: this.#o.random });
+    // `lanes` is this round's alone and is not read again: masked in place, it becomes MaskedInput.y.
+    const machine = createClient({ identity: this.#o.identity, input: lanes, random: this.#o.random, maskInPlace: true });
     live.machine = machine;
     live.phase = 'running';
     this.#stats.offersAccepted++;

@@ -38,6 +38,12 @@ export interface ClientOptions {
   readonly identity: KeyPair;
   /** This round's input, already quantised into the ring Z_2^32. */
   readonly input: Uint32Array;
+  /**
+   * Mask `input` in place: it becomes MaskedInput.y, with no second model-sized array
+   * (a fresh one costs a page fault per 4 KiB on first touch). For callers that hand over
+   * a vector of the round's own and never read it again (the client node). Default false.
+   */
+  readonly maskInPlace?: boolean;
   readonly random?: RandomSource;
 }
 
@@ -139,7 +145,7 @@ export const CLIENT_EXPECTS: Readonly<Record<ClientState['stage'], readonly Serv
  */
 export function createClient(opts: ClientOptions): ClientState {
   if (!(opts.input instanceof Uint32Array)) throw new TypeError(`input: expected Uint32Array, got ${typeof opts.input}`);
-  const full = { random: osRandom, ...opts };
+  const full = { random: osRandom, ...opts, maskInPlace: opts.maskInPlace === true };
   const keys = { c: generateX25519(full.random), s: generateX25519(full.random), b: generateX25519(full.random) };
   return { stage: 'Init', opts: full, keys };
 }
@@ -351,7 +357,7 @@ function onShareBundle(state: Extract<ClientState, { stage: 'ShareKeys' }>, msg:
   if (held.size < setup.threshold) {
     fail(E.BelowThreshold, `ShareBundle: ${held.size} neighbours sent shares, threshold is ${setup.threshold}`);
   }
-  const y = maskInput(opts.input, setup.ctx, setup.self, selfSeed, state.s.secretKey, [...held.keys()].map((v) => ({ id: v, sPk: peers.get(v)!.sPk })));
+  const y = maskInput(opts.input, setup.ctx, setup.self, selfSeed, state.s.secretKey, [...held.keys()].map((v) => ({ id: v, sPk: peers.get(v)!.sPk })), opts.maskInPlace ? opts.input : undefined);
   return {
     state: { stage: 'MaskedInput', setup, held, identity: opts.identity },
     outbox: [{ type: 'MaskedInput', ...setup.ctx, y }],
@@ -427,6 +433,7 @@ function reveal(setup: RoundSetup, held: ReadonlyMap<ClientId, HeldShares>, surv
  * The masked input (Bonawitz et al. 2017, round 2):
  *   y_u = x_u + PRG(b_u) + Σ_{v ∈ U2 ∩ N(u)} ±PRG(s_uv)   (mod 2^32)
  * with s_uv = HKDF(X25519(s_sk_u, s_pk_v)); the lower id adds, the higher subtracts.
+ * y goes into `into` when given (it may be `input` itself), else into a fresh array.
  */
 export function maskInput(
   input: Uint32Array,
@@ -435,7 +442,11 @@ export function maskInput(
   selfSeed: Uint8Array,
   maskSecretKey: Uint8Array,
   peers: readonly { readonly id: ClientId; readonly sPk: Uint8Array }[],
+  into?: Uint32Array,
 ): Uint32Array {
+  if (into !== undefined && (!(into instanceof Uint32Array) || into.length !== input.length)) {
+    throw new RangeError(`maskInput into: expected a Uint32Array of ${input.length} lanes, got ${into instanceof Uint32Array ? into.length : typeof into}`);
+  }
   // One accumulator for all k+1 masks: the vector stays in wasm memory throughout.
   const y = new MaskAccumulator(input);
   const masks: MaskKey[] = [{ key: deriveKey(selfSeed, KdfLabel.SelfMask, ctx), sign: 1 }];
@@ -446,7 +457,11 @@ export function maskInput(
     }
     // Large k: part of the masks on the helper thread (mask-helper.ts); same sum either way.
     addMasksSplit(y, masks);
-    return y.result();
+    if (into === undefined) return y.result();
+    // Into the caller's array (the machine's own input): no fresh model-sized array, whose
+    // pages would fault in on first touch.
+    y.copyTo(into);
+    return into;
   } finally {
     y.dispose();
     for (const m of masks) m.key.fill(0);

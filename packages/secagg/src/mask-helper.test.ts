@@ -62,7 +62,13 @@ describe.skipIf(availableParallelism() < 2)('mask helper thread', () => {
       ...peers.map((p) => ({ key: deriveKey(x25519Shared(mine.secretKey, p.sPk), KdfLabel.PairwiseMask, ctx, pairInfo(self, p.id)), sign: pairSign(self, p.id) })),
     ];
     const y = maskInput(input, ctx, self, selfSeed, mine.secretKey, peers);
-    expect(Buffer.from(y.buffer, y.byteOffset, y.byteLength).equals(Buffer.from(reference(input, masks).buffer))).toBe(true);
+    const expected = reference(input, masks);
+    expect(Buffer.from(y.buffer, y.byteOffset, y.byteLength).equals(Buffer.from(expected.buffer))).toBe(true);
+    // In place (the client node's maskInPlace): the same array comes back, holding the same y.
+    const own = input.slice();
+    expect(maskInput(own, ctx, self, selfSeed, mine.secretKey, peers, own)).toBe(own);
+    expect(Buffer.from(own.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    expect(() => maskInput(input, ctx, self, selfSeed, mine.secretKey, peers, new Uint32Array(3))).toThrow(/maskInput into: expected a Uint32Array of \d+ lanes, got 3/);
   });
 
   it('its module does nothing in a thread it was not started as (no stray message to that thread\'s parent)', async () => {

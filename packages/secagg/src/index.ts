@@ -8,6 +8,7 @@ export { concatBytes, equalBytes, fromHex, lp, toHex, u32be, utf8 } from './byte
 export { KdfLabel, deriveKey, hkdfSha256 } from './hkdf.ts';
 export type { RoundContext } from './hkdf.ts';
 export { MaskAccumulator, addMask, addVectors, maskKeystream, aesCtrKeystreamFloor } from './prg.ts';
+export type { SignedKey } from './prg.ts';
 export { simdAvailable } from './simd.ts';
 export { generateIdentity, generateX25519, signMessage, verifySignature, x25519PublicKey, x25519Shared } from './keys.ts';
 export { curveBackend } from './keys.ts';
@@ -30,7 +31,7 @@ export { SERVER_EXPECTS, buildCheckedPlan, buildUnmaskPlan, serverStep, startSer
 export type { Drop, HararySpec, PlanInput, RevealSummary, ServerEvent, ServerOptions, ServerOutcome, ServerOutMessage, ServerState, ServerStep } from './server.ts';
 export { maskJobs, removeMask, unmask } from './unmask.ts';
 export type { MaskJob, UnmaskPlan } from './unmask.ts';
-export { createUnmaskPool } from './unmask-pool.ts';
+export { INLINE_BELOW_LANES, createUnmaskPool } from './unmask-pool.ts';
 export { MASK_HELPER_MIN_LANES, MASK_HELPER_MIN_MASKS, startMaskHelper } from './mask-helper.ts';
 export type { UnmaskPool, UnmaskPoolOptions } from './unmask-pool.ts';
 export { simulateRound } from './simulation.ts';

@@ -16,7 +16,7 @@ import { MaskAccumulator } from './prg.ts';
 export function runHelperJob(job: HelperJob): void {
   const acc = new MaskAccumulator(job.lanes);
   try {
-    for (let i = 0; i < job.signs.length; i++) acc.add(job.keys.subarray(32 * i, 32 * i + 32), job.signs[i]!);
+    acc.addAll(job.signs.map((sign, i) => ({ key: job.keys.subarray(32 * i, 32 * i + 32), sign })));
     acc.copyTo(new Uint32Array(job.out, 0, job.lanes));
   } finally {
     acc.dispose(); // zeroed and kept for the next job: warm memory, no page faults

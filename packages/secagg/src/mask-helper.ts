@@ -29,7 +29,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { MaskAccumulator } from './prg.ts';
+import type { MaskAccumulator, SignedKey } from './prg.ts';
 
 /**
  * Fewer masks than this stay on the caller's thread: below it, the hand-off (a message,
@@ -139,11 +139,8 @@ export async function maskHelperReady(): Promise<boolean> {
   return loaded.some(Boolean);
 }
 
-/** One key and its sign, as `MaskAccumulator.add` takes them. */
-export interface MaskKey {
-  readonly key: Uint8Array;
-  readonly sign: 1 | -1;
-}
+/** One key and its sign, as `MaskAccumulator.add` and `addAll` take them. */
+export type MaskKey = SignedKey;
 
 /**
  * acc += Σ sign·PRG(key) over `masks`, spread over the ready helpers when it is worth it
@@ -157,7 +154,7 @@ export function addMasksSplit(acc: MaskAccumulator, masks: readonly MaskKey[]): 
   const ready = large ? helpers.filter((h) => h.ready && !h.broken) : [];
   if (ready.length === 0) {
     if (large) startMaskHelper(); // for the next call
-    for (const m of masks) acc.add(m.key, m.sign);
+    acc.addAll(masks);
     return 0;
   }
   // Two or more helpers: they take everything. One: this thread takes the larger half,
@@ -171,7 +168,7 @@ export function addMasksSplit(acc: MaskAccumulator, masks: readonly MaskKey[]): 
     next += take;
     jobs.push({ h: ready[i]!, seq: post(ready[i]!, lanes, theirs), masks: theirs });
   }
-  for (const m of masks.slice(next)) acc.add(m.key, m.sign);
+  acc.addAll(masks.slice(next));
   let helped = 0;
   for (const job of jobs) {
     const { h } = job;
@@ -179,7 +176,7 @@ export function addMasksSplit(acc: MaskAccumulator, masks: readonly MaskKey[]): 
       // Failed or silent: do its share here, and never hand it work again.
       h.broken = true;
       void h.worker.terminate();
-      for (const m of job.masks) acc.add(m.key, m.sign);
+      acc.addAll(job.masks);
       continue;
     }
     const partial = new Uint32Array(h.out, 0, lanes);

@@ -145,6 +145,20 @@ function addMaskJs(acc32: Int32Array, key: Uint8Array, sign: 1 | -1): void {
  */
 const SIMD_CHUNK_BYTES = 32 * 1024;
 const SIMD_ZERO_CHUNK = new Uint8Array(SIMD_CHUNK_BYTES);
+
+/**
+ * Keystream bytes per `cipher.update` when several masks are added at once
+ * (`MaskAccumulator.addAll`): chunk-major, so each slice of the vector stays in cache
+ * while every mask's chunk is added to it, instead of the whole vector streaming through
+ * memory once per mask. Below glibc's 128 KiB mmap threshold. Measured on the 2-core
+ * bench VM (Node 20, 20 masks of 1e6 lanes, 30 interleaved reps, median ratio to raw
+ * AES-CTR in the same rep): mask by mask in 32 KiB chunks (`add`) 1.40; chunk-major in
+ * 16 KiB 1.60, 32 KiB 1.26, 64 KiB 1.16, 128 KiB 1.09.
+ */
+const ADD_ALL_CHUNK_BYTES = 64 * 1024;
+const ADD_ALL_ZERO_CHUNK = new Uint8Array(ADD_ALL_CHUNK_BYTES);
+/** The keystream scratch at the start of an accumulator's wasm memory: room for either chunk size. */
+const SIMD_SCRATCH_BYTES = ADD_ALL_CHUNK_BYTES;
 const WASM_PAGE_BYTES = 65536;
 
 /**
@@ -180,8 +194,8 @@ function releaseKernel(kernel: SimdKernel, usedBytes: number): void {
 }
 
 /**
- * vector ±= PRG(key) where the vector is the `bytes` bytes at offset SIMD_CHUNK_BYTES of
- * `mem` (the kernel's memory) and [0, SIMD_CHUNK_BYTES) is scratch for the keystream.
+ * vector ±= PRG(key) where the vector is the `bytes` bytes at offset SIMD_SCRATCH_BYTES of
+ * `mem` (the kernel's memory) and [0, SIMD_CHUNK_BYTES) of the scratch before it takes the keystream.
  */
 function addMaskSimd(kernel: SimdKernel, mem: Uint8Array, bytes: number, key: Uint8Array, sign: 1 | -1): void {
   const op = sign === 1 ? kernel.add : kernel.sub;
@@ -191,7 +205,34 @@ function addMaskSimd(kernel: SimdKernel, mem: Uint8Array, bytes: number, key: Ui
     const ks = cipher.update(n === SIMD_CHUNK_BYTES ? SIMD_ZERO_CHUNK : SIMD_ZERO_CHUNK.subarray(0, n));
     if (ks.length !== n) throw new Error(`prg: expected ${n} keystream bytes, got ${ks.length}`);
     mem.set(ks, 0);
-    op(SIMD_CHUNK_BYTES + off, 0, n);
+    op(SIMD_SCRATCH_BYTES + off, 0, n);
+  }
+}
+
+/** One mask to add: its PRG key and the sign it is added with. */
+export interface SignedKey {
+  readonly key: Uint8Array;
+  readonly sign: 1 | -1;
+}
+
+/**
+ * vector ±= PRG(key) for every mask, chunk-major: one cipher per mask, and for each
+ * ADD_ALL_CHUNK_BYTES slice of the vector (at offset SIMD_SCRATCH_BYTES of `mem`) every
+ * mask's next keystream chunk in turn, copied into the scratch [0, ADD_ALL_CHUNK_BYTES)
+ * and added there. Addition mod 2^32 commutes, so the order does not change the result.
+ */
+function addMasksSimd(kernel: SimdKernel, mem: Uint8Array, bytes: number, masks: readonly SignedKey[]): void {
+  const ciphers = masks.map((m) => newCipher(m.key));
+  const ops = masks.map((m) => (m.sign === 1 ? kernel.add : kernel.sub));
+  for (let off = 0; off < bytes; off += ADD_ALL_CHUNK_BYTES) {
+    const n = Math.min(ADD_ALL_CHUNK_BYTES, bytes - off);
+    const zero = n === ADD_ALL_CHUNK_BYTES ? ADD_ALL_ZERO_CHUNK : ADD_ALL_ZERO_CHUNK.subarray(0, n);
+    for (let i = 0; i < ciphers.length; i++) {
+      const ks = ciphers[i]!.update(zero);
+      if (ks.length !== n) throw new Error(`prg: expected ${n} keystream bytes, got ${ks.length}`);
+      mem.set(ks, 0);
+      ops[i]!(SIMD_SCRATCH_BYTES + off, 0, n);
+    }
   }
 }
 
@@ -215,8 +256,8 @@ export function addMask(acc: Uint32Array, key: Uint8Array, sign: 1 | -1): void {
   assertSign(sign, 'addMask sign');
   const bytes = acc.length * 4;
   const kernel =
-    acc.length >= ADD_MASK_SIMD_MIN_LANES && SIMD_CHUNK_BYTES + bytes <= MASK_ACCUMULATOR_POOL_MAX_BYTES
-      ? takeKernel(SIMD_CHUNK_BYTES + bytes)
+    acc.length >= ADD_MASK_SIMD_MIN_LANES && SIMD_SCRATCH_BYTES + bytes <= MASK_ACCUMULATOR_POOL_MAX_BYTES
+      ? takeKernel(SIMD_SCRATCH_BYTES + bytes)
       : undefined;
   if (kernel === undefined) {
     addMaskJs(new Int32Array(acc.buffer, acc.byteOffset, acc.length), key, sign);
@@ -225,11 +266,11 @@ export function addMask(acc: Uint32Array, key: Uint8Array, sign: 1 | -1): void {
   try {
     const mem = new Uint8Array(kernel.memory.buffer);
     const acc8 = new Uint8Array(acc.buffer, acc.byteOffset, bytes);
-    mem.set(acc8, SIMD_CHUNK_BYTES);
+    mem.set(acc8, SIMD_SCRATCH_BYTES);
     addMaskSimd(kernel, mem, bytes, key, sign);
-    acc8.set(mem.subarray(SIMD_CHUNK_BYTES, SIMD_CHUNK_BYTES + bytes));
+    acc8.set(mem.subarray(SIMD_SCRATCH_BYTES, SIMD_SCRATCH_BYTES + bytes));
   } finally {
-    releaseKernel(kernel, SIMD_CHUNK_BYTES + bytes);
+    releaseKernel(kernel, SIMD_SCRATCH_BYTES + bytes);
   }
 }
 
@@ -250,7 +291,7 @@ export interface MaskAccumulatorOptions {
  * life, so each keystream chunk costs one copy into that memory plus one `i32x4.add`
  * (or `sub`) pass; the vector is copied in once at construction and copied out once
  * by `result()`, which returns the wasm memory to the pool. Memory: one vector plus one
- * 32 KiB chunk, reused from accumulator to accumulator.
+ * 64 KiB scratch, reused from accumulator to accumulator.
  *
  * Call `dispose()` when done (e.g. in `finally`): it zeroes the memory and lets the
  * next accumulator reuse it (see MASK_ACCUMULATOR_POOL_MAX_BYTES). Not calling it is
@@ -282,11 +323,11 @@ export class MaskAccumulator {
     const backend = options.backend ?? 'auto';
     if (backend !== 'auto' && backend !== 'js') throw new RangeError(`MaskAccumulator backend: expected 'auto' or 'js', got ${String(backend)}`);
     this.length = lanes;
-    const kernel = backend === 'auto' && lanes > 0 ? takeKernel(SIMD_CHUNK_BYTES + lanes * 4) : undefined;
+    const kernel = backend === 'auto' && lanes > 0 ? takeKernel(SIMD_SCRATCH_BYTES + lanes * 4) : undefined;
     if (kernel !== undefined) {
       this.#kernel = kernel;
       this.#mem = new Uint8Array(kernel.memory.buffer);
-      if (typeof initial !== 'number') this.#mem.set(new Uint8Array(initial.buffer, initial.byteOffset, lanes * 4), SIMD_CHUNK_BYTES);
+      if (typeof initial !== 'number') this.#mem.set(new Uint8Array(initial.buffer, initial.byteOffset, lanes * 4), SIMD_SCRATCH_BYTES);
     } else {
       this.#js = new Int32Array(lanes);
       if (typeof initial !== 'number') this.#js.set(new Int32Array(initial.buffer, initial.byteOffset, lanes));
@@ -308,6 +349,26 @@ export class MaskAccumulator {
       return;
     }
     addMaskSimd(this.#kernel!, this.#mem!, this.length * 4, key, sign);
+  }
+
+  /**
+   * vector[i] = (vector[i] + Σ sign·PRG(key)[i]) mod 2^32 over `masks`: bit for bit what
+   * `add(m.key, m.sign)` for each mask gives, and faster for several masks over a long
+   * vector (chunk-major, see ADD_ALL_CHUNK_BYTES). Every key and sign is checked before
+   * any lane changes. Same key contract as `add`.
+   */
+  addAll(masks: readonly SignedKey[]): void {
+    this.#assertLive('addAll');
+    if (!Array.isArray(masks)) throw new TypeError(`MaskAccumulator.addAll masks: expected an array, got ${typeof masks}`);
+    masks.forEach((m: SignedKey | null | undefined, i) => {
+      assertKey(m?.key, `MaskAccumulator.addAll masks[${i}].key`);
+      assertSign(m?.sign, `MaskAccumulator.addAll masks[${i}].sign`);
+    });
+    if (this.#js !== undefined) {
+      for (const m of masks) addMaskJs(this.#js, m.key, m.sign);
+      return;
+    }
+    addMasksSimd(this.#kernel!, this.#mem!, this.length * 4, masks);
   }
 
   /**
@@ -342,7 +403,7 @@ export class MaskAccumulator {
     const bytes = this.length * 4;
     const out = new Uint8Array(dst.buffer, dst.byteOffset, bytes);
     if (this.#js !== undefined) out.set(new Uint8Array(this.#js.buffer, this.#js.byteOffset, bytes));
-    else out.set(this.#mem!.subarray(SIMD_CHUNK_BYTES, SIMD_CHUNK_BYTES + bytes));
+    else out.set(this.#mem!.subarray(SIMD_SCRATCH_BYTES, SIMD_SCRATCH_BYTES + bytes));
   }
 
   /** vector[i] = (vector[i] + sign * x[i]) mod 2^32 for every lane (e.g. a worker's partial sum). */
@@ -364,7 +425,7 @@ export class MaskAccumulator {
     for (let off = 0; off < bytes; off += SIMD_CHUNK_BYTES) {
       const n = Math.min(SIMD_CHUNK_BYTES, bytes - off);
       mem.set(x8.subarray(off, off + n), 0);
-      op(SIMD_CHUNK_BYTES + off, 0, n);
+      op(SIMD_SCRATCH_BYTES + off, 0, n);
     }
   }
 
@@ -372,7 +433,7 @@ export class MaskAccumulator {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    if (this.#kernel !== undefined) releaseKernel(this.#kernel, SIMD_CHUNK_BYTES + this.length * 4);
+    if (this.#kernel !== undefined) releaseKernel(this.#kernel, SIMD_SCRATCH_BYTES + this.length * 4);
     this.#js?.fill(0);
     this.#kernel = undefined;
     this.#mem = undefined;

@@ -5,7 +5,7 @@ import { simulateRound } from './simulation.ts';
 import type { Stage } from './messages.ts';
 
 describe('unmask pool (worker threads)', () => {
-  const pool = createUnmaskPool({ threads: 2 });
+  const pool = createUnmaskPool({ threads: 2, inlineBelowLanes: 0 });
   afterAll(() => pool.close());
 
   it('gives exactly the single-thread result and the plain sum', async () => {
@@ -28,7 +28,7 @@ describe('unmask pool (worker threads)', () => {
   });
 
   it('warm() starts the threads and a warmed pool still gives the exact sum', async () => {
-    const p = createUnmaskPool({ threads: 2 });
+    const p = createUnmaskPool({ threads: 2, inlineBelowLanes: 0 });
     await p.warm();
     const r = simulateRound({ inputs: [5, 6, 7, 8].map((x) => new Uint32Array(40).fill(x)), threshold: 3, skipUnmask: true });
     if (r.outcome.kind !== 'ready') throw new Error('round failed');
@@ -37,7 +37,7 @@ describe('unmask pool (worker threads)', () => {
   });
 
   it('warm(lanes) at a vector length above the default, then an exact sum at that length; a bad length is refused', async () => {
-    const p = createUnmaskPool({ threads: 2 });
+    const p = createUnmaskPool({ threads: 2, inlineBelowLanes: 0 });
     const lanes = 70_001;
     await p.warm(lanes);
     const r = simulateRound({ inputs: [5, 6, 7].map((x) => new Uint32Array(lanes).fill(x)), threshold: 2, skipUnmask: true });

@@ -1,8 +1,10 @@
 /**
- * Worker-thread body for unmask-pool.ts: removes the masks of the jobs it is given
- * from a zero vector (one MaskAccumulator per task, its wasm memory reused from task
- * to task on this thread) and writes that partial into the SharedArrayBuffer the pool
- * lent it, so nothing model-sized is allocated, cloned or transferred per task.
+ * Worker-thread body for unmask-pool.ts. The pool hands each worker batches of jobs one
+ * at a time (the next batch goes to whichever worker is free first): the worker adds
+ * each batch's masks into its running partial (one MaskAccumulator per unmask, its wasm
+ * memory reused from call to call on this thread) and, when told to finish, writes the
+ * partial into the SharedArrayBuffer the pool lent it, so nothing model-sized is
+ * allocated, cloned or transferred per task.
  */
 import { parentPort } from 'node:worker_threads';
 import { MaskAccumulator } from './prg.ts';
@@ -13,24 +15,36 @@ export interface WorkerTask {
   readonly id: number;
   readonly ctx: RoundContext;
   readonly length: number;
+  /** Start a new partial of `length` zero lanes (dropping any earlier one) before adding `jobs`. */
+  readonly fresh: boolean;
   readonly jobs: readonly MaskJob[];
-  /** Where the partial goes: at least `length` uint32 lanes, owned by the pool. */
-  readonly out: SharedArrayBuffer;
+  /** When present, the last task of this partial: write it here (at least `length` lanes, owned by the pool) and end it. */
+  readonly out?: SharedArrayBuffer;
 }
 
 export type WorkerReply = { readonly id: number } | { readonly id: number; readonly error: string };
 
-/** The partial of `task` (Σ of its jobs' mask removals), written into `task.out`. */
+/** This thread's partial between tasks of one unmask. */
+let partial: MaskAccumulator | undefined;
+
+/** Adds the masks of `task.jobs` to this thread's partial (a new one when `task.fresh`); with `task.out`, writes the partial there and ends it. */
 export function runTask(task: WorkerTask): void {
-  const acc = new MaskAccumulator(task.length);
   try {
-    for (const job of task.jobs) {
-      const { key, sign } = maskRemoval(task.ctx, job);
-      acc.add(key, sign);
+    if (task.fresh) {
+      partial?.dispose();
+      partial = new MaskAccumulator(task.length);
     }
-    acc.copyTo(new Uint32Array(task.out, 0, task.length));
-  } finally {
-    acc.dispose(); // zeroed and kept for the next task: warm memory, no page faults
+    if (partial === undefined || partial.length !== task.length) throw new Error('unmask worker: a batch came without its partial');
+    partial.addAll(task.jobs.map((job) => maskRemoval(task.ctx, job))); // chunk-major: see MaskAccumulator.addAll
+    if (task.out !== undefined) {
+      partial.copyTo(new Uint32Array(task.out, 0, task.length));
+      partial.dispose(); // zeroed and kept for the next unmask: warm memory, no page faults
+      partial = undefined;
+    }
+  } catch (err) {
+    partial?.dispose(); // a failed partial is never continued
+    partial = undefined;
+    throw err;
   }
 }
 

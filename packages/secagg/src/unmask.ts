@@ -57,10 +57,7 @@ export function removeMask(acc: Uint32Array, ctx: RoundContext, job: MaskJob): v
 export function removeMasks(initial: Uint32Array | number, ctx: RoundContext, jobs: readonly MaskJob[]): Uint32Array<ArrayBuffer> {
   const acc = new MaskAccumulator(initial);
   try {
-    for (const job of jobs) {
-      const { key, sign } = maskRemoval(ctx, job);
-      acc.add(key, sign);
-    }
+    acc.addAll(jobs.map((job) => maskRemoval(ctx, job))); // chunk-major: see MaskAccumulator.addAll
     return acc.result();
   } finally {
     acc.dispose();

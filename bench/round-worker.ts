@@ -75,7 +75,7 @@ const logger = (id: number): Logger => ({
 // Same for every client: the round must not fail on the client's own policy.
 const policy: Policy = { tasks: [job.taskId], minCohort: 2, minThreshold: 1, maxRounds: 1_000, graph: 'harary' }; // --graph harary runs SecAgg+
 
-if (job.mode === 'secure') warmUp();
+if (job.mode === 'secure') await warmUp({ maskHelpers: true });
 const meter = new SocketMeter();
 let cpuAtStart: number | null = null;
 let gc: ReturnType<typeof gcCounter> | null = null;

@@ -29,7 +29,8 @@
  * thread and of each client worker, and of the whole process (which adds the
  * unmask pool and libuv's threads).
  *
- * Every thread warms its secagg code first (round-warmup.ts), outside the timing.
+ * Every thread warms its secagg code first (round-warmup.ts), outside the timing; each
+ * client thread also starts its mask helper threads there, as a node has them after its first round.
  *
  * Both rounds' new models are compared with the exact weighted mean (float64):
  * the plaintext one differs by float32 rounding, the secure one by its fixed-point
@@ -475,7 +476,7 @@ console.log(
   ['n', 'm', 'graph', 'k', 't', 'secure', 'plain', 'ratio', 'cpu ratio', 'up sec', 'up plain', 'up ratio', 'down sec', 'down plain', ...STAGES.map((s) => s.replace('ConsistencyCheck', 'Consist.'))].join('\t'),
 );
 
-warmUp();
+await warmUp();
 const records: RoundRecord[] = [];
 const empty = {
   graph: null, k: null, t: null, secureMs: null, plainMs: null, ratio: null, bytesPerClientSecure: null, bytesPerClientPlain: null,

@@ -459,14 +459,8 @@ const compareFile = args.compare;
 /** A ratio this much above the committed one is flagged (the shared machine's run-to-run noise is about this big). */
 const WORSE_FACTOR = 1.25;
 
-interface ComparedRow {
-  n: number;
-  graph: 'complete' | 'harary';
-  k: number;
-  t: number;
-  m: number;
-  dropout: number;
-  mode: Record['mode'];
+/** A configuration's key fields, as in Record. */
+interface ComparedRow extends Pick<Record, 'n' | 'graph' | 'k' | 't' | 'm' | 'dropout' | 'mode'> {
   /** Ratio name -> [committed, now]. */
   ratios: { [name: string]: [number | null, number | null] };
   worse: string[];

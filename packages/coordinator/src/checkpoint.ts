@@ -24,6 +24,7 @@ import type { AuditRecord } from './audit-log.ts';
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readTextIfExists } from '@tally/wire';
 import { isPlainObject } from './_assert.ts';
 import {
   STRATEGY_NAMES,
@@ -173,13 +174,8 @@ const HEX64 = /^[0-9a-f]{64}$/;
  */
 export async function loadCheckpoint(dir: string, expect: { taskId: string; modelLength: number }): Promise<Checkpoint | null> {
   const file = join(dir, CHECKPOINT_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
+  const text = await readTextIfExists(file);
+  if (text === null) return null;
   let u: unknown;
   try {
     u = JSON.parse(text);

@@ -10,9 +10,10 @@
  * head. A file of another task or declaration is not used (the head starts again from
  * the seed); a damaged one is an error naming the file and what to do.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@tally/ml';
+import { readTextIfExists } from '@tally/wire';
 import { initialWeights } from './model.ts';
 import { demandFederatedCount, demandHeadCount, demandInputs, specJson, type DemandSpec } from './spec.ts';
 
@@ -60,13 +61,8 @@ interface StoredHead {
 export async function loadHead(dir: string | null, taskId: string, spec: DemandSpec): Promise<{ head: Float32Array; restored: boolean }> {
   if (dir === null) return { head: initialHead(spec), restored: false };
   const file = join(dir, HEAD_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { head: initialHead(spec), restored: false };
-    throw err;
-  }
+  const text = await readTextIfExists(file);
+  if (text === null) return { head: initialHead(spec), restored: false };
   const remedy = `delete ${file} (this shop's output layer then starts again from the task's initial weights)`;
   let u: StoredHead;
   try {

@@ -15,8 +15,9 @@
  * folders) and personal.json (the choice, its validation WAPEs, the task and round it
  * belongs to). `tally forecast` reads it (forecast.ts) and says which model it used.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readTextIfExists } from '@tally/wire';
 import { TfjsTrainer, predictRows, setFlatWeights, writeFileAtomic, type LayersModel, type LossName, type OptimizerName } from '@tally/ml';
 import { personalBlend } from './blend.ts';
 import type { Split } from './features.ts';
@@ -197,13 +198,8 @@ export async function removePersonalChoice(dir: string): Promise<void> {
 /** The saved choice, or null when there is none; a malformed file is an error naming the field. */
 export async function readPersonalChoice(dir: string): Promise<PersonalChoice | null> {
   const file = join(dir, PERSONAL_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
+  const text = await readTextIfExists(file);
+  if (text === null) return null;
   // What to do about a damaged file: the choice can be made again, or left out.
   const remedy = `delete ${file} (forecasts then use the shared model) or let the shop's client save the task's final model again`;
   let u: Record<string, unknown>;

@@ -52,6 +52,7 @@ export type { DType, WireVector } from './vector.ts';
 export { authTranscript } from './auth.ts';
 export { isLoopbackHost } from './loopback.ts';
 export { readJsonLines } from './jsonl.ts';
+export { readTextIfExists } from './text-file.ts';
 export type { JsonLines } from './jsonl.ts';
 /** Field-path and plain-object helpers, shared with the config parsers (untrusted JSON there too). */
 export { at as fieldPath, isPlainObject } from './_assert.ts';

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readJsonLines } from './jsonl.ts';
+import { readTextIfExists } from './text-file.ts';
 
 const parse = (line: string, where: string): { n: number } => {
   const u = JSON.parse(line) as unknown;
@@ -39,5 +40,13 @@ describe('readJsonLines', () => {
     const f = join(dir, 'c.jsonl');
     await writeFile(f, '{"n":1}\n\n{"m":2}\n{"n":3}\n');
     await expect(readJsonLines(f, parse)).rejects.toThrow(`${f}:3: expected { n }`);
+  });
+
+  it('readTextIfExists: the text, null for a missing file, and any other error as it is', async () => {
+    const f = join(dir, 'd.txt');
+    await writeFile(f, 'hello');
+    expect(await readTextIfExists(f)).toBe('hello');
+    expect(await readTextIfExists(join(dir, 'missing.txt'))).toBeNull();
+    await expect(readTextIfExists(dir)).rejects.toThrow(/EISDIR/);
   });
 });

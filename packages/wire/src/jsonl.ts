@@ -4,7 +4,7 @@
  * a crash can tear only the last line. Here for want of a package that client and
  * coordinator share other than wire and secagg.
  */
-import { readFile } from 'node:fs/promises';
+import { readTextIfExists } from './text-file.ts';
 
 export interface JsonLines<T> {
   readonly items: T[];
@@ -19,13 +19,8 @@ export interface JsonLines<T> {
  * whose newline was lost). A bad line before it throws whatever `parse` throws.
  */
 export async function readJsonLines<T>(path: string, parse: (line: string, where: string) => T): Promise<JsonLines<T>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { items: [], torn: false };
-    throw err;
-  }
+  const text = await readTextIfExists(path);
+  if (text === null) return { items: [], torn: false };
   const lines = text.split('\n');
   const tail = lines.pop() ?? '';
   const items: T[] = [];

@@ -22,6 +22,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The published packages (everything under packages/ without "private": true). */
 const PUBLISHED = ['secagg', 'wire', 'coordinator', 'client', 'ml', 'demand', 'cli'] as const;
+/** The optional native mask kernel: C sources that npm builds at install (node-gyp), no dist. */
+const NATIVE = 'native';
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 
 interface Run {
@@ -93,11 +95,13 @@ beforeAll(async () => {
   // 2. pnpm pack each package (the README's pnpm, so the rewrite is the one a release gets).
   const packs = join(tmp, 'packs');
   await mkdir(packs);
-  await Promise.all(PUBLISHED.map((p) => run('npx', ['-y', 'pnpm@12.4.2', 'pack', '--pack-destination', packs], join(ROOT, 'packages', p))));
+  await Promise.all([...PUBLISHED, NATIVE].map((p) => run('npx', ['-y', 'pnpm@12.4.2', 'pack', '--pack-destination', packs], join(ROOT, 'packages', p))));
   const tarballs = (await readdir(packs)).filter((f) => f.endsWith('.tgz')).map((f) => join(packs, f));
-  expect(tarballs).toHaveLength(PUBLISHED.length);
+  expect(tarballs).toHaveLength(PUBLISHED.length + 1);
   // 3. Plain npm into an empty folder outside the workspace. tfjs-node (optional) needs a
-  //    download this network blocks; the ml package falls back to wasm/cpu without it.
+  //    download this network blocks; the ml package falls back to wasm/cpu without it. So
+  //    optional dependencies are left out, and @tally/native (secagg's optional kernel, which
+  //    a default install builds) is named on the command line: npm builds it with node-gyp.
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'shop-app', private: true, type: 'module' }));
   const t0 = performance.now();
   await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--omit=optional', '@types/node@20.19.43', ...tarballs], app);
@@ -130,6 +134,13 @@ describe('installed from the packed tarballs with npm, run with plain node', () 
       expect(files, p).toContain('index.d.ts');
       expect(files, p).toContain('index.js.map');
     }
+    // secagg names the native kernel as optional, at the released version; npm built it at
+    // install from its C source (the tarball ships no binary of the workspace's).
+    const secagg = JSON.parse(await readFile(join(app, 'node_modules/@tally/secagg/package.json'), 'utf8')) as { optionalDependencies?: Record<string, string> };
+    expect(secagg.optionalDependencies).toEqual({ '@tally/native': '0.1.0' });
+    const native = join(app, 'node_modules/@tally/native');
+    expect((await readdir(native)).sort()).toEqual(['LICENSE', 'README.md', 'binding.gyp', 'build', 'index.cjs', 'index.d.ts', 'install.cjs', 'package.json', 'src']);
+    expect(await readdir(join(native, 'build/Release'))).toContain('tally_native.node');
     const bin = await readFile(join(app, 'node_modules/@tally/cli/dist/bin.js'), 'utf8');
     expect(bin.split('\n')[0]).toBe('#!/usr/bin/env node');
     // Installing the CLI does not pull in the demo or TensorFlow through it.
@@ -236,6 +247,8 @@ export function createTrainer(options, { configDir }) {
       expect(r.out).toMatch(/stopped: task complete; contributed to 3 round\(s\), 3 committed/);
     }
     expect(results[2]!.out).toMatch(/trainer: module .*my-trainer\.mjs/);
+    // The native mask kernel that npm built at install is the one masking.
+    for (const r of results) expect(r.out).toMatch(/mask kernel: native \(@tally\/native/);
     const c = await coordinator.done;
     expect(c.code, c.out).toBe(0);
     expect(c.out).toMatch(/task packaged: complete at round 3/);

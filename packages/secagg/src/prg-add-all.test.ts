@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MaskAccumulator, maskKeystream, type SignedKey } from './prg.ts';
+import { _useNative, nativeStatus } from './native.ts';
 
 /** 64 KiB keystream chunks of addAll, in lanes. */
 const ADD_ALL_CHUNK_LANES = 16384;
@@ -26,58 +27,75 @@ function reference(initial: Uint32Array, masks: readonly SignedKey[]): Uint32Arr
   return out;
 }
 
-describe('MaskAccumulator.addAll (chunk-major)', () => {
-  const LENGTHS = [0, 1, 5, ADD_ALL_CHUNK_LANES - 1, ADD_ALL_CHUNK_LANES, ADD_ALL_CHUNK_LANES + 1, 2 * ADD_ALL_CHUNK_LANES + 3, 100003];
-  for (const backend of ['auto', 'js'] as const) {
-    for (const n of LENGTHS) {
-      it(`${backend}: equals the plain path and add() mask by mask, exactly, for ${n} lanes`, () => {
-        const initial = randomLanes(n);
-        const masks = masksOf(7);
-        const all = new MaskAccumulator(initial, { backend });
-        all.addAll(masks);
-        const got = all.result();
-        const one = new MaskAccumulator(initial, { backend });
-        for (const m of masks) one.add(m.key, m.sign);
-        const byAdd = one.result();
-        expect(got.length).toBe(n);
-        expect(bytesOf(got).equals(bytesOf(reference(initial, masks)))).toBe(true);
-        expect(bytesOf(got).equals(bytesOf(byAdd))).toBe(true);
-      });
+// Every test below runs twice: on the native kernel (@tally/native, built by the install)
+// and with it turned off (WebAssembly SIMD / JS), so both paths meet the same expectations.
+for (const kernel of ['native', 'wasm'] as const) {
+  describe(`${kernel} kernel`, () => {
+    beforeAll(() => {
+      const on = _useNative(kernel === 'native');
+      if (kernel === 'native' && !on) throw new Error(`the native kernel did not load: ${nativeStatus().reason}`);
+    });
+    afterAll(() => {
+      _useNative(true);
+    });
+    suite(kernel);
+  });
+}
+
+function suite(_kernel: 'native' | 'wasm'): void {
+  describe('MaskAccumulator.addAll (chunk-major)', () => {
+    const LENGTHS = [0, 1, 5, ADD_ALL_CHUNK_LANES - 1, ADD_ALL_CHUNK_LANES, ADD_ALL_CHUNK_LANES + 1, 2 * ADD_ALL_CHUNK_LANES + 3, 100003];
+    for (const backend of ['auto', 'js'] as const) {
+      for (const n of LENGTHS) {
+        it(`${backend}: equals the plain path and add() mask by mask, exactly, for ${n} lanes`, () => {
+          const initial = randomLanes(n);
+          const masks = masksOf(7);
+          const all = new MaskAccumulator(initial, { backend });
+          all.addAll(masks);
+          const got = all.result();
+          const one = new MaskAccumulator(initial, { backend });
+          for (const m of masks) one.add(m.key, m.sign);
+          const byAdd = one.result();
+          expect(got.length).toBe(n);
+          expect(bytesOf(got).equals(bytesOf(reference(initial, masks)))).toBe(true);
+          expect(bytesOf(got).equals(bytesOf(byAdd))).toBe(true);
+        });
+      }
     }
-  }
 
-  it('an empty list changes nothing; calls mix with add() and with each other', () => {
-    const initial = randomLanes(40000);
-    const [a, b, c] = [masksOf(3), masksOf(1), masksOf(4)];
-    const acc = new MaskAccumulator(initial);
-    acc.addAll([]);
-    acc.addAll(a!);
-    acc.add(b![0]!.key, b![0]!.sign);
-    acc.addAll(c!);
-    expect(bytesOf(acc.result()).equals(bytesOf(reference(initial, [...a!, ...b!, ...c!])))).toBe(true);
-  });
+    it('an empty list changes nothing; calls mix with add() and with each other', () => {
+      const initial = randomLanes(40000);
+      const [a, b, c] = [masksOf(3), masksOf(1), masksOf(4)];
+      const acc = new MaskAccumulator(initial);
+      acc.addAll([]);
+      acc.addAll(a!);
+      acc.add(b![0]!.key, b![0]!.sign);
+      acc.addAll(c!);
+      expect(bytesOf(acc.result()).equals(bytesOf(reference(initial, [...a!, ...b!, ...c!])))).toBe(true);
+    });
 
-  it('masks added with +1 and then with -1 cancel', () => {
-    const initial = randomLanes(70001);
-    const masks = masksOf(5);
-    const acc = new MaskAccumulator(initial);
-    acc.addAll(masks);
-    acc.addAll(masks.map((m) => ({ key: m.key, sign: m.sign === 1 ? -1 : 1 })));
-    expect(bytesOf(acc.result()).equals(bytesOf(initial))).toBe(true);
-  });
+    it('masks added with +1 and then with -1 cancel', () => {
+      const initial = randomLanes(70001);
+      const masks = masksOf(5);
+      const acc = new MaskAccumulator(initial);
+      acc.addAll(masks);
+      acc.addAll(masks.map((m) => ({ key: m.key, sign: m.sign === 1 ? -1 : 1 })));
+      expect(bytesOf(acc.result()).equals(bytesOf(initial))).toBe(true);
+    });
 
-  it('checks every key and sign before any lane changes', () => {
-    const initial = randomLanes(20000);
-    const acc = new MaskAccumulator(initial);
-    const good = masksOf(3);
-    expect(() => acc.addAll([...good, { key: new Uint8Array(31), sign: 1 }])).toThrow(/masks\[3\]\.key/);
-    expect(() => acc.addAll([...good, { key: randomKey(), sign: 0 as unknown as 1 }])).toThrow(/masks\[3\]\.sign/);
-    expect(() => acc.addAll([...good, null as unknown as SignedKey])).toThrow(TypeError);
-    expect(() => acc.addAll('keys' as unknown as SignedKey[])).toThrow(TypeError);
-    const out = new Uint32Array(initial.length);
-    acc.copyTo(out);
-    expect(bytesOf(out).equals(bytesOf(initial))).toBe(true);
-    acc.dispose();
-    expect(() => acc.addAll(good)).toThrow(/disposed/);
+    it('checks every key and sign before any lane changes', () => {
+      const initial = randomLanes(20000);
+      const acc = new MaskAccumulator(initial);
+      const good = masksOf(3);
+      expect(() => acc.addAll([...good, { key: new Uint8Array(31), sign: 1 }])).toThrow(/masks\[3\]\.key/);
+      expect(() => acc.addAll([...good, { key: randomKey(), sign: 0 as unknown as 1 }])).toThrow(/masks\[3\]\.sign/);
+      expect(() => acc.addAll([...good, null as unknown as SignedKey])).toThrow(TypeError);
+      expect(() => acc.addAll('keys' as unknown as SignedKey[])).toThrow(TypeError);
+      const out = new Uint32Array(initial.length);
+      acc.copyTo(out);
+      expect(bytesOf(out).equals(bytesOf(initial))).toBe(true);
+      acc.dispose();
+      expect(() => acc.addAll(good)).toThrow(/disposed/);
+    });
   });
-});
+}

@@ -17,7 +17,8 @@ import { createCipheriv } from 'node:crypto';
 import type { Cipher } from 'node:crypto';
 import { endianness } from 'node:os';
 import { assertBytes } from './bytes.ts';
-import { instantiateSimd, type SimdKernel } from './simd.ts';
+import { nativeKernel, nativeStatus, type NativeKernel } from './native.ts';
+import { instantiateSimd, simdAvailable, type SimdKernel } from './simd.ts';
 
 // A Uint32Array view reads host byte order; the lanes are defined as little-endian.
 // Big-endian hosts are not supported: fail at load rather than produce wrong masks.
@@ -74,6 +75,11 @@ export function maskKeystream(key: Uint8Array, lanes: number): Uint32Array {
   assertKey(key, 'maskKeystream key');
   assertLanes(lanes, 'maskKeystream lanes');
   const out = new Uint32Array(lanes);
+  const native = nativeKernel();
+  if (native !== null) {
+    native.keystream(key, new Uint8Array(out.buffer, 0, lanes * 4));
+    return out;
+  }
   const cipher = newCipher(key);
   for (let off = 0; off < lanes; off += CHUNK_LANES) {
     const n = Math.min(CHUNK_LANES, lanes - off);
@@ -236,6 +242,34 @@ function addMasksSimd(kernel: SimdKernel, mem: Uint8Array, bytes: number, masks:
   }
 }
 
+/** Masks per native call: bounds the OpenSSL contexts alive at once (the kernel takes up to 4096). */
+const NATIVE_MASKS_PER_CALL = 1024;
+
+/** vec ±= PRG(key) for every mask, on the native kernel, NATIVE_MASKS_PER_CALL at a time. */
+function addMasksNative(native: NativeKernel, vec: Uint32Array, masks: readonly SignedKey[]): void {
+  for (let from = 0; from < masks.length; from += NATIVE_MASKS_PER_CALL) {
+    const batch = masks.slice(from, from + NATIVE_MASKS_PER_CALL);
+    const keys = new Uint8Array(PRG_KEY_BYTES * batch.length);
+    batch.forEach((m, i) => keys.set(m.key, PRG_KEY_BYTES * i));
+    try {
+      native.addMasks(vec, keys, Int8Array.from(batch, (m) => m.sign));
+    } finally {
+      keys.fill(0);
+    }
+  }
+}
+
+/**
+ * Which kernel expands masks on this thread (MaskAccumulator's backend 'auto', addMask,
+ * addVectors, maskKeystream), and why not a faster one: for start-up logs and benchmarks.
+ */
+export function maskKernel(): { readonly name: 'native' | 'wasm-simd' | 'js'; readonly detail: string } {
+  if (nativeKernel() !== null) return { name: 'native', detail: "@tally/native: AES-256-CTR from Node's OpenSSL, added in place" };
+  const why = nativeStatus().reason ?? 'off';
+  if (simdAvailable) return { name: 'wasm-simd', detail: `WebAssembly SIMD; no native kernel: ${why}` };
+  return { name: 'js', detail: `JavaScript loop; no WebAssembly SIMD, no native kernel: ${why}` };
+}
+
 /** Below this many lanes `addMask` stays on the JS loop (see addMask). */
 const ADD_MASK_SIMD_MIN_LANES = 16384;
 
@@ -254,6 +288,11 @@ export function addMask(acc: Uint32Array, key: Uint8Array, sign: 1 | -1): void {
   assertLanes(acc.length, 'addMask acc.length');
   assertKey(key, 'addMask key');
   assertSign(sign, 'addMask sign');
+  const native = nativeKernel();
+  if (native !== null) {
+    native.addMasks(acc, key, Int8Array.of(sign));
+    return;
+  }
   const bytes = acc.length * 4;
   const kernel =
     acc.length >= ADD_MASK_SIMD_MIN_LANES && SIMD_SCRATCH_BYTES + bytes <= MASK_ACCUMULATOR_POOL_MAX_BYTES
@@ -303,6 +342,8 @@ export class MaskAccumulator {
   /** Lanes in the vector. */
   readonly length: number;
   #kernel: SimdKernel | undefined;
+  /** The native kernel (backend 'auto' where it loaded): it works on the vector wherever it lives. */
+  #native: NativeKernel | null;
   /** SIMD: the wasm memory as bytes, [chunk | vector] (see addMaskSimd). It does not grow while we hold it, so this view stays valid. */
   #mem: Uint8Array<ArrayBuffer> | undefined;
   /** JS backend: the vector. */
@@ -323,6 +364,9 @@ export class MaskAccumulator {
     const backend = options.backend ?? 'auto';
     if (backend !== 'auto' && backend !== 'js') throw new RangeError(`MaskAccumulator backend: expected 'auto' or 'js', got ${String(backend)}`);
     this.length = lanes;
+    this.#native = backend === 'auto' ? nativeKernel() : null;
+    // The wasm memory is reused from accumulator to accumulator (no page faults), so the
+    // vector lives there even when the native kernel does the work.
     const kernel = backend === 'auto' && lanes > 0 ? takeKernel(SIMD_SCRATCH_BYTES + lanes * 4) : undefined;
     if (kernel !== undefined) {
       this.#kernel = kernel;
@@ -335,8 +379,15 @@ export class MaskAccumulator {
   }
 
   /** Which backend this accumulator runs on. */
-  get backend(): 'simd' | 'js' {
+  get backend(): 'native' | 'simd' | 'js' {
+    if (this.#native !== null) return 'native';
     return this.#kernel === undefined ? 'js' : 'simd';
+  }
+
+  /** The vector where it lives now (wasm memory or the JS array), as lanes. */
+  #lanes(): Uint32Array {
+    if (this.#js !== undefined) return new Uint32Array(this.#js.buffer, this.#js.byteOffset, this.length);
+    return new Uint32Array(this.#mem!.buffer, SIMD_SCRATCH_BYTES, this.length);
   }
 
   /** vector[i] = (vector[i] + sign * PRG(key)[i]) mod 2^32 for every lane. */
@@ -344,6 +395,10 @@ export class MaskAccumulator {
     this.#assertLive('add');
     assertKey(key, 'MaskAccumulator.add key');
     assertSign(sign, 'MaskAccumulator.add sign');
+    if (this.#native !== null) {
+      this.#native.addMasks(this.#lanes(), key, Int8Array.of(sign));
+      return;
+    }
     if (this.#js !== undefined) {
       addMaskJs(this.#js, key, sign);
       return;
@@ -364,6 +419,10 @@ export class MaskAccumulator {
       assertKey(m?.key, `MaskAccumulator.addAll masks[${i}].key`);
       assertSign(m?.sign, `MaskAccumulator.addAll masks[${i}].sign`);
     });
+    if (this.#native !== null) {
+      addMasksNative(this.#native, this.#lanes(), masks);
+      return;
+    }
     if (this.#js !== undefined) {
       for (const m of masks) addMaskJs(this.#js, m.key, m.sign);
       return;
@@ -413,6 +472,10 @@ export class MaskAccumulator {
       throw new RangeError(`MaskAccumulator.addVector x: expected a Uint32Array of ${this.length} lanes, got ${x instanceof Uint32Array ? x.length : typeof x}`);
     }
     assertSign(sign, 'MaskAccumulator.addVector sign');
+    if (this.#native !== null) {
+      this.#native.addVector(this.#lanes(), x, sign);
+      return;
+    }
     const x32 = new Int32Array(x.buffer, x.byteOffset, x.length);
     if (this.#js !== undefined) {
       (sign === 1 ? addLanes : subLanes)(this.#js, x32, this.length);
@@ -438,6 +501,7 @@ export class MaskAccumulator {
     this.#kernel = undefined;
     this.#mem = undefined;
     this.#js = undefined;
+    this.#native = null;
   }
 
   #assertLive(what: string): void {
@@ -459,6 +523,11 @@ export function addVectors(acc: Uint32Array, x: Uint32Array): void {
   if (!(acc instanceof Uint32Array)) throw new TypeError(`addVectors acc: expected Uint32Array, got ${typeof acc}`);
   if (!(x instanceof Uint32Array) || x.length !== acc.length) {
     throw new RangeError(`addVectors x: expected a Uint32Array of ${acc.length} lanes, got ${x instanceof Uint32Array ? x.length : typeof x}`);
+  }
+  const native = nativeKernel();
+  if (native !== null) {
+    native.addVector(acc, x, 1);
+    return;
   }
   if (sumKernel === undefined) {
     const k = instantiateSimd();

@@ -1,7 +1,7 @@
 /** `tally client`: one shop's node, with the trainer its config names. */
 import { readFile } from 'node:fs/promises';
 import { ConfigError, Ledger, parseClientConfig, startClientNode, type GlobalModel } from '@tally/client';
-import { toHex } from '@tally/secagg';
+import { maskKernel, toHex } from '@tally/secagg';
 import { readJsonFile } from '../config-file.ts';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.ts';
 import type { Io } from '../io.ts';
@@ -69,6 +69,8 @@ export async function client(args: ClientArgs, io: Io): Promise<ExitCode> {
   log.info(`privacy ledger: ${ledger.path} (read it with: tally ledger --config ${args.config})`);
   if (config.peers !== undefined) log.info(`peers: ${config.peers.enrolled.size} enrolled clients from ${config.peers.file}; every round's roster is checked against them`);
   log.info(`trainer: ${built.description}`);
+  const kernel = maskKernel();
+  log.info(`mask kernel: ${kernel.name} (${kernel.detail})`);
   for (const line of [...built.warnings, ...early]) log.warn(line);
   warnSink = (line) => log.warn(line);
   const modelDir = config.modelDir;

@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { loadEnrolment, parseCoordinatorConfig, startCoordinator, type Coordinator } from '@tally/coordinator';
+import { maskKernel } from '@tally/secagg';
 import { isConfigError, readJsonFile } from '../config-file.ts';
 import { EXIT, RuntimeError, UsageError, errText, type ExitCode } from '../exit-codes.ts';
 import type { Io } from '../io.ts';
@@ -45,6 +46,8 @@ export async function coordinator(args: CoordinatorArgs, io: Io): Promise<ExitCo
     throw new RuntimeError(`cannot start the coordinator: ${errText(err)}`);
   }
   log.info(`clients connect to ${running.url}`);
+  const kernel = maskKernel();
+  log.info(`mask kernel: ${kernel.name} (${kernel.detail})`);
   log.info(`console: ${running.console.url} (token in ${running.console.tokenFile}; print it with: tally console-token --config ${args.config})`);
   io.out(`console: ${running.console.link}`);
 

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "tally_native",
+      "sources": ["src/prg.c"],
+      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"],
+      "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-std=c11"] }
+    }
+  ]
+}

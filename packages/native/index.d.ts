@@ -1,0 +1,14 @@
+/** The native mask kernel (src/prg.c); every call is synchronous and checks its arguments. */
+export interface NativeKernel {
+  /** vec[i] += Σ_j signs[j]·PRG(keys[32j, 32j+32))[i] mod 2^32, chunk-major. */
+  addMasks(vec: Uint32Array | Int32Array, keys: Uint8Array, signs: Int8Array): void;
+  /** acc[i] += sign·x[i] mod 2^32. */
+  addVector(acc: Uint32Array | Int32Array, x: Uint32Array | Int32Array, sign: 1 | -1): void;
+  /** out = the first out.length bytes of PRG(key). */
+  keystream(key: Uint8Array, out: Uint8Array): void;
+  /** Makes `bytes` bytes of PRG(key) and drops them: the AES floor of this kernel, for benchmarks. */
+  discardKeystream(key: Uint8Array, bytes: number): void;
+}
+/** null where the addon was not built or does not load; `reason` then says why. */
+export declare const kernel: NativeKernel | null;
+export declare const reason: string | null;

@@ -1,0 +1,125 @@
+import { execFileSync } from 'node:child_process';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { nativeStatus, selfCheck, type NativeKernel } from './native.ts';
+
+// The raw addon, as @tally/native exports it (not through secagg's loader).
+const raw = (createRequire(import.meta.url)('@tally/native') as { kernel: NativeKernel | null; reason: string | null });
+
+function kernel(): NativeKernel {
+  const k = nativeStatus().kernel;
+  if (k === null) throw new Error(`the native kernel did not load here: ${nativeStatus().reason}`);
+  return k;
+}
+
+/** Independent reference: node:crypto's AES-256-CTR with a zero counter block. */
+const nodeKeystream = (key: Uint8Array, bytes: number): Uint8Array => new Uint8Array(createCipheriv('aes-256-ctr', key, new Uint8Array(16)).update(new Uint8Array(bytes)));
+
+describe('@tally/native (the native mask kernel)', () => {
+  it('is built by the install and passes its self-check here', () => {
+    expect(raw.reason).toBeNull();
+    expect(nativeStatus().reason).toBeNull();
+    expect(nativeStatus().kernel).toBe(raw.kernel);
+  });
+
+  it('keystream equals node:crypto AES-256-CTR, across its 16 KiB chunks and mid-block ends', () => {
+    const k = kernel();
+    for (const bytes of [0, 1, 15, 16, 17, 16383, 16384, 16385, 3 * 16384 + 5]) {
+      const key = new Uint8Array(randomBytes(32));
+      const out = new Uint8Array(bytes);
+      k.keystream(key, out);
+      expect(Buffer.from(out).equals(Buffer.from(nodeKeystream(key, bytes))), `${bytes} bytes`).toBe(true);
+    }
+  });
+
+  it('addMasks equals the masks added lane by lane in JS, for any lengths, keys and signs', () => {
+    const k = kernel();
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 12_000 }),
+        fc.array(fc.tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.constantFrom(1 as const, -1 as const)), { minLength: 0, maxLength: 6 }),
+        fc.integer(),
+        (lanes, masks, seed) => {
+          const vec = new Uint32Array(lanes).map((_, i) => (Math.imul(i + seed, 2654435761) >>> 0));
+          const want = vec.slice();
+          for (const [key, sign] of masks) {
+            const ks = new Uint32Array(nodeKeystream(key, lanes * 4).buffer, 0, lanes);
+            for (let i = 0; i < lanes; i++) want[i] = (want[i]! + sign * ks[i]!) >>> 0;
+          }
+          const keys = new Uint8Array(32 * masks.length);
+          masks.forEach(([key], i) => keys.set(key, 32 * i));
+          k.addMasks(vec, keys, Int8Array.from(masks, ([, s]) => s));
+          expect(Buffer.from(vec.buffer).equals(Buffer.from(want.buffer))).toBe(true);
+        },
+      ),
+      { numRuns: 60 },
+    );
+    // Long enough for several 16 KiB chunks per mask, chunk-major.
+    const lanes = 5 * 4096 + 3;
+    const key = new Uint8Array(randomBytes(32));
+    const vec = new Uint32Array(lanes);
+    k.addMasks(vec, key, Int8Array.of(-1));
+    const ks = new Uint32Array(nodeKeystream(key, lanes * 4).buffer, 0, lanes);
+    expect(vec.every((x, i) => x === ((-ks[i]!) >>> 0))).toBe(true);
+  });
+
+  it('addVector adds and subtracts mod 2^32, also on itself', () => {
+    const k = kernel();
+    const a = Uint32Array.of(0xffffffff, 5, 0, 7);
+    k.addVector(a, Uint32Array.of(1, 0xffffffff, 3, 0), 1);
+    expect(Array.from(a)).toEqual([0, 4, 3, 7]);
+    k.addVector(a, Uint32Array.of(1, 5, 3, 8), -1);
+    expect(Array.from(a)).toEqual([0xffffffff, 0xffffffff, 0, 0xffffffff]);
+    k.addVector(a, a, 1);
+    expect(Array.from(a)).toEqual([0xfffffffe, 0xfffffffe, 0, 0xfffffffe]);
+  });
+
+  it('refuses wrong arguments with a TypeError or RangeError that names them, and changes nothing', () => {
+    const k = kernel();
+    const vec = new Uint32Array(8).fill(9);
+    const key = new Uint8Array(32);
+    const bad: [() => void, typeof TypeError | typeof RangeError, RegExp][] = [
+      [() => k.addMasks([] as unknown as Uint32Array, key, Int8Array.of(1)), TypeError, /addMasks vec: expected a typed array/],
+      [() => k.addMasks(new Uint8Array(6) as unknown as Uint32Array, key, Int8Array.of(1)), RangeError, /addMasks vec: expected 4-byte-aligned memory of a multiple of 4 bytes, got 6 bytes/],
+      [() => k.addMasks(vec, new Uint16Array(16) as unknown as Uint8Array, Int8Array.of(1)), TypeError, /addMasks keys: expected a Uint8Array/],
+      [() => k.addMasks(vec, new Uint8Array(31), Int8Array.of(1)), RangeError, /addMasks keys: expected 32 bytes per sign/],
+      [() => k.addMasks(vec, key, Uint8Array.of(1) as unknown as Int8Array), TypeError, /addMasks signs: expected an Int8Array/],
+      [() => k.addMasks(vec, key, Int8Array.of(2)), RangeError, /addMasks signs: expected every sign to be 1 or -1/],
+      [() => k.addMasks(vec, new Uint8Array(32 * 4097), new Int8Array(4097).fill(1)), RangeError, /more than 4096 masks/],
+      [() => k.addVector(vec, new Uint32Array(7), 1), RangeError, /addVector x: expected as many lanes as acc/],
+      [() => k.addVector(vec, vec, 0 as 1), RangeError, /addVector sign: expected 1 or -1/],
+      [() => k.keystream(new Uint8Array(16), new Uint8Array(4)), RangeError, /keystream key: expected 32 bytes/],
+      [() => k.keystream(key, new Uint32Array(4) as unknown as Uint8Array), TypeError, /keystream out: expected a Uint8Array/],
+      [() => k.discardKeystream(key, -1), RangeError, /discardKeystream bytes/],
+      [() => (k.addMasks as unknown as (v: Uint32Array) => void)(vec), TypeError, /addMasks: expected \(vec, keys, signs\)/],
+    ];
+    for (const [call, type, message] of bad) {
+      expect(call).toThrow(type);
+      expect(call).toThrow(message);
+    }
+    expect(Array.from(vec)).toEqual(new Array(8).fill(9));
+  });
+
+  it('the self-check refuses a kernel whose keystream, masked sum or subtraction is wrong', () => {
+    const k = kernel();
+    expect(selfCheck(k)).toBeNull();
+    const flipKeystream: NativeKernel = { ...k, keystream: (key, out) => { k.keystream(key, out); out[100]! ^= 1; } };
+    expect(selfCheck(flipKeystream)).toMatch(/keystream differs from node:crypto/);
+    const dropSign: NativeKernel = { ...k, addMasks: (v, keys, signs) => k.addMasks(v, keys, signs.map(() => 1)) };
+    expect(selfCheck(dropSign)).toMatch(/masked sum differs from the JS one/);
+    const noSub: NativeKernel = { ...k, addVector: (a, x) => k.addVector(a, x, 1) };
+    expect(selfCheck(noSub)).toMatch(/vector subtraction is wrong/);
+  });
+
+  it('TALLY_NATIVE=0 turns it off, and the loader says so', () => {
+    const here = fileURLToPath(new URL('./native.ts', import.meta.url));
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', `import(${JSON.stringify(here)}).then((m) => console.log(JSON.stringify(m.nativeStatus())))`], {
+      env: { ...process.env, TALLY_NATIVE: '0' },
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ kernel: null, reason: 'turned off (TALLY_NATIVE=0)' });
+  });
+});

@@ -1,0 +1,91 @@
+/**
+ * The optional native mask kernel (@tally/native: AES-256-CTR masks added in place with
+ * the OpenSSL inside Node, no per-chunk allocation). prg.ts uses it when it loads and
+ * passes its self-check; otherwise the WebAssembly SIMD kernel or the JS loop (same
+ * masks, bit for bit; slower).
+ *
+ * `TALLY_NATIVE=0` in the environment turns it off (comparisons, or to rule it out).
+ * The self-check runs once per thread at load: the native keystream of a fixed key must
+ * equal node:crypto's, and a native masked sum must equal the JS one; a kernel that
+ * disagrees is never used (a wrong mask would corrupt every aggregate silently).
+ */
+import { createCipheriv } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { NativeKernel } from '@tally/native';
+
+export type { NativeKernel };
+
+export interface NativeStatus {
+  /** The kernel in use, or null. */
+  readonly kernel: NativeKernel | null;
+  /** Why there is none (null when there is). */
+  readonly reason: string | null;
+}
+
+/** Checks a loaded kernel against node:crypto; returns what is wrong, or null. */
+export function selfCheck(k: NativeKernel): string | null {
+  const key = new Uint8Array(32).map((_, i) => (i * 37 + 11) & 0xff);
+  const zero = new Uint8Array(16);
+  // 16 KiB + 20 bytes: crosses the kernel's chunk boundary and ends mid-block.
+  const bytes = 16384 + 20;
+  const want = createCipheriv('aes-256-ctr', key, zero).update(new Uint8Array(bytes));
+  const got = new Uint8Array(bytes);
+  k.keystream(key, got);
+  if (!want.equals(got)) return 'its keystream differs from node:crypto AES-256-CTR';
+  const key2 = key.map((b) => b ^ 0x5a);
+  const ks2 = createCipheriv('aes-256-ctr', key2, zero).update(new Uint8Array(bytes));
+  const lanes = bytes / 4;
+  const vec = new Uint32Array(lanes).map((_, i) => (i * 2654435761) >>> 0);
+  const expect = new Uint32Array(vec);
+  const a = new Uint32Array(want.buffer, want.byteOffset, lanes);
+  const b = new Uint32Array(new Uint8Array(ks2).buffer, 0, lanes);
+  for (let i = 0; i < lanes; i++) expect[i] = (expect[i]! + a[i]! - b[i]!) >>> 0;
+  const keys = new Uint8Array(64);
+  keys.set(key, 0);
+  keys.set(key2, 32);
+  k.addMasks(vec, keys, Int8Array.of(1, -1));
+  for (let i = 0; i < lanes; i++) if (vec[i] !== expect[i]) return `its masked sum differs from the JS one at lane ${i}`;
+  k.addVector(vec, expect, -1);
+  if (vec.some((x) => x !== 0)) return 'its vector subtraction is wrong';
+  return null;
+}
+
+function load(): NativeStatus {
+  if (process.env.TALLY_NATIVE === '0') return { kernel: null, reason: 'turned off (TALLY_NATIVE=0)' };
+  let mod: { kernel: NativeKernel | null; reason: string | null };
+  try {
+    mod = createRequire(import.meta.url)('@tally/native') as typeof mod;
+  } catch {
+    return { kernel: null, reason: '@tally/native is not installed' };
+  }
+  if (mod.kernel === null) return { kernel: null, reason: `@tally/native did not load (${mod.reason ?? 'not built'})` };
+  try {
+    const wrong = selfCheck(mod.kernel);
+    if (wrong !== null) return { kernel: null, reason: `@tally/native failed its self-check: ${wrong}` };
+  } catch (err) {
+    return { kernel: null, reason: `@tally/native failed its self-check: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  return { kernel: mod.kernel, reason: null };
+}
+
+const loaded = load();
+let active: NativeKernel | null = loaded.kernel;
+
+/** The native kernel to use now, or null. */
+export function nativeKernel(): NativeKernel | null {
+  return active;
+}
+
+/** Whether the native kernel loaded on this thread, and if not, why. */
+export function nativeStatus(): NativeStatus {
+  return { kernel: active, reason: active !== null ? null : (loaded.reason ?? 'turned off for this thread') };
+}
+
+/**
+ * @internal Tests and benchmarks: use the native kernel (true, where it loaded) or not
+ * (false) on this thread from now on; returns whether it is now in use.
+ */
+export function _useNative(on: boolean): boolean {
+  active = on ? loaded.kernel : null;
+  return active !== null;
+}

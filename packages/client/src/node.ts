@@ -28,7 +28,7 @@ import {
   ProtocolErrorCode,
   authTranscript,
   decode,
-  encode,
+  encodeParts,
   frameBudget,
   isLoopbackHost,
   parseCoordinatorMessage,
@@ -542,11 +542,19 @@ class Node implements ClientNode {
 
   #send(conn: Connection, msg: NodeClientMessage): void {
     if (conn.ws.readyState !== WebSocket.OPEN) return;
-    const frame = encode(msg);
-    conn.ws.send(frame, { binary: true }, (err) => {
+    // One WebSocket message; a MaskedInput goes in two fragments so that its vector is not
+    // first copied into a packed frame (wire encodeParts). Same bytes on the wire.
+    const parts = encodeParts(msg);
+    const onSent = (err?: Error): void => {
       if (err) this.#log.debug(`sending ${msg.type} failed: ${err.message}`);
+    };
+    let bytes = 0;
+    parts.forEach((part, i) => {
+      bytes += part.length;
+      const fin = i === parts.length - 1;
+      conn.ws.send(part, { binary: true, fin }, fin ? onSent : undefined);
     });
-    this.#rounds.sent(msg, frame.length);
+    this.#rounds.sent(msg, bytes);
   }
 
   // ---- heartbeat and closing ---------------------------------------------------------------

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CLIENT_SAMPLES, COORDINATOR_SAMPLES, bytes } from './_fixtures.ts';
-import { decode, encode } from './codec.ts';
+import { decode, encode, encodeParts } from './codec.ts';
 import { ProtocolErrorCode, isProtocolError } from './errors.ts';
 import type { CoordinatorMessage, NodeClientMessage, TaskOffer } from './messages.ts';
 import { PROTOCOL_VERSION } from './messages.ts';
@@ -64,6 +64,40 @@ describe('roundtrip', () => {
         if (isProtocolError(parsed)) throw parsed;
         expectSame(parsed, msg);
       }),
+    );
+  });
+
+  it('encodeParts: the pieces are exactly encode(msg); a MaskedInput splits before its vector, which is not copied', () => {
+    const concat = (parts: readonly Uint8Array[]): Uint8Array => {
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        out.set(p, at);
+        at += p.length;
+      }
+      return out;
+    };
+    for (const msg of [...CLIENT_SAMPLES, ...COORDINATOR_SAMPLES]) {
+      const parts = encodeParts(msg);
+      expect(parts, msg.type).toHaveLength(msg.type === 'MaskedInput' ? 2 : 1);
+      expect(Buffer.from(concat(parts)).equals(Buffer.from(encode(msg))), msg.type).toBe(true);
+    }
+    // Every bin header size: 1-byte (< 256 bytes), 2-byte (< 64 KiB), 4-byte lengths.
+    const lengths = fc.oneof(fc.integer({ min: 1, max: 63 }), fc.integer({ min: 64, max: 16383 }), fc.integer({ min: 16384, max: 70000 }));
+    fc.assert(
+      fc.property(lengths, fc.nat(), fc.integer({ min: 0, max: 255 }), (lanes, round, fill) => {
+        const y = new Uint32Array(lanes).fill(fill * 0x01010101);
+        const msg: NodeClientMessage = { type: 'MaskedInput', session: bytes(16, 7), round, y };
+        const parts = encodeParts(msg);
+        expect(parts).toHaveLength(2);
+        expect(parts[1]!.buffer).toBe(y.buffer); // the vector's own memory
+        const frame = concat(parts);
+        expect(Buffer.from(frame).equals(Buffer.from(encode(msg)))).toBe(true);
+        const parsed = parseClientMessage(decode(frame));
+        if (isProtocolError(parsed)) throw parsed;
+        expectSame(parsed, msg);
+      }),
+      { numRuns: 40 },
     );
   });
 

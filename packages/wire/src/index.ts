@@ -41,7 +41,7 @@ export { CLOSE_CODES, ProtocolError, ProtocolErrorCode, isProtocolError, isProto
 export { DEFAULT_LIMITS } from './limits.ts';
 export { DECLINE_REASONS, DeclineReason, ROUND_REASONS, RoundReason } from './reasons.ts';
 export type { WireLimits } from './limits.ts';
-export { decode, encode } from './codec.ts';
+export { decode, encode, encodeParts } from './codec.ts';
 export type { AnyMessage, DecodeBudget } from './codec.ts';
 export { PRE_AUTH_BUDGET, frameBudget } from './frame-budget.ts';
 export type { FrameBudget } from './frame-budget.ts';

@@ -20,6 +20,11 @@
  *                   the same Shamir time + the same unmask on one thread with the same kernel
  *                   (`unmask`: chunk-major SIMD accumulator), measured right after: what the pool saves
  *   aesFloorMs      raw AES-CTR keystream, one thread, for the mask bytes the server regenerates (median of 3)
+ *   clientAesNativeMs, aesFloorNativeMs
+ *                   the same two floors with the native kernel's AES (@tally/native discardKeystream:
+ *                   OpenSSL AES-CTR into one reused 16 KiB scratch, no allocation): the hardware's
+ *                   floor, below node:crypto's by what `cipher.update` spends on fresh buffers (null
+ *                   where the native kernel is not loaded)
  *   exact           the unmasked sum equals the plain sum
  *
  * Two ways to measure, chosen per configuration and written in each record's `mode`:
@@ -45,6 +50,8 @@ import {
   MaskAccumulator,
   addVectors,
   aesCtrKeystreamFloor,
+  maskKernel,
+  nativeStatus,
   buildUnmaskPlan,
   chooseParams,
   completeGraph,
@@ -159,6 +166,8 @@ interface Record {
   serverShamirMs: number | null;
   serverUnmaskOneThreadMs?: number | null;
   aesFloorMs: number | null;
+  clientAesNativeMs: number | null;
+  aesFloorNativeMs: number | null;
   masksRegenerated: number;
   exact: boolean | null;
   note?: string;
@@ -213,6 +222,18 @@ function aesMs(bytes: number): number {
   });
 }
 
+/** The same keystream on the native kernel's AES (no per-chunk allocation), median of three; null without it. */
+function aesNativeMs(bytes: number): number | null {
+  const native = nativeStatus().kernel;
+  if (native === null) return null;
+  const key = osRandom(32);
+  return median3(() => {
+    const t0 = performance.now();
+    native.discardKeystream(key, bytes);
+    return performance.now() - t0;
+  });
+}
+
 /** Pick dropouts so that every client keeps at least t live neighbours (the round can succeed). */
 function pickDropped(graph: Graph, t: number, count: number): number[] {
   const ids = [...graph.keys()];
@@ -263,6 +284,8 @@ function baselines(k: number, m: number, plan: UnmaskPlan): Partial<Record> {
     clientExpandMs: expandMs(k, m),
     clientAesMs: aesMs((k + 1) * m * 4),
     aesFloorMs: aesMs(jobs * m * 4),
+    clientAesNativeMs: aesNativeMs((k + 1) * m * 4),
+    aesFloorNativeMs: aesNativeMs(jobs * m * 4),
     masksRegenerated: jobs,
   };
 }
@@ -408,7 +431,7 @@ async function measureComponents(n: number, k: number, t: number, m: number, dro
 const records: Record[] = [];
 const fmt = (v: number | null | undefined, d = 1): string => (v === null || v === undefined ? '-' : v.toFixed(d));
 const ratio = (a: number | null | undefined, b: number | null | undefined): number | null => (a == null || b == null || b === 0 ? null : a / b);
-const EMPTY = { clientMaskMs: null, clientRoundMs: null, clientExpandMs: null, clientAesMs: null, clientStepOverAesPaired: null, clientRoundOverAesPaired: null, serverSumMs: null, plainSumMs: null, serverUnmaskMs: null, serverShamirMs: null, serverUnmaskOneThreadMs: null, aesFloorMs: null, exact: null };
+const EMPTY = { clientMaskMs: null, clientRoundMs: null, clientExpandMs: null, clientAesMs: null, clientStepOverAesPaired: null, clientRoundOverAesPaired: null, serverSumMs: null, plainSumMs: null, serverUnmaskMs: null, serverShamirMs: null, serverUnmaskOneThreadMs: null, aesFloorMs: null, clientAesNativeMs: null, aesFloorNativeMs: null, exact: null };
 
 /** The measuring mode for a configuration, or the reason it is skipped. */
 function modeFor(n: number, k: number, m: number, dropout: number): Record['mode'] | string {
@@ -428,9 +451,9 @@ async function measure(n: number, graph: 'complete' | 'harary', k: number, t: nu
   return { ...base, ...EMPTY, ...got, k, t, mode } as Record;
 }
 
-console.log(`secagg bench on ${cpus()[0]?.model ?? 'unknown cpu'} (${availableParallelism()} threads), unmask pool of ${pool.threads}, wasm simd ${simdAvailable ? 'on' : 'off'}, curves ${curveBackend}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(`secagg bench on ${cpus()[0]?.model ?? 'unknown cpu'} (${availableParallelism()} threads), unmask pool of ${pool.threads}, mask kernel ${maskKernel().name}, wasm simd ${simdAvailable ? 'on' : 'off'}, curves ${curveBackend}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 console.log(
-  ['n', 'graph', 'k', 't', 'm', 'drop', 'mode', 'clientStep', 'clientRound', 'expand', 'rawAES', 'step/AES', 'round/AES', 'step/AES paired', 'round/AES paired', 'sum', 'plainSum', 'sum/plain', 'unmask', 'shamir', 'aesFloor', 'unmask/floor', 'unmask1', 'unmask/unmask1', 'exact'].join('\t'),
+  ['n', 'graph', 'k', 't', 'm', 'drop', 'mode', 'clientStep', 'clientRound', 'expand', 'rawAES', 'step/AES', 'round/AES', 'step/AES paired', 'round/AES paired', 'sum', 'plainSum', 'sum/plain', 'unmask', 'shamir', 'aesFloor', 'unmask/floor', 'unmask1', 'unmask/unmask1', 'rawAESn', 'step/AESn', 'aesFloorN', 'unmask/floorN', 'exact'].join('\t'),
 );
 const row = (rec: Record): string =>
   [
@@ -440,7 +463,8 @@ const row = (rec: Record): string =>
     fmt(rec.clientStepOverAesPaired, 2), fmt(rec.clientRoundOverAesPaired, 2),
     fmt(rec.serverSumMs), fmt(rec.plainSumMs), fmt(ratio(rec.serverSumMs, rec.plainSumMs), 2),
     fmt(rec.serverUnmaskMs), fmt(rec.serverShamirMs), fmt(rec.aesFloorMs), fmt(ratio(rec.serverUnmaskMs, rec.aesFloorMs), 2),
-    fmt(rec.serverUnmaskOneThreadMs), fmt(ratio(rec.serverUnmaskMs, rec.serverUnmaskOneThreadMs), 2), String(rec.exact),
+    fmt(rec.serverUnmaskOneThreadMs), fmt(ratio(rec.serverUnmaskMs, rec.serverUnmaskOneThreadMs), 2),
+    fmt(rec.clientAesNativeMs), fmt(ratio(rec.clientMaskMs, rec.clientAesNativeMs), 2), fmt(rec.aesFloorNativeMs), fmt(ratio(rec.serverUnmaskMs, rec.aesFloorNativeMs), 2), String(rec.exact),
   ].join('\t');
 
 /** Per-rep ratios of a chosen configuration, and their medians. */
@@ -453,6 +477,9 @@ const RATIOS = {
   sumOverPlain: (r: Record) => ratio(r.serverSumMs, r.plainSumMs),
   unmaskOverFloor: (r: Record) => ratio(r.serverUnmaskMs, r.aesFloorMs),
   unmaskOverOneThread: (r: Record) => ratio(r.serverUnmaskMs, r.serverUnmaskOneThreadMs),
+  clientStepOverNativeAes: (r: Record) => ratio(r.clientMaskMs, r.clientAesNativeMs),
+  clientRoundOverNativeAes: (r: Record) => ratio(r.clientRoundMs, r.clientAesNativeMs),
+  unmaskOverNativeFloor: (r: Record) => ratio(r.serverUnmaskMs, r.aesFloorNativeMs),
 } as const;
 
 const compareFile = args.compare;
@@ -575,6 +602,7 @@ writeFileSync(
       threads: availableParallelism(),
       unmaskThreads: pool.threads,
       wasmSimd: simdAvailable,
+      maskKernel: maskKernel(),
       curves: curveBackend,
       node: process.version,
       command: `pnpm bench:secagg ${process.argv.slice(2).join(' ')}`.trim(),
@@ -588,6 +616,7 @@ writeFileSync(
         'clientMaskMs / clientAesMs: target <= 2 at n=100, m=1e6 (k=14 and complete); clientRoundMs / clientAesMs: target <= 3 at n=100, k=14',
         'serverSumMs / plainSumMs: target <= 1.2; serverSumMs runs the server code path (addVectors), plainSumMs a plain (a + b) >>> 0 loop',
         'dropouts happen after ShareKeys, so every dropped client costs the server its pairwise masks',
+        "the *Native* floors and ratios use the native kernel's AES (no per-chunk allocation): the stricter floor; the targets are stated against node:crypto's",
       ],
       ...(summary === undefined ? {} : { medianRatios: summary, ratioRanges: ranges, warmupRuns: chosen?.warmup }),
       ...(comparison === undefined ? {} : { comparedWith: compareFile, comparison }),

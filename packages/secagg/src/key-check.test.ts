@@ -1,7 +1,9 @@
 // Issue 8, point 2: low-order X25519 keys (RFC 7748 §6.1) in an advert.
 import { describe, expect, it } from 'vitest';
 import { SecAggErrorCode } from './errors.ts';
-import { isUsableX25519Key } from './key-check.ts';
+import fc from 'fast-check';
+import { LOW_ORDER_X25519, isUsableX25519Key, usableByAgreement } from './key-check.ts';
+import { x25519Shared } from './keys.ts';
 import { generateIdentity, generateX25519, signMessage } from './keys.ts';
 import { advertTranscript } from './transcript.ts';
 import { simulateRound } from './simulation.ts';
@@ -17,6 +19,44 @@ describe('X25519 key check', () => {
     expect(isUsableX25519Key(ONE)).toBe(false);
     expect(isUsableX25519Key(new Uint8Array(31))).toBe(false);
     for (let i = 0; i < 20; i++) expect(isUsableX25519Key(generateX25519().publicKey)).toBe(true);
+  });
+
+  it('the seven encodings are exactly the small-order points: the agreement refuses each (top bit set or not), and nothing near them', () => {
+    const p = 2n ** 255n - 19n;
+    const le = (x: bigint): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => Number((x >> BigInt(8 * i)) & 0xffn));
+    // The u-coordinates of order 8 in decimal, as RFC 7748 implementations list them.
+    const order8 = [325606250916557431795983626356110631294008115727848805560023387167927233504n, 39382357235489614581723060781553021112529911719440698176882885853963445705823n];
+    expect(LOW_ORDER_X25519.map((b) => Buffer.from(b).toString('hex'))).toEqual([0n, 1n, ...order8, p - 1n, p, p + 1n].map((x) => Buffer.from(le(x)).toString('hex')));
+    for (const bad of LOW_ORDER_X25519) {
+      const high = Uint8Array.from(bad);
+      high[31]! |= 0x80;
+      for (const key of [bad, high]) {
+        expect(usableByAgreement(key)).toBe(false);
+        expect(isUsableX25519Key(key)).toBe(false);
+        expect(() => x25519Shared(generateX25519().secretKey, key)).toThrow();
+      }
+      // Neighbours of each (±1 in the low byte and in the top byte) are ordinary points.
+      for (const [i, d] of [[0, 1], [0, -1], [30, 1], [30, -1]] as const) {
+        const near = Uint8Array.from(bad);
+        near[i] = (near[i]! + d) & 0xff;
+        if (LOW_ORDER_X25519.some((b) => Buffer.from(b).equals(Buffer.from(near)))) continue;
+        expect(isUsableX25519Key(near)).toBe(usableByAgreement(near));
+      }
+    }
+    // Every other 255-bit residue that reduces to a small value (p + 2 .. 2^255 - 1 are 2 .. 18).
+    for (let x = p + 2n; x < 2n ** 255n; x++) expect(isUsableX25519Key(le(x))).toBe(usableByAgreement(le(x)));
+  });
+
+  it('agrees with the agreement-based check on random keys and random bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (key) => {
+        expect(isUsableX25519Key(key)).toBe(usableByAgreement(key));
+      }),
+      { numRuns: 300 },
+    );
+    for (let i = 0; i < 50; i++) expect(isUsableX25519Key(generateX25519().publicKey)).toBe(true);
+    expect(isUsableX25519Key(new Uint8Array(33))).toBe(false);
+    expect(isUsableX25519Key('x'.repeat(32))).toBe(false);
   });
 
   it('the server refuses a low-order key at AdvertiseKeys; the others go on', () => {

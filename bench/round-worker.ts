@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { startClientNode, type Logger, type Policy } from '@tally/client';
-import type { KeyPair } from '@tally/secagg';
+import { maskHelpersPay, type KeyPair } from '@tally/secagg';
 import { gcCounter, threadCpuMs, type GcCount } from './round-cpu.ts';
 import { ClientBytes, SocketMeter, roundBytes, type RoundBytes } from './round-bytes.ts';
 import { runPlainClient } from './round-plain.ts';
@@ -75,7 +75,8 @@ const logger = (id: number): Logger => ({
 // Same for every client: the round must not fail on the client's own policy.
 const policy: Policy = { tasks: [job.taskId], minCohort: 2, minThreshold: 1, maxRounds: 1_000, graph: 'harary' }; // --graph harary runs SecAgg+
 
-if (job.mode === 'secure') await warmUp({ maskHelpers: true });
+// Helpers only where a node would start them (maskHelpersPay; k + 1 ≤ n masks per client).
+if (job.mode === 'secure') await warmUp({ maskHelpers: maskHelpersPay(job.enrolled.length, job.m) });
 const meter = new SocketMeter();
 let cpuAtStart: number | null = null;
 let gc: ReturnType<typeof gcCounter> | null = null;

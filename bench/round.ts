@@ -367,7 +367,9 @@ async function secureRound(n: number, m: number, clients: readonly (WorkerClient
       },
       clients,
     );
-    const { end, summary, model } = await Promise.race([ended, limit.promise]);
+    // A client thread that fails (its warm-up, say) fails the run now, not at --timeout-s.
+    const failed = fleet.reports.then(() => new Promise<never>(() => undefined));
+    const { end, summary, model } = await Promise.race([ended, limit.promise, failed]);
     if (summary.status !== 'committed' || model === null) throw new Error(`the secure round aborted: ${summary.reason ?? 'no reason given'}`);
     if (start === null) throw new Error('the coordinator did not log its offer (has its "round 1: offering to" line changed?)');
     const t0: Mark = start;

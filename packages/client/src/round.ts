@@ -11,8 +11,6 @@
  * that an offer for one of them again is refused (policy rule freshSession).
  */
 import {
-  MASK_HELPER_MIN_LANES,
-  MASK_HELPER_MIN_MASKS,
   SecAggError,
   SecAggErrorCode,
   clientCommitment,
@@ -24,6 +22,7 @@ import {
   equalBytes,
   planQuantization,
   rotationSeed,
+  maskHelpersPay,
   startMaskHelper,
   toHex,
   type ClientMessage,
@@ -260,7 +259,7 @@ export class RoundRunner {
     };
     this.#live = live;
     // A large neighbourhood: load the mask helper thread now, so the masking step finds it ready (mask-helper.ts).
-    if (offer.degree + 1 >= MASK_HELPER_MIN_MASKS && offer.model.length >= MASK_HELPER_MIN_LANES) startMaskHelper();
+    if (maskHelpersPay(offer.degree + 1, offer.model.length)) startMaskHelper();
     const started = performance.now();
     const dpText = dpCost === null ? '' : `, distributed DP costing ε = ${dpCost.epsilonRound.toPrecision(3)} at δ = ${dpCost.delta}`;
     log.info(`${tag}: the offer is within policy (cohort ${offer.cohortSize}, threshold ${offer.threshold}${dpText}); training`);

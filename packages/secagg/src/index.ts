@@ -33,7 +33,7 @@ export type { Drop, HararySpec, PlanInput, RevealSummary, ServerEvent, ServerOpt
 export { maskJobs, removeMask, unmask } from './unmask.ts';
 export type { MaskJob, UnmaskPlan } from './unmask.ts';
 export { INLINE_BELOW_LANES, createUnmaskPool } from './unmask-pool.ts';
-export { MASK_HELPER_MIN_LANES, MASK_HELPER_MIN_MASKS, maskHelperReady, startMaskHelper } from './mask-helper.ts';
+export { MASK_HELPER_MIN_LANES, MASK_HELPER_MIN_MASKS, MASK_HELPER_NATIVE_MIN_WORK, maskHelperReady, maskHelpersPay, startMaskHelper } from './mask-helper.ts';
 export type { UnmaskPool, UnmaskPoolOptions } from './unmask-pool.ts';
 export { simulateRound } from './simulation.ts';
 export type { SimulationOptions, SimulationResult } from './simulation.ts';

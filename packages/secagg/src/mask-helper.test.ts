@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maskInput } from './client.ts';
 import { KdfLabel, deriveKey } from './hkdf.ts';
 import { generateX25519, x25519Shared } from './keys.ts';
-import { MASK_HELPER_MIN_LANES, MASK_HELPER_MIN_MASKS, MASK_HELPER_THREADS, addMasksSplit, maskHelperReady, type MaskKey } from './mask-helper.ts';
+import { MASK_HELPER_MIN_LANES, MASK_HELPER_MIN_MASKS, MASK_HELPER_NATIVE_MIN_WORK, MASK_HELPER_THREADS, addMasksSplit, maskHelperReady, maskHelpersPay, type MaskKey } from './mask-helper.ts';
+import { _useNative, nativeStatus } from './native.ts';
 import { MaskAccumulator } from './prg.ts';
 import { pairInfo, pairSign } from './transcript.ts';
 
@@ -22,6 +23,15 @@ function reference(initial: Uint32Array, masks: readonly MaskKey[]): Uint32Array
 }
 
 describe.skipIf(availableParallelism() < 2)('mask helper thread', () => {
+  // The helpers take these jobs on the WebAssembly path; with the native kernel only far
+  // larger ones (see the last test).
+  beforeAll(() => {
+    _useNative(false);
+  });
+  afterAll(() => {
+    _useNative(true);
+  });
+
   it('loads, takes a large job (all of it with two helpers, half with one) and gives the same sum bit for bit', async () => {
     expect(await maskHelperReady()).toBe(true);
     const initial = new Uint32Array(randomBytes(LANES * 4).buffer);
@@ -79,5 +89,25 @@ describe.skipIf(availableParallelism() < 2)('mask helper thread', () => {
     const code = await new Promise<number>((resolve) => w.once('exit', resolve));
     expect(code).toBe(0);
     expect(messages).toEqual([]);
+  });
+
+  it('with the native kernel, helpers take only jobs of 2^28 lanes × masks or more, and the sum is the same either way', async () => {
+    expect(await maskHelperReady()).toBe(true);
+    const on = _useNative(true);
+    try {
+      if (!on) return expect(nativeStatus().reason).not.toBeNull(); // no native kernel here: the WebAssembly policy holds (tests above)
+      expect(maskHelpersPay(MASK_HELPER_MIN_MASKS + 3, LANES)).toBe(false);
+      expect(maskHelpersPay(50, 1_000_000)).toBe(false);
+      expect(maskHelpersPay(Math.ceil(MASK_HELPER_NATIVE_MIN_WORK / 1_000_000), 1_000_000)).toBe(true);
+      expect(maskHelpersPay(MASK_HELPER_MIN_MASKS - 1, MASK_HELPER_NATIVE_MIN_WORK)).toBe(false);
+      const initial = new Uint32Array(randomBytes(LANES * 4).buffer);
+      const masks = masksOf(MASK_HELPER_MIN_MASKS + 3);
+      const acc = new MaskAccumulator(initial);
+      expect(acc.backend).toBe('native');
+      expect(addMasksSplit(acc, masks)).toBe(0); // all on this thread
+      expect(Buffer.from(acc.result().buffer, 0, LANES * 4).equals(Buffer.from(reference(initial, masks).buffer))).toBe(true);
+    } finally {
+      _useNative(false);
+    }
   });
 });

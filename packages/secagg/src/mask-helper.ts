@@ -13,6 +13,10 @@
  * round; with none, 30 and 87. With one helper the caller and the helper share the
  * masks half and half, as before.
  *
+ * With the native mask kernel (native.ts), which allocates nothing, helpers take only very
+ * large jobs (MASK_HELPER_NATIVE_MIN_WORK): for the rest the hand-off costs more CPU than
+ * the second core saves.
+ *
  * The call stays synchronous (the protocol step is a pure function): the caller waits
  * for the helpers with Atomics.wait, which Node allows on every thread. Browsers forbid
  * that on the main thread, and have no node:worker_threads: there, and for small jobs
@@ -29,6 +33,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { nativeKernel } from './native.ts';
 import type { MaskAccumulator, SignedKey } from './prg.ts';
 
 /**
@@ -39,6 +44,15 @@ import type { MaskAccumulator, SignedKey } from './prg.ts';
 export const MASK_HELPER_MIN_MASKS = 24;
 /** Shorter vectors stay on the caller's thread (the hand-off costs more than the masks). */
 export const MASK_HELPER_MIN_LANES = 65_536;
+/**
+ * With the native kernel (native.ts) a job must hold at least this many lanes × masks
+ * (1 GiB of keystream, ~150 ms on one thread here) before helpers take it. The native
+ * kernel allocates nothing, so the helpers' first reason is gone, and their hand-off
+ * (the keys out, four passes over a vector-sized partial back) costs throughput:
+ * `bench:round --n 50 --m 1e6` (50 masks per client) took 4.45–4.68 s without helpers
+ * against 4.76–5.39 s with two per client thread, and 8.4 s of process CPU against 10.
+ */
+export const MASK_HELPER_NATIVE_MIN_WORK = 2 ** 28;
 /** Helper threads per isolate, at most (fewer where the machine has fewer cores). */
 export const MASK_HELPER_THREADS = 2;
 /** How long the caller waits for a helper's partial before doing that work itself. */
@@ -150,7 +164,7 @@ export type MaskKey = SignedKey;
  */
 export function addMasksSplit(acc: MaskAccumulator, masks: readonly MaskKey[]): number {
   const lanes = acc.length;
-  const large = masks.length >= MASK_HELPER_MIN_MASKS && lanes >= MASK_HELPER_MIN_LANES;
+  const large = maskHelpersPay(masks.length, lanes);
   const ready = large ? helpers.filter((h) => h.ready && !h.broken) : [];
   if (ready.length === 0) {
     if (large) startMaskHelper(); // for the next call
@@ -185,6 +199,12 @@ export function addMasksSplit(acc: MaskAccumulator, masks: readonly MaskKey[]): 
     helped += job.masks.length;
   }
   return helped;
+}
+
+/** Whether a job of `masks` masks over `lanes` lanes goes to the helpers (see MASK_HELPER_MIN_MASKS, MASK_HELPER_NATIVE_MIN_WORK). */
+export function maskHelpersPay(masks: number, lanes: number): boolean {
+  if (masks < MASK_HELPER_MIN_MASKS || lanes < MASK_HELPER_MIN_LANES) return false;
+  return nativeKernel() === null || masks * lanes >= MASK_HELPER_NATIVE_MIN_WORK;
 }
 
 /** Hands `masks` to helper `h`; returns the job's sequence number. */

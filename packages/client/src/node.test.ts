@@ -14,6 +14,7 @@ import {
   type KeyPair,
 } from '@tally/secagg';
 import { CLOSE_CODES, authTranscript } from '@tally/wire';
+import { maskedInputPool } from './lane-pool.ts';
 import { insecureTransportWarning, startClientNode, type ClientNode, type ClientNodeOptions } from './node.ts';
 import type { Policy } from './policy.ts';
 import type { Trainer, TrainInput, TrainOutput } from './trainer.ts';
@@ -265,6 +266,8 @@ describe('rounds', () => {
     conn.ws.close(1000, 'task complete');
     expect(await n.done).toEqual({ rounds: 1, status: 'completed', reason: 'task complete' });
     expect(n.stats()).toMatchObject({ offersAccepted: 1, roundsContributed: 1, roundsCommitted: 1, roundErrors: 0, state: 'stopped' });
+    // MaskedInput.y was lent by the thread's pool and came back once it was on the wire.
+    expect(maskedInputPool.idle).toBeGreaterThanOrEqual(1);
   });
 
   it('queues frames that arrive while the trainer runs and handles them in order', async () => {

@@ -39,6 +39,7 @@ import {
 } from '@tally/wire';
 import { backoffDelay, resolveReconnect, type ReconnectOptions } from './backoff.ts';
 import { EventQueue } from './event-queue.ts';
+import { maskedInputPool } from './lane-pool.ts';
 import type { Ledger } from './ledger.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { peerIdOf } from './peers.ts';
@@ -541,11 +542,17 @@ class Node implements ClientNode {
   }
 
   #send(conn: Connection, msg: NodeClientMessage): void {
-    if (conn.ws.readyState !== WebSocket.OPEN) return;
+    // A MaskedInput's y may be lent by this thread's pool (round.ts): it goes back once the
+    // message is on the wire (or was never sent), never while the socket may still read it.
+    const release = (): void => {
+      if (msg.type === 'MaskedInput') maskedInputPool.give(msg.y);
+    };
+    if (conn.ws.readyState !== WebSocket.OPEN) return release();
     // One WebSocket message; a MaskedInput goes in two fragments so that its vector is not
     // first copied into a packed frame (wire encodeParts). Same bytes on the wire.
     const parts = encodeParts(msg);
     const onSent = (err?: Error): void => {
+      release();
       if (err) this.#log.debug(`sending ${msg.type} failed: ${err.message}`);
     };
     let bytes = 0;

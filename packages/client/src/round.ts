@@ -18,13 +18,14 @@ import {
   createClient,
   composeRdp,
   encodeDpUpdate,
-  encodeUpdate,
+  checkUpdate,
   equalBytes,
   planQuantization,
   rotationSeed,
   maskHelpersPay,
   startMaskHelper,
   toHex,
+  type CheckedUpdate,
   type ClientMessage,
   type ClientState,
   type KeyPair,
@@ -38,6 +39,7 @@ import { checkDp, epsilonOf, type DpCost } from './dp-consent.ts';
 import { bytesOf, sha256Hex, type DpBudgetNote, type Ledger, type NewLedgerEntry } from './ledger.ts';
 import type { Logger } from './logger.ts';
 import type { ParticipationStore } from './participation-store.ts';
+import { maskedInputPool } from './lane-pool.ts';
 import { checkOffer, checkRoundStart, type Policy, type PolicyRule } from './policy.ts';
 import type { Trainer, TrainOutput } from './trainer.ts';
 
@@ -286,22 +288,33 @@ export class RoundRunner {
       log.info(`${tag}: sample weight ${weight} capped at the task's weightBound ${plan.weightBound}`);
       weight = plan.weightBound;
     }
-    let lanes: Uint32Array;
+    let input: Uint32Array | CheckedUpdate;
     let clipped: boolean;
     try {
       if (dpCost !== null) {
         // Distributed DP (secagg dp-mechanism.ts): clip, rotate with the round's public seed,
         // round, add this shop's share of the noise. No weight or metric lanes.
+        let lanes: Uint32Array;
         ({ lanes, clipped } = encodeDpUpdate(dpCost.plan, out?.delta, rotationSeed(offer.session, offer.round), this.#o.random));
+        input = lanes;
       } else {
-        ({ lanes, clipped } = encodeUpdate(plan, { delta: out?.delta, weight, metrics: out?.metrics }, this.#o.random));
+        // Checked now (a bad update declines the offer); rounded into the masking memory
+        // when the client masks, so no model-sized array of its own waits for the masking.
+        input = checkUpdate(plan, { delta: out?.delta, weight, metrics: out?.metrics });
+        clipped = input.clipped;
       }
     } catch (err) {
       log.error(`${tag}: the trainer's update cannot be encoded: ${errText(err)}; declining the round`);
       return this.#abandon(live, stillWanted, refuse(DeclineReason.BadUpdate));
     }
-    // `lanes` is this round's alone and is not read again: masked in place, it becomes MaskedInput.y.
-    const machine = createClient({ identity: this.#o.identity, input: lanes, random: this.#o.random, maskInPlace: true });
+    // A DP round's lanes are its own and not read again: masked in place, they become
+    // MaskedInput.y. Otherwise y is lent by this thread's pool and taken back once sent (node.ts).
+    const machine = createClient({
+      identity: this.#o.identity,
+      input,
+      random: this.#o.random,
+      ...(input instanceof Uint32Array ? { maskInPlace: true } : { output: (n: number) => maskedInputPool.take(n) }),
+    });
     live.machine = machine;
     live.phase = 'running';
     this.#stats.offersAccepted++;

@@ -19,6 +19,7 @@ import { openShare, sealShare, shareAad, shareKeyPair } from './aead.ts';
 import { SHARE_BYTES, splitSecret } from './shamir.ts';
 import { addMasksSplit, type MaskKey } from './mask-helper.ts';
 import { MaskAccumulator } from './prg.ts';
+import type { CheckedUpdate } from './quantize.ts';
 import { advertTranscript, pairInfo, pairSign, sharePlaintext, survivorTranscript } from './transcript.ts';
 import { osRandom, type RandomSource } from './random.ts';
 import { advertCommitment, deriveGraph, graphSeed } from './graph-seed.ts';
@@ -36,16 +37,34 @@ import {
 export interface ClientOptions {
   /** The client's long-term Ed25519 identity key pair (enrolled with the coordinator). */
   readonly identity: KeyPair;
-  /** This round's input, already quantised into the ring Z_2^32. */
-  readonly input: Uint32Array;
+  /**
+   * This round's input: already quantised into the ring Z_2^32, or a checked update
+   * (quantize.ts `checkUpdate`) that is rounded straight into the masking memory when the
+   * client masks (with `random`), so that no model-sized array of its own lives from the
+   * offer to the masking.
+   */
+  readonly input: Uint32Array | CheckedUpdate;
   /**
    * Mask `input` in place: it becomes MaskedInput.y, with no second model-sized array
    * (a fresh one costs a page fault per 4 KiB on first touch). For callers that hand over
    * a vector of the round's own and never read it again (the client node). Default false.
+   * Only for a Uint32Array input.
    */
   readonly maskInPlace?: boolean;
+  /**
+   * Where MaskedInput.y goes: called once, when the client masks, for an array of the
+   * input's length (e.g. one the caller reuses once the message is on its way). Default:
+   * `input` itself with maskInPlace, else a fresh array.
+   */
+  readonly output?: ((lanes: number) => Uint32Array) | undefined;
   readonly random?: RandomSource;
 }
+
+/** ClientOptions with the defaults filled in (`output` stays optional). */
+type ResolvedOptions = Omit<Required<ClientOptions>, 'output'> & { readonly output: ClientOptions['output'] };
+
+/** Lanes in a client's input. */
+const inputLength = (input: Uint32Array | CheckedUpdate): number => (input instanceof Uint32Array ? input.length : input.plan.vectorLength);
 
 interface RoundSetup {
   readonly ctx: RoundContext;
@@ -85,10 +104,10 @@ interface HeldShares {
 }
 
 export type ClientState =
-  | { readonly stage: 'Init'; readonly opts: Required<ClientOptions>; readonly keys: RoundKeys }
+  | { readonly stage: 'Init'; readonly opts: ResolvedOptions; readonly keys: RoundKeys }
   | {
       readonly stage: 'AdvertiseKeys';
-      readonly opts: Required<ClientOptions>;
+      readonly opts: ResolvedOptions;
       readonly setup: RoundSetup;
       readonly c: KeyPair;
       readonly s: KeyPair;
@@ -96,7 +115,7 @@ export type ClientState =
     }
   | {
       readonly stage: 'ShareKeys';
-      readonly opts: Required<ClientOptions>;
+      readonly opts: ResolvedOptions;
       readonly setup: RoundSetup;
       readonly s: KeyPair;
       /** Neighbours that advertised keys (U1 ∩ N(u)). */
@@ -144,8 +163,12 @@ export const CLIENT_EXPECTS: Readonly<Record<ClientState['stage'], readonly Serv
  * their commitment (`clientCommitment`) in its OfferReply, before any RoundStart.
  */
 export function createClient(opts: ClientOptions): ClientState {
-  if (!(opts.input instanceof Uint32Array)) throw new TypeError(`input: expected Uint32Array, got ${typeof opts.input}`);
-  const full = { random: osRandom, ...opts, maskInPlace: opts.maskInPlace === true };
+  const input: unknown = opts.input;
+  const checked = typeof input === 'object' && input !== null && typeof (input as CheckedUpdate).writeInto === 'function' && Number.isSafeInteger((input as CheckedUpdate).plan?.vectorLength);
+  if (!(input instanceof Uint32Array) && !checked) throw new TypeError(`input: expected a Uint32Array or a checked update (checkUpdate), got ${typeof input}`);
+  if (opts.maskInPlace === true && !(input instanceof Uint32Array)) throw new TypeError('maskInPlace: only for a Uint32Array input');
+  if (opts.output !== undefined && typeof opts.output !== 'function') throw new TypeError(`output: expected a function, got ${typeof opts.output}`);
+  const full = { random: osRandom, ...opts, maskInPlace: opts.maskInPlace === true, output: opts.output };
   const keys = { c: generateX25519(full.random), s: generateX25519(full.random), b: generateX25519(full.random) };
   return { stage: 'Init', opts: full, keys };
 }
@@ -233,8 +256,8 @@ function onRoundStart(state: Extract<ClientState, { stage: 'Init' }>, msg: Extra
   // Safety: with t ≤ k/2 two disjoint sets of t neighbours exist, so a server that tells
   // one half "u survived" and the other "u dropped" could collect both of u's secrets.
   if (2 * t <= k) fail(E.PrivacyViolation, `RoundStart.threshold: t=${t} is not more than half of ${k} neighbours; refusing`);
-  if (msg.vectorLength !== opts.input.length) {
-    fail(E.BadMessage, `RoundStart.vectorLength: expected ${opts.input.length} (our input), got ${msg.vectorLength}`);
+  if (msg.vectorLength !== inputLength(opts.input)) {
+    fail(E.BadMessage, `RoundStart.vectorLength: expected ${inputLength(opts.input)} (our input), got ${msg.vectorLength}`);
   }
   const ctx = { session: msg.session, round: msg.round };
   const setup: RoundSetup = {
@@ -357,7 +380,11 @@ function onShareBundle(state: Extract<ClientState, { stage: 'ShareKeys' }>, msg:
   if (held.size < setup.threshold) {
     fail(E.BelowThreshold, `ShareBundle: ${held.size} neighbours sent shares, threshold is ${setup.threshold}`);
   }
-  const y = maskInput(opts.input, setup.ctx, setup.self, selfSeed, state.s.secretKey, [...held.keys()].map((v) => ({ id: v, sPk: peers.get(v)!.sPk })), opts.maskInPlace ? opts.input : undefined);
+  const { input, random } = opts;
+  const lanes = inputLength(input);
+  const source: Uint32Array | LaneSource = input instanceof Uint32Array ? input : { length: lanes, writeInto: (l) => input.writeInto(l, random) };
+  const into = opts.output !== undefined ? opts.output(lanes) : opts.maskInPlace && input instanceof Uint32Array ? input : undefined;
+  const y = maskInput(source, setup.ctx, setup.self, selfSeed, state.s.secretKey, [...held.keys()].map((v) => ({ id: v, sPk: peers.get(v)!.sPk })), into);
   return {
     state: { stage: 'MaskedInput', setup, held, identity: opts.identity },
     outbox: [{ type: 'MaskedInput', ...setup.ctx, y }],
@@ -429,14 +456,22 @@ function reveal(setup: RoundSetup, held: ReadonlyMap<ClientId, HeldShares>, surv
   };
 }
 
+/** Lanes written on demand into the masking memory (a checked update, say). */
+export interface LaneSource {
+  readonly length: number;
+  /** Writes every one of `lanes` (`length` of them). */
+  writeInto(lanes: Uint32Array): void;
+}
+
 /**
  * The masked input (Bonawitz et al. 2017, round 2):
  *   y_u = x_u + PRG(b_u) + Σ_{v ∈ U2 ∩ N(u)} ±PRG(s_uv)   (mod 2^32)
  * with s_uv = HKDF(X25519(s_sk_u, s_pk_v)); the lower id adds, the higher subtracts.
  * y goes into `into` when given (it may be `input` itself), else into a fresh array.
  */
+
 export function maskInput(
-  input: Uint32Array,
+  input: Uint32Array | LaneSource,
   ctx: RoundContext,
   self: ClientId,
   selfSeed: Uint8Array,
@@ -447,8 +482,9 @@ export function maskInput(
   if (into !== undefined && (!(into instanceof Uint32Array) || into.length !== input.length)) {
     throw new RangeError(`maskInput into: expected a Uint32Array of ${input.length} lanes, got ${into instanceof Uint32Array ? into.length : typeof into}`);
   }
-  // One accumulator for all k+1 masks: the vector stays in wasm memory throughout.
-  const y = new MaskAccumulator(input);
+  // One accumulator for all k+1 masks: the vector stays in its (reused) memory throughout.
+  const y = input instanceof Uint32Array ? new MaskAccumulator(input) : new MaskAccumulator(input.length);
+  if (!(input instanceof Uint32Array)) y.write((lanes) => input.writeInto(lanes));
   const masks: MaskKey[] = [{ key: deriveKey(selfSeed, KdfLabel.SelfMask, ctx), sign: 1 }];
   try {
     for (const p of peers) {

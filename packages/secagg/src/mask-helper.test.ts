@@ -79,6 +79,15 @@ describe.skipIf(availableParallelism() < 2)('mask helper thread', () => {
     expect(maskInput(own, ctx, self, selfSeed, mine.secretKey, peers, own)).toBe(own);
     expect(Buffer.from(own.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
     expect(() => maskInput(input, ctx, self, selfSeed, mine.secretKey, peers, new Uint32Array(3))).toThrow(/maskInput into: expected a Uint32Array of \d+ lanes, got 3/);
+    // From a lane source (a checked update written into the masking memory): the same y.
+    for (const native of [false, true]) {
+      _useNative(native);
+      const out = new Uint32Array(LANES);
+      const source = { length: LANES, writeInto: (lanes: Uint32Array) => lanes.set(input) };
+      expect(maskInput(source, ctx, self, selfSeed, mine.secretKey, peers, out)).toBe(out);
+      expect(Buffer.from(out.buffer).equals(Buffer.from(expected.buffer)), `native ${native}`).toBe(true);
+    }
+    _useNative(false);
   });
 
   it('its module does nothing in a thread it was not started as (no stray message to that thread\'s parent)', async () => {

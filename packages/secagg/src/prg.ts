@@ -453,6 +453,16 @@ export class MaskAccumulator {
     return out;
   }
 
+  /**
+   * Hands the vector where it lives (as `length` lanes) to `fill`, which may write any of
+   * them, e.g. a checked update rounded straight into it (no array of the caller's own).
+   * The view is only valid during the call.
+   */
+  write(fill: (lanes: Uint32Array) => void): void {
+    this.#assertLive('write');
+    fill(this.#lanes());
+  }
+
   /** Copies the vector into `dst` (same length; e.g. a SharedArrayBuffer view). The accumulator stays usable. */
   copyTo(dst: Uint32Array): void {
     this.#assertLive('copyTo');

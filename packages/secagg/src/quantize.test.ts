@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SecAggError, SecAggErrorCode } from './errors.ts';
-import { _clipScale, _stochasticRound, decodeSum, encodeUpdate, planQuantization } from './quantize.ts';
+import { _clipScale, _stochasticRound, checkUpdate, decodeSum, encodeUpdate, planQuantization } from './quantize.ts';
 import type { QuantConfig, Update } from './quantize.ts';
 import { seededRandom } from './_test-random.ts';
 
@@ -125,6 +125,35 @@ describe('_stochasticRound', () => {
         if (Number.isInteger(x)) expect(y).toBe(x);
       }),
     );
+  });
+});
+
+describe('checkUpdate (checks now, rounds later)', () => {
+  const cfg: QuantConfig = { ...base, fractionalBits: 12 };
+  it('writes exactly the lanes encodeUpdate returns, with the same random words, over every lane', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40_000 }), fc.integer({ min: 0, max: 1000 }), fc.boolean(), fc.string({ minLength: 1, maxLength: 8 }), (m, weight, big, seed) => {
+        const plan = planQuantization(cfg, m);
+        const delta = Float32Array.from(seededFloats(seed, m, big ? -1 : -1e-3, big ? 1 : 1e-3));
+        const update = { delta, weight, metrics: [1.5, -2.25] };
+        const want = encodeUpdate(plan, update, seededRandom(seed));
+        const checked = checkUpdate(plan, update);
+        expect(checked.clipped).toBe(want.clipped);
+        const lanes = new Uint32Array(plan.vectorLength).fill(0xdeadbeef); // every lane must be written
+        checked.writeInto(lanes, seededRandom(seed));
+        expect(Buffer.from(lanes.buffer).equals(Buffer.from(want.lanes.buffer))).toBe(true);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('refuses what encodeUpdate refuses, when checking; a wrong-sized target when writing', () => {
+    const plan = planQuantization(cfg, 4);
+    const bad = { delta: Float32Array.of(0, Number.NaN, 0, 0), weight: 1, metrics: [0, 0] };
+    expect(() => checkUpdate(plan, bad)).toThrow(/expected a finite delta, got NaN at index 1/);
+    expect(() => checkUpdate(plan, { ...bad, delta: new Float32Array(4), weight: 1001 })).toThrow(/weight to be an integer in \[0, 1000\]/);
+    const ok = checkUpdate(plan, { delta: new Float32Array(4), weight: 1, metrics: [0, 0] });
+    expect(() => ok.writeInto(new Uint32Array(plan.vectorLength - 1))).toThrow(RangeError);
   });
 });
 

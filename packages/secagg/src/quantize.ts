@@ -246,6 +246,30 @@ export function _clipScale(delta: Float32Array, clipNorm: number): { scale: numb
  * finite, or above metricBound in magnitude.
  */
 export function encodeUpdate(plan: QuantPlan, update: Update, random: RandomSource = osRandom): { lanes: Uint32Array; clipped: boolean } {
+  const checked = checkUpdate(plan, update);
+  const lanes = new Uint32Array(plan.vectorLength);
+  checked.writeInto(lanes, random);
+  return { lanes, clipped: checked.clipped };
+}
+
+/** An update that passed every check of `encodeUpdate`, not yet rounded into lanes. */
+export interface CheckedUpdate {
+  readonly plan: QuantPlan;
+  readonly clipped: boolean;
+  /**
+   * Writes the lanes `encodeUpdate` would return into `lanes` (plan.vectorLength lanes,
+   * every one written), rounding with fresh words from `random`. It reads the update's
+   * delta and metrics as they are at that moment: the caller keeps them unchanged.
+   */
+  writeInto(lanes: Uint32Array, random?: RandomSource): void;
+}
+
+/**
+ * `encodeUpdate`'s checks and clipping now, its rounding later: a client checks its update
+ * when it accepts an offer (refusing a bad one then) and writes the lanes straight into
+ * its masking memory when it masks (no model-sized array of its own in between).
+ */
+export function checkUpdate(plan: QuantPlan, update: Update): CheckedUpdate {
   if (typeof update !== 'object' || update === null) fail(BadMessage, `encodeUpdate: expected an update object, got ${String(update)}`);
   const { delta, weight, metrics } = update;
   const m = plan.modelLength;
@@ -263,7 +287,6 @@ export function encodeUpdate(plan: QuantPlan, update: Update, random: RandomSour
       fail(BadMessage, `encodeUpdate: expected metric ${j} to be finite with |metric| ≤ ${plan.metricBound}, got ${String(v)}: raise metricBound in the plan or bound the metric`);
     }
   }
-
   // One pass finds both the norm and any NaN/±Infinity: the float64 sum of squares of
   // finite float32s cannot overflow (m·(3.4e38)² < 1.8e308), so it is finite iff every entry is.
   const { scale: clipScale, norm, clipped } = _clipScale(delta, plan.clipNorm);
@@ -271,9 +294,25 @@ export function encodeUpdate(plan: QuantPlan, update: Update, random: RandomSour
     const i = delta.findIndex((v) => !Number.isFinite(v));
     fail(BadMessage, `encodeUpdate: expected a finite delta, got ${delta[i]} at index ${i}: the local training diverged; lower the learning rate or skip this round`);
   }
-  const lanes = new Uint32Array(plan.vectorLength);
-  const updateFactor = clipScale * weight * plan.scale;
-  const metricFactor = weight * plan.scale;
+  const ms = [...metrics];
+  return {
+    plan,
+    clipped,
+    writeInto: (lanes, random = osRandom) => {
+      if (!(lanes instanceof Uint32Array) || lanes.length !== plan.vectorLength) {
+        throw new RangeError(`CheckedUpdate.writeInto lanes: expected a Uint32Array of ${plan.vectorLength} lanes, got ${lanes instanceof Uint32Array ? lanes.length : typeof lanes}`);
+      }
+      roundInto(plan, delta, clipScale * weight * plan.scale, ms, weight * plan.scale, lanes, random);
+      lanes[plan.weightLane] = weight;
+      lanes[plan.clippedLane] = clipped ? 1 : 0;
+      lanes[plan.countLane] = 1;
+    },
+  };
+}
+
+/** The rounding of `encodeUpdate`: the model lanes, then the metric lanes. */
+function roundInto(plan: QuantPlan, delta: Float32Array, updateFactor: number, metrics: readonly number[], metricFactor: number, lanes: Uint32Array, random: RandomSource): void {
+  const m = plan.modelLength;
   const ub = plan.updateLaneBound;
   // Mathematically |x| ≤ bound; the clamps only absorb float rounding (a few ulps) so
   // that the plan's ring bound holds exactly. Stochastic rounding as _stochasticRound,
@@ -298,10 +337,6 @@ export function encodeUpdate(plan: QuantPlan, update: Update, random: RandomSour
       lanes[plan.metricOffset + j] = _stochasticRound(x, r[j]!) >>> 0;
     }
   }
-  lanes[plan.weightLane] = weight;
-  lanes[plan.clippedLane] = clipped ? 1 : 0;
-  lanes[plan.countLane] = 1;
-  return { lanes, clipped };
 }
 
 /**

@@ -188,26 +188,48 @@ static napi_value add_vector(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The first `bytes` bytes of ctx's stream into out, or, with out NULL, into a stack scratch (dropped). */
+static int stream(EVP_CIPHER_CTX *ctx, unsigned char *out, uint64_t bytes) {
+  unsigned char scratch[CHUNK_BYTES] __attribute__((aligned(64)));
+  int ok = 1;
+  for (uint64_t off = 0; off < bytes && ok; off += CHUNK_BYTES) {
+    size_t n = bytes - off < CHUNK_BYTES ? (size_t)(bytes - off) : CHUNK_BYTES;
+    ok = next_chunk(ctx, out != NULL ? out + off : scratch, n);
+  }
+  return ok;
+}
+
+/* A 32-byte key argument as an AES-256-CTR context; NULL once it has thrown. */
+static EVP_CIPHER_CTX *key_ctx(napi_env env, napi_value arg, const char *fn) {
+  unsigned char *key;
+  size_t key_bytes;
+  char what[64], msg[160];
+  snprintf(what, sizeof what, "%s key", fn);
+  if (!bytes_arg(env, arg, &key, &key_bytes, what)) return NULL;
+  if (key_bytes != 32) {
+    snprintf(msg, sizeof msg, "%s: expected 32 bytes", what);
+    throw_range(env, msg);
+    return NULL;
+  }
+  EVP_CIPHER_CTX *ctx = new_ctr(key);
+  if (ctx == NULL) {
+    snprintf(msg, sizeof msg, "%s: OpenSSL could not set up AES-256-CTR", fn);
+    napi_throw_error(env, NULL, msg);
+  }
+  return ctx;
+}
+
 static napi_value keystream(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   if (argc != 2) return throw_type(env, "keystream: expected (key, out)");
-  unsigned char *key, *out;
-  size_t key_bytes, bytes;
-  if (!bytes_arg(env, argv[0], &key, &key_bytes, "keystream key")) return NULL;
-  if (key_bytes != 32) return throw_range(env, "keystream key: expected 32 bytes");
+  unsigned char *out;
+  size_t bytes;
   if (!bytes_arg(env, argv[1], &out, &bytes, "keystream out")) return NULL;
-  EVP_CIPHER_CTX *ctx = new_ctr(key);
-  if (ctx == NULL) {
-    napi_throw_error(env, NULL, "keystream: OpenSSL could not set up AES-256-CTR");
-    return NULL;
-  }
-  int ok = 1;
-  for (size_t off = 0; off < bytes && ok; off += CHUNK_BYTES) {
-    size_t n = bytes - off < CHUNK_BYTES ? bytes - off : CHUNK_BYTES;
-    ok = next_chunk(ctx, out + off, n);
-  }
+  EVP_CIPHER_CTX *ctx = key_ctx(env, argv[0], "keystream");
+  if (ctx == NULL) return NULL;
+  int ok = stream(ctx, out, bytes);
   EVP_CIPHER_CTX_free(ctx);
   if (!ok) napi_throw_error(env, NULL, "keystream: OpenSSL AES-256-CTR failed mid-stream");
   return NULL;
@@ -218,23 +240,11 @@ static napi_value discard_keystream(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   if (argc != 2) return throw_type(env, "discardKeystream: expected (key, bytes)");
-  unsigned char *key;
-  size_t key_bytes;
-  if (!bytes_arg(env, argv[0], &key, &key_bytes, "discardKeystream key")) return NULL;
-  if (key_bytes != 32) return throw_range(env, "discardKeystream key: expected 32 bytes");
   int64_t bytes = -1;
   if (napi_get_value_int64(env, argv[1], &bytes) != napi_ok || bytes < 0 || bytes > ((int64_t)1 << 40)) return throw_range(env, "discardKeystream bytes: expected an integer in [0, 2^40]");
-  EVP_CIPHER_CTX *ctx = new_ctr(key);
-  if (ctx == NULL) {
-    napi_throw_error(env, NULL, "discardKeystream: OpenSSL could not set up AES-256-CTR");
-    return NULL;
-  }
-  unsigned char scratch[CHUNK_BYTES] __attribute__((aligned(64)));
-  int ok = 1;
-  for (int64_t off = 0; off < bytes && ok; off += CHUNK_BYTES) {
-    size_t n = bytes - off < CHUNK_BYTES ? (size_t)(bytes - off) : CHUNK_BYTES;
-    ok = next_chunk(ctx, scratch, n);
-  }
+  EVP_CIPHER_CTX *ctx = key_ctx(env, argv[0], "discardKeystream");
+  if (ctx == NULL) return NULL;
+  int ok = stream(ctx, NULL, (uint64_t)bytes);
   EVP_CIPHER_CTX_free(ctx);
   if (!ok) napi_throw_error(env, NULL, "discardKeystream: OpenSSL AES-256-CTR failed mid-stream");
   return NULL;

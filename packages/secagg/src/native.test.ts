@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { nativeTestsSkipped } from './_test-kernels.ts';
 import { nativeStatus, selfCheck, type NativeKernel } from './native.ts';
 
 // The raw addon, as @tally/native exports it (not through secagg's loader).
@@ -20,8 +21,7 @@ const nodeKeystream = (key: Uint8Array, bytes: number): Uint8Array => new Uint8A
 
 // Without a C toolchain the install cannot build the kernel (it says so and Tally uses
 // WebAssembly): these tests are skipped then, with a warning, except under CI=true.
-const missing = nativeStatus().kernel === null && process.env['CI'] !== 'true';
-if (missing) console.warn(`native kernel tests skipped: ${nativeStatus().reason}`);
+const missing = nativeTestsSkipped('native kernel tests');
 
 describe.skipIf(missing)('@tally/native (the native mask kernel)', () => {
   it('is built by the install and passes its self-check here', () => {

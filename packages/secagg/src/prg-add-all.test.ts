@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MaskAccumulator, maskKeystream, type SignedKey } from './prg.ts';
-import { _useNative, nativeStatus } from './native.ts';
+import { onEachKernel } from './_test-kernels.ts';
 
 /** 64 KiB keystream chunks of addAll, in lanes. */
 const ADD_ALL_CHUNK_LANES = 16384;
@@ -27,24 +27,7 @@ function reference(initial: Uint32Array, masks: readonly SignedKey[]): Uint32Arr
   return out;
 }
 
-// Every test below runs twice: on the native kernel (@tally/native, built by the install)
-// and with it turned off (WebAssembly SIMD / JS), so both paths meet the same expectations.
-// Without a C toolchain the install cannot build the native kernel: its half is skipped
-// then (with a warning), except under CI=true, where it must have been built.
-const nativeMissing = nativeStatus().kernel === null && process.env['CI'] !== 'true';
-if (nativeMissing) console.warn(`native-kernel tests skipped: ${nativeStatus().reason}`);
-for (const kernel of ['native', 'wasm'] as const) {
-  describe.skipIf(kernel === 'native' && nativeMissing)(`${kernel} kernel`, () => {
-    beforeAll(() => {
-      const on = _useNative(kernel === 'native');
-      if (kernel === 'native' && !on) throw new Error(`the native kernel did not load: ${nativeStatus().reason}`);
-    });
-    afterAll(() => {
-      _useNative(true);
-    });
-    suite(kernel);
-  });
-}
+onEachKernel(suite);
 
 function suite(_kernel: 'native' | 'wasm'): void {
   describe('MaskAccumulator.addAll (chunk-major)', () => {

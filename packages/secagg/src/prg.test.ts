@@ -1,10 +1,10 @@
 import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from './bytes.ts';
 import { randomBytes } from 'node:crypto';
 import { addMask, addVectors, aesCtrKeystreamFloor, MaskAccumulator, MASK_ACCUMULATOR_POOL_MAX_BYTES, MAX_LANES, maskKeystream } from './prg.ts';
-import { _useNative, nativeStatus } from './native.ts';
+import { onEachKernel } from './_test-kernels.ts';
 import { simdAvailable } from './simd.ts';
 
 /** NIST SP 800-38A, Appendix F.5.5 CTR-AES256.Encrypt. */
@@ -46,24 +46,7 @@ function randomLanes(n: number, seed: number): Uint32Array {
   return out;
 }
 
-// Every test below runs twice: on the native kernel (@tally/native, built by the install)
-// and with it turned off (WebAssembly SIMD / JS), so both paths meet the same expectations.
-// Without a C toolchain the install cannot build the native kernel: its half is skipped
-// then (with a warning), except under CI=true, where it must have been built.
-const nativeMissing = nativeStatus().kernel === null && process.env['CI'] !== 'true';
-if (nativeMissing) console.warn(`native-kernel tests skipped: ${nativeStatus().reason}`);
-for (const kernel of ['native', 'wasm'] as const) {
-  describe.skipIf(kernel === 'native' && nativeMissing)(`${kernel} kernel`, () => {
-    beforeAll(() => {
-      const on = _useNative(kernel === 'native');
-      if (kernel === 'native' && !on) throw new Error(`the native kernel did not load: ${nativeStatus().reason}`);
-    });
-    afterAll(() => {
-      _useNative(true);
-    });
-    suite(kernel);
-  });
-}
+onEachKernel(suite);
 
 function suite(kernel: 'native' | 'wasm'): void {
   describe('AES-256-CTR', () => {

@@ -28,6 +28,7 @@ import {
   ProtocolErrorCode,
   authTranscript,
   decode,
+  encode,
   encodeParts,
   frameBudget,
   isLoopbackHost,
@@ -548,20 +549,20 @@ class Node implements ClientNode {
       if (msg.type === 'MaskedInput') maskedInputPool.give(msg.y);
     };
     if (conn.ws.readyState !== WebSocket.OPEN) return release();
-    // One WebSocket message; a MaskedInput goes in two fragments so that its vector is not
-    // first copied into a packed frame (wire encodeParts). Same bytes on the wire.
-    const parts = encodeParts(msg);
-    const onSent = (err?: Error): void => {
+    // A MaskedInput's frame is written around its vector, in place (lane-pool.ts): the frame's
+    // head goes into the headroom before y, and the socket gets one frame with no copy of
+    // the vector (the same bytes as encode(msg); wire encodeParts). Else encode copies it.
+    let frame: Uint8Array | null = null;
+    if (msg.type === 'MaskedInput') {
+      const [head] = encodeParts(msg);
+      frame = maskedInputPool.frame(msg.y, head!);
+    }
+    frame ??= encode(msg);
+    conn.ws.send(frame, { binary: true }, (err) => {
       release();
       if (err) this.#log.debug(`sending ${msg.type} failed: ${err.message}`);
-    };
-    let bytes = 0;
-    parts.forEach((part, i) => {
-      bytes += part.length;
-      const fin = i === parts.length - 1;
-      conn.ws.send(part, { binary: true, fin }, fin ? onSent : undefined);
     });
-    this.#rounds.sent(msg, bytes);
+    this.#rounds.sent(msg, frame.length);
   }
 
   // ---- heartbeat and closing ---------------------------------------------------------------

@@ -307,14 +307,9 @@ export class RoundRunner {
       log.error(`${tag}: the trainer's update cannot be encoded: ${errText(err)}; declining the round`);
       return this.#abandon(live, stillWanted, refuse(DeclineReason.BadUpdate));
     }
-    // A DP round's lanes are its own and not read again: masked in place, they become
-    // MaskedInput.y. Otherwise y is lent by this thread's pool and taken back once sent (node.ts).
-    const machine = createClient({
-      identity: this.#o.identity,
-      input,
-      random: this.#o.random,
-      ...(input instanceof Uint32Array ? { maskInPlace: true } : { output: (n: number) => maskedInputPool.take(n) }),
-    });
+    // MaskedInput.y is lent by this thread's pool when the client masks, and taken back once
+    // sent (node.ts writes the frame around it: no copy of the vector on the way out).
+    const machine = createClient({ identity: this.#o.identity, input, random: this.#o.random, output: (n: number) => maskedInputPool.take(n) });
     live.machine = machine;
     live.phase = 'running';
     this.#stats.offersAccepted++;

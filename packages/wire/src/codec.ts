@@ -153,13 +153,14 @@ export function encode(msg: AnyMessage): Uint8Array {
   return packr.pack({ ...head, body: write(msg) });
 }
 
-/** A fixed budget, or one chosen by the envelope's type (see frameBudget). */
 /**
  * `encode(msg)` as consecutive pieces whose concatenation is byte for byte the same frame.
- * A MaskedInput comes in two: the frame up to its vector's bytes, then the vector's own
- * memory (no copy), so a sender can hand both to the socket as one WebSocket message in
- * two fragments instead of copying the vector into a packed buffer first (on the bench VM
- * that fresh buffer page-faults: ~4 MB per client per round). Every other message is one piece.
+ * A MaskedInput comes in two: the frame's head, up to its vector's bytes, then the
+ * vector's own memory (no copy). The client node writes the head into room it keeps just
+ * before the vector and sends one frame, instead of copying the vector into a packed
+ * buffer first (on the bench VM that fresh buffer page-faults: ~4 MB per client per
+ * round). Not as two WebSocket fragments: the receiver would copy them back into one
+ * message. Every other message is one piece.
  *
  * It relies on the frame's layout: the vector is the last value of the whole frame (body
  * last in the envelope, y the only body field, data last in the wire vector), which the
@@ -189,6 +190,7 @@ export function encodeParts(msg: AnyMessage): readonly Uint8Array[] {
 
 const EMPTY_BIN = new Uint8Array(0);
 
+/** A fixed budget, or one chosen by the envelope's type (see frameBudget). */
 export type DecodeBudget = FrameBudget | ((type: string | undefined) => FrameBudget);
 
 const UNBOUNDED: FrameBudget = { bytes: Number.POSITIVE_INFINITY, nodes: Number.POSITIVE_INFINITY };

@@ -32,7 +32,7 @@ export { SERVER_EXPECTS, buildCheckedPlan, buildUnmaskPlan, serverStep, startSer
 export type { Drop, HararySpec, PlanInput, RevealSummary, ServerEvent, ServerOptions, ServerOutcome, ServerOutMessage, ServerState, ServerStep } from './server.ts';
 export { maskJobs, removeMask, unmask } from './unmask.ts';
 export type { MaskJob, UnmaskPlan } from './unmask.ts';
-export { INLINE_BELOW_LANES, createUnmaskPool } from './unmask-pool.ts';
+export { INLINE_BELOW_LANES, INLINE_BELOW_LANES_NATIVE, createUnmaskPool } from './unmask-pool.ts';
 export { MASK_HELPER_MIN_LANES, MASK_HELPER_MIN_MASKS, MASK_HELPER_NATIVE_MIN_WORK, maskHelperReady, maskHelpersPay, startMaskHelper } from './mask-helper.ts';
 export type { UnmaskPool, UnmaskPoolOptions } from './unmask-pool.ts';
 export { simulateRound } from './simulation.ts';

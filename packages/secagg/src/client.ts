@@ -47,7 +47,7 @@ export interface ClientOptions {
   /**
    * Mask `input` in place: it becomes MaskedInput.y, with no second model-sized array
    * (a fresh one costs a page fault per 4 KiB on first touch). For callers that hand over
-   * a vector of the round's own and never read it again (the client node). Default false.
+   * a vector of the round's own and never read it again. Default false.
    * Only for a Uint32Array input.
    */
   readonly maskInPlace?: boolean;

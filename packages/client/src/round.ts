@@ -177,7 +177,8 @@ export class RoundRunner {
       log.info(`round ${this.#live.round}: superseded by an offer for round ${offer.round}; leaving it`);
     }
     this.#live = null;
-    const modelSha256 = sha256Hex(bytesOf(offer.model));
+    // Hashed only for the ledger, once, when an entry is written (4 MB of SHA-256 otherwise).
+    let modelHash: string | undefined;
     const offerEntry = (decision: 'accepted' | 'refused' | 'declined', checks: readonly string[], why?: { rule?: string; reason: string }): NewLedgerEntry => ({
       type: 'offer',
       session: toHex(offer.session),
@@ -185,7 +186,7 @@ export class RoundRunner {
       taskId: offer.taskId,
       cohortSize: offer.cohortSize,
       threshold: offer.threshold,
-      modelSha256,
+      modelSha256: (modelHash ??= sha256Hex(bytesOf(offer.model))),
       modelLength: offer.model.length,
       decision,
       checks,
@@ -196,7 +197,7 @@ export class RoundRunner {
     // file paths and column names) stays in this client's log (reasons.ts in @tally/wire).
     const refuse = (reason: DeclineReason): OfferReply => {
       this.#stats.offersRefused++;
-      this.#note(offerEntry('declined', OFFER_CHECKS, { reason }));
+      this.#note(() => offerEntry('declined', OFFER_CHECKS, { reason }));
       return { type: 'OfferReply', session: offer.session, round: offer.round, accept: false, reason };
     };
 
@@ -210,7 +211,7 @@ export class RoundRunner {
     });
     if (refusal !== null) {
       this.#stats.offersRefused++;
-      this.#note(offerEntry('refused', OFFER_CHECKS.slice(0, OFFER_CHECKS.indexOf(refusal.rule as (typeof OFFER_CHECKS)[number])), refusal));
+      this.#note(() => offerEntry('refused', OFFER_CHECKS.slice(0, OFFER_CHECKS.indexOf(refusal.rule as (typeof OFFER_CHECKS)[number])), refusal));
       const line = `refused ${tag}: ${refusal.reason} (policy.${refusal.rule})`;
       // A repeated offer is the coordinator misbehaving, not a setting of this shop's.
       if (refusal.rule === 'freshSession') log.warn(line);
@@ -223,7 +224,7 @@ export class RoundRunner {
       const { reason, message, permanent } = dp.refusal;
       const rule = reason === DeclineReason.DpBudget ? 'maxEpsilon' : 'dp';
       this.#stats.offersRefused++;
-      this.#note(offerEntry('refused', OFFER_CHECKS, { rule, reason: message }));
+      this.#note(() => offerEntry('refused', OFFER_CHECKS, { rule, reason: message }));
       if (reason === DeclineReason.DpBudget) {
         log.info(`refused ${tag}: ${message} (policy.maxEpsilon)`);
         // Every round of the task costs the same: none will fit again.
@@ -315,7 +316,7 @@ export class RoundRunner {
     this.#stats.offersAccepted++;
     this.#attempts.set(attemptKey, (this.#attempts.get(attemptKey) ?? 0) + 1);
     if (this.#attempts.size > MAX_REMEMBERED_ROUNDS) this.#attempts.delete(this.#attempts.keys().next().value!);
-    this.#note(offerEntry('accepted', OFFER_CHECKS));
+    this.#note(() => offerEntry('accepted', OFFER_CHECKS));
     const clipNorm = dpCost === null ? plan.clipNorm : dpCost.plan.clipNorm;
     log.info(`${tag}: trained in ${ms} ms on ${weight} samples${clipped ? `; update clipped to norm ${clipNorm}` : ''}; ready for secure aggregation`);
     const keyCommit = machine.stage === 'Init' ? clientCommitment(machine) : undefined;
@@ -485,9 +486,10 @@ export class RoundRunner {
     this.#o.log.info(`round ${msg.round} ${msg.status}${reason}${part}: ${msg.survivors} survivors${metrics === '' ? '' : `, ${metrics}`}`);
   }
 
-  #note(entry: NewLedgerEntry): void {
+  #note(entry: NewLedgerEntry | (() => NewLedgerEntry)): void {
     const ledger = this.#o.ledger;
     if (ledger === undefined) return;
+    if (typeof entry === 'function') entry = entry();
     ledger.append(entry).catch((err: unknown) => {
       this.#o.log.error(`cannot write the privacy ledger ${ledger.path}: ${errText(err)}; check the state folder's disk and permissions`);
     });

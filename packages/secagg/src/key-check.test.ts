@@ -87,4 +87,32 @@ describe('X25519 key check', () => {
     // Client 1 carried on with its other neighbours (before, every such client left with BadMessage).
     expect(r.clientErrors.get(1)).toBeUndefined();
   });
+
+  it('a client refuses a KeyList in which an advert reuses another member\'s key, or one key for two roles (each signed by its owner)', () => {
+    for (const kind of ['reuse', 'roles'] as const) {
+      const identities = Array.from({ length: 5 }, () => generateIdentity());
+      const r = simulateRound({
+        inputs: inputs(5),
+        threshold: 3,
+        identities,
+        // Client 2 (corrupt) signs an advert whose cPk is client 3's cPk (found at id 3, the
+        // second to carry it), or equals its own sPk.
+        tamper: (to, m) => {
+          if (to !== 1 || m.type !== 'KeyList') return m;
+          const three = m.adverts.find((a) => a.id === 3)!;
+          return {
+            ...m,
+            adverts: m.adverts.map((a) => {
+              if (a.id !== 2) return a;
+              const cPk = kind === 'reuse' ? three.cPk : a.sPk;
+              return { ...a, cPk, sig: signMessage(identities[1]!.secretKey, advertTranscript(m, 2, cPk, a.sPk, a.bPk)) };
+            }),
+          };
+        },
+      });
+      const err = r.clientErrors.get(1);
+      expect(err?.code, kind).toBe(SecAggErrorCode.BadMessage);
+      expect(err?.message, kind).toMatch(kind === 'reuse' ? /KeyList: id 3 reuses a public key/ : /KeyList: id 2 uses one key for two roles/);
+    }
+  });
 });

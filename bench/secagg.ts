@@ -211,27 +211,28 @@ function expandMs(k: number, m: number): number {
   });
 }
 
-/** Raw AES-256-CTR keystream for `bytes` (the baseline), median of three. */
-function aesMs(bytes: number): number {
+/** Median of three timings of `bytes` keystream bytes under a fresh key, made by `make`. */
+function keystreamMs(bytes: number, make: (key: Uint8Array, bytes: number) => void): number {
   const key = osRandom(32);
   return median3(() => {
     const t0 = performance.now();
-    // One call per 256 MiB (the PRG's per-call limit is 1 GiB).
-    for (let left = bytes; left > 0; left -= 2 ** 28) aesCtrKeystreamFloor(key, Math.min(left, 2 ** 28));
+    make(key, bytes);
     return performance.now() - t0;
+  });
+}
+
+/** Raw AES-256-CTR keystream for `bytes` (the baseline), median of three. */
+function aesMs(bytes: number): number {
+  // One call per 256 MiB (the PRG's per-call limit is 1 GiB).
+  return keystreamMs(bytes, (key, n) => {
+    for (let left = n; left > 0; left -= 2 ** 28) aesCtrKeystreamFloor(key, Math.min(left, 2 ** 28));
   });
 }
 
 /** The same keystream on the native kernel's AES (no per-chunk allocation), median of three; null without it. */
 function aesNativeMs(bytes: number): number | null {
   const native = nativeStatus().kernel;
-  if (native === null) return null;
-  const key = osRandom(32);
-  return median3(() => {
-    const t0 = performance.now();
-    native.discardKeystream(key, bytes);
-    return performance.now() - t0;
-  });
+  return native === null ? null : keystreamMs(bytes, (key, n) => native.discardKeystream(key, n));
 }
 
 /** Pick dropouts so that every client keeps at least t live neighbours (the round can succeed). */

@@ -45,16 +45,10 @@ export interface ClientOptions {
    */
   readonly input: Uint32Array | CheckedUpdate;
   /**
-   * Mask `input` in place: it becomes MaskedInput.y, with no second model-sized array
-   * (a fresh one costs a page fault per 4 KiB on first touch). For callers that hand over
-   * a vector of the round's own and never read it again. Default false.
-   * Only for a Uint32Array input.
-   */
-  readonly maskInPlace?: boolean;
-  /**
    * Where MaskedInput.y goes: called once, when the client masks, for an array of the
-   * input's length (e.g. one the caller reuses once the message is on its way). Default:
-   * `input` itself with maskInPlace, else a fresh array.
+   * input's length (e.g. one the caller reuses once the message is on its way, or a
+   * Uint32Array input itself, masked in place). Default: a fresh array, whose pages fault
+   * in on first touch.
    */
   readonly output?: ((lanes: number) => Uint32Array) | undefined;
   readonly random?: RandomSource;
@@ -166,9 +160,8 @@ export function createClient(opts: ClientOptions): ClientState {
   const input: unknown = opts.input;
   const checked = typeof input === 'object' && input !== null && typeof (input as CheckedUpdate).writeInto === 'function' && Number.isSafeInteger((input as CheckedUpdate).plan?.vectorLength);
   if (!(input instanceof Uint32Array) && !checked) throw new TypeError(`input: expected a Uint32Array or a checked update (checkUpdate), got ${typeof input}`);
-  if (opts.maskInPlace === true && !(input instanceof Uint32Array)) throw new TypeError('maskInPlace: only for a Uint32Array input');
   if (opts.output !== undefined && typeof opts.output !== 'function') throw new TypeError(`output: expected a function, got ${typeof opts.output}`);
-  const full = { random: osRandom, ...opts, maskInPlace: opts.maskInPlace === true, output: opts.output };
+  const full = { random: osRandom, ...opts, output: opts.output };
   const keys = { c: generateX25519(full.random), s: generateX25519(full.random), b: generateX25519(full.random) };
   return { stage: 'Init', opts: full, keys };
 }
@@ -385,7 +378,7 @@ function onShareBundle(state: Extract<ClientState, { stage: 'ShareKeys' }>, msg:
   const { input, random } = opts;
   const lanes = inputLength(input);
   const source: Uint32Array | LaneSource = input instanceof Uint32Array ? input : { length: lanes, writeInto: (l) => input.writeInto(l, random) };
-  const into = opts.output !== undefined ? opts.output(lanes) : opts.maskInPlace && input instanceof Uint32Array ? input : undefined;
+  const into = opts.output?.(lanes);
   const y = maskInput(source, setup.ctx, setup.self, selfSeed, state.s.secretKey, [...held.keys()].map((v) => ({ id: v, sPk: peers.get(v)!.sPk })), into);
   return {
     state: { stage: 'MaskedInput', setup, held, identity: opts.identity },

@@ -74,7 +74,7 @@ describe.skipIf(availableParallelism() < 2)('mask helper thread', () => {
     const y = maskInput(input, ctx, self, selfSeed, mine.secretKey, peers);
     const expected = reference(input, masks);
     expect(Buffer.from(y.buffer, y.byteOffset, y.byteLength).equals(Buffer.from(expected.buffer))).toBe(true);
-    // In place (the client node's maskInPlace): the same array comes back, holding the same y.
+    // In place (into = input): the same array comes back, holding the same y.
     const own = input.slice();
     expect(maskInput(own, ctx, self, selfSeed, mine.secretKey, peers, own)).toBe(own);
     expect(Buffer.from(own.buffer).equals(Buffer.from(expected.buffer))).toBe(true);

@@ -1,3 +1,6 @@
+/** The AES-256-CTR implementations of the kernel: x86 VAES on 4 or 2 blocks per instruction, or Node's OpenSSL. */
+export type AesImplementation = 'vaes512' | 'vaes256' | 'openssl';
+
 /** The native mask kernel (src/prg.c); every call is synchronous and checks its arguments. */
 export interface NativeKernel {
   /** vec[i] += Σ_j signs[j]·PRG(keys[32j, 32j+32))[i] mod 2^32, chunk-major. */
@@ -8,6 +11,12 @@ export interface NativeKernel {
   keystream(key: Uint8Array, out: Uint8Array): void;
   /** Makes `bytes` bytes of PRG(key) and drops them: the AES floor of this kernel, for benchmarks. */
   discardKeystream(key: Uint8Array, bytes: number): void;
+  /** The AES implementations this CPU runs, fastest first ('openssl' always). */
+  aesImplementations(): AesImplementation[];
+  /** The one this thread's instance uses: the fastest, until useAes. */
+  aes(): AesImplementation;
+  /** Switches this thread's instance to another implementation this CPU runs; RangeError otherwise. */
+  useAes(name: AesImplementation): void;
 }
 /** null where the addon was not built or does not load; `reason` then says why. */
 export declare const kernel: NativeKernel | null;

@@ -1,8 +1,10 @@
 /*
  * Tally's native mask kernel: the mask PRG of @tally/secagg (AES-256-CTR under a
  * 32-byte key with an all-zero initial counter block, read as little-endian uint32
- * lanes) expanded straight into the caller's vector, with OpenSSL from the Node
- * binary that loads this addon (AES-NI where the CPU has it).
+ * lanes) expanded straight into the caller's vector. Where the CPU has VAES (aes-x86.c:
+ * 4 or 2 blocks per AES instruction) the keystream never leaves the registers; elsewhere
+ * it comes from the OpenSSL of the Node binary that loads this addon (AES-NI where the
+ * CPU has it, one block per instruction).
  *
  * Why it exists: node:crypto has no "update into this buffer"; every cipher.update()
  * returns a fresh buffer (allocated twice and copied once inside Node for CTR), and
@@ -14,8 +16,12 @@
  *   addMasks(vec, keys, signs)  vec[i] += sum_j signs[j] * PRG(keys[32j..32j+32])[i]  (mod 2^32)
  *   addVector(acc, x, sign)     acc[i] += sign * x[i]                                  (mod 2^32)
  *   keystream(key, out)         out = the first out.byteLength bytes of PRG(key)
- *   discardKeystream(key, n)    makes n bytes of PRG(key) into the scratch and drops them
+ *   discardKeystream(key, n)    makes n bytes of PRG(key) and drops them
  *                               (the benchmarks' AES floor for this kernel)
+ *   aesImplementations()        the AES implementations this CPU runs, fastest first:
+ *                               "vaes512", "vaes256", "openssl"
+ *   aes()                       the one this instance uses (the first, until useAes)
+ *   useAes(name)                switches this instance (one per thread) to another
  * vec, acc, x: typed arrays of 4-byte-aligned memory, a multiple of 4 bytes long;
  * keys, key, out: Uint8Array; signs: Int8Array of +1 / -1.
  */
@@ -23,10 +29,39 @@
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "aes.h"
 
 #define CHUNK_BYTES 16384
 #define MAX_KEYS 4096
+/* VAES: the vector is walked in chunks of this many lanes (16 KiB, in L1), each chunk
+ * with KEY_TILE masks at a time (7.5 KiB of round keys, also in L1). */
+#define CHUNK_LANES 4096
+#define KEY_TILE 32
+
+static const char *const AES_NAMES[AES_IMPLS] = { "vaes512", "vaes256", "openssl" };
+
+/* Per addon instance (one per thread that loads it): the AES implementation in use. */
+struct instance { enum aes_impl aes; };
+
+static void free_instance(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  free(data);
+}
+
+static enum aes_impl impl_of(napi_env env) {
+  struct instance *st = NULL;
+  if (napi_get_instance_data(env, (void **)&st) != napi_ok || st == NULL) return AES_OPENSSL;
+  return st->aes;
+}
+
+/* Clears secret memory; the empty asm keeps the compiler from dropping the memset. */
+static void wipe(void *p, size_t n) {
+  memset(p, 0, n);
+  __asm__ __volatile__("" : : "r"(p) : "memory");
+}
 
 static const unsigned char ZEROS[CHUNK_BYTES];
 static const unsigned char ZERO_IV[16];
@@ -140,6 +175,28 @@ static napi_value add_masks(napi_env env, napi_callback_info info) {
   }
   if (k == 0 || lanes == 0) return NULL;
 
+  const enum aes_impl impl = impl_of(env);
+  if (impl != AES_OPENSSL) {
+    unsigned char *rks = aligned_alloc(64, ((k * AES_SCHEDULE_BYTES + 63) / 64) * 64);
+    if (rks == NULL) {
+      napi_throw_error(env, NULL, "addMasks: out of memory for the AES key schedules");
+      return NULL;
+    }
+    for (size_t j = 0; j < k; j++) aes256_schedule(keys + 32 * j, rks + AES_SCHEDULE_BYTES * j);
+    /* Chunk-major again, and within a chunk KEY_TILE masks at a time. Addition mod 2^32
+     * commutes: the same sum in any order. */
+    for (size_t first = 0; first < lanes; first += CHUNK_LANES) {
+      size_t n = lanes - first < CHUNK_LANES ? lanes - first : CHUNK_LANES;
+      for (size_t j = 0; j < k; j += KEY_TILE) {
+        size_t t = k - j < KEY_TILE ? k - j : KEY_TILE;
+        aes_add_masks(impl, vec, first, n, rks + AES_SCHEDULE_BYTES * j, signs + j, t);
+      }
+    }
+    wipe(rks, k * AES_SCHEDULE_BYTES);
+    free(rks);
+    return NULL;
+  }
+
   EVP_CIPHER_CTX *ctx[MAX_KEYS];
   for (size_t j = 0; j < k; j++) {
     ctx[j] = new_ctr(keys + 32 * j);
@@ -164,8 +221,7 @@ static napi_value add_masks(napi_env env, napi_callback_info info) {
     }
   }
   for (size_t j = 0; j < k; j++) EVP_CIPHER_CTX_free(ctx[j]); /* clears the key schedules */
-  memset(scratch, 0, sizeof scratch);
-  __asm__ __volatile__("" : : "r"(scratch) : "memory"); /* keep the wipe */
+  wipe(scratch, sizeof scratch);
   if (!ok) napi_throw_error(env, NULL, "addMasks: OpenSSL AES-256-CTR failed mid-stream; the vector is partly masked");
   return NULL;
 }
@@ -199,24 +255,40 @@ static int stream(EVP_CIPHER_CTX *ctx, unsigned char *out, uint64_t bytes) {
   return ok;
 }
 
-/* A 32-byte key argument as an AES-256-CTR context; NULL once it has thrown. */
-static EVP_CIPHER_CTX *key_ctx(napi_env env, napi_value arg, const char *fn) {
+/* The first `bytes` bytes of PRG(key) into out, or with out NULL made and dropped, with
+ * this instance's AES; 0 once it has thrown. */
+static int key_stream(napi_env env, napi_value arg, unsigned char *out, uint64_t bytes, const char *fn) {
   unsigned char *key;
   size_t key_bytes;
   char what[64], msg[160];
   snprintf(what, sizeof what, "%s key", fn);
-  if (!bytes_arg(env, arg, &key, &key_bytes, what)) return NULL;
+  if (!bytes_arg(env, arg, &key, &key_bytes, what)) return 0;
   if (key_bytes != 32) {
     snprintf(msg, sizeof msg, "%s: expected 32 bytes", what);
     throw_range(env, msg);
-    return NULL;
+    return 0;
+  }
+  const enum aes_impl impl = impl_of(env);
+  if (impl != AES_OPENSSL) {
+    unsigned char rk[AES_SCHEDULE_BYTES] __attribute__((aligned(64)));
+    aes256_schedule(key, rk);
+    aes_keystream(impl, rk, out, bytes);
+    wipe(rk, sizeof rk);
+    return 1;
   }
   EVP_CIPHER_CTX *ctx = new_ctr(key);
   if (ctx == NULL) {
     snprintf(msg, sizeof msg, "%s: OpenSSL could not set up AES-256-CTR", fn);
     napi_throw_error(env, NULL, msg);
+    return 0;
   }
-  return ctx;
+  int ok = stream(ctx, out, bytes);
+  EVP_CIPHER_CTX_free(ctx);
+  if (!ok) {
+    snprintf(msg, sizeof msg, "%s: OpenSSL AES-256-CTR failed mid-stream", fn);
+    napi_throw_error(env, NULL, msg);
+  }
+  return ok;
 }
 
 static napi_value keystream(napi_env env, napi_callback_info info) {
@@ -227,11 +299,7 @@ static napi_value keystream(napi_env env, napi_callback_info info) {
   unsigned char *out;
   size_t bytes;
   if (!bytes_arg(env, argv[1], &out, &bytes, "keystream out")) return NULL;
-  EVP_CIPHER_CTX *ctx = key_ctx(env, argv[0], "keystream");
-  if (ctx == NULL) return NULL;
-  int ok = stream(ctx, out, bytes);
-  EVP_CIPHER_CTX_free(ctx);
-  if (!ok) napi_throw_error(env, NULL, "keystream: OpenSSL AES-256-CTR failed mid-stream");
+  key_stream(env, argv[0], out, bytes, "keystream");
   return NULL;
 }
 
@@ -242,20 +310,74 @@ static napi_value discard_keystream(napi_env env, napi_callback_info info) {
   if (argc != 2) return throw_type(env, "discardKeystream: expected (key, bytes)");
   int64_t bytes = -1;
   if (napi_get_value_int64(env, argv[1], &bytes) != napi_ok || bytes < 0 || bytes > ((int64_t)1 << 40)) return throw_range(env, "discardKeystream bytes: expected an integer in [0, 2^40]");
-  EVP_CIPHER_CTX *ctx = key_ctx(env, argv[0], "discardKeystream");
-  if (ctx == NULL) return NULL;
-  int ok = stream(ctx, NULL, (uint64_t)bytes);
-  EVP_CIPHER_CTX_free(ctx);
-  if (!ok) napi_throw_error(env, NULL, "discardKeystream: OpenSSL AES-256-CTR failed mid-stream");
+  key_stream(env, argv[0], NULL, (uint64_t)bytes, "discardKeystream");
   return NULL;
 }
 
+static napi_value string_of(napi_env env, const char *s) {
+  napi_value v;
+  return napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v) == napi_ok ? v : NULL;
+}
+
+static napi_value aes_implementations(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value list;
+  if (napi_create_array(env, &list) != napi_ok) return NULL;
+  uint32_t n = 0;
+  for (int i = 0; i < AES_IMPLS; i++) {
+    if (!aes_supported((enum aes_impl)i)) continue;
+    napi_value name = string_of(env, AES_NAMES[i]);
+    if (name == NULL || napi_set_element(env, list, n++, name) != napi_ok) return NULL;
+  }
+  return list;
+}
+
+static napi_value aes_in_use(napi_env env, napi_callback_info info) {
+  (void)info;
+  return string_of(env, AES_NAMES[impl_of(env)]);
+}
+
+static napi_value use_aes(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  char name[32] = "", msg[200], have[64] = "";
+  size_t len = 0;
+  if (argc != 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) return throw_type(env, "useAes: expected (name: string)");
+  for (int i = 0; i < AES_IMPLS; i++) {
+    if (!aes_supported((enum aes_impl)i)) continue;
+    if (strcmp(name, AES_NAMES[i]) == 0) {
+      struct instance *st = NULL;
+      if (napi_get_instance_data(env, (void **)&st) != napi_ok || st == NULL) return NULL;
+      st->aes = (enum aes_impl)i;
+      return NULL;
+    }
+    if (have[0] != '\0') strncat(have, ", ", sizeof have - strlen(have) - 1);
+    strncat(have, AES_NAMES[i], sizeof have - strlen(have) - 1);
+  }
+  snprintf(msg, sizeof msg, "useAes: expected one of %s (what this CPU runs), got \"%s\"", have, name);
+  return throw_range(env, msg);
+}
+
 NAPI_MODULE_INIT() {
+  struct instance *st = malloc(sizeof *st);
+  if (st == NULL) return NULL;
+  st->aes = AES_OPENSSL;
+  for (int i = 0; i < AES_IMPLS; i++) {
+    if (aes_supported((enum aes_impl)i)) { st->aes = (enum aes_impl)i; break; }
+  }
+  if (napi_set_instance_data(env, st, free_instance, NULL) != napi_ok) {
+    free(st);
+    return NULL;
+  }
   const struct { const char *name; napi_callback fn; } fns[] = {
     { "addMasks", add_masks },
     { "addVector", add_vector },
     { "keystream", keystream },
     { "discardKeystream", discard_keystream },
+    { "aesImplementations", aes_implementations },
+    { "aes", aes_in_use },
+    { "useAes", use_aes },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -3,9 +3,9 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nativeTestsSkipped } from './_test-kernels.ts';
-import { nativeStatus, selfCheck, type NativeKernel } from './native.ts';
+import { nativeStatus, selfCheck, type AesImplementation, type NativeKernel } from './native.ts';
 
 // The raw addon, as @tally/native exports it (not through secagg's loader).
 const raw = (createRequire(import.meta.url)('@tally/native') as { kernel: NativeKernel | null; reason: string | null });
@@ -30,45 +30,93 @@ describe.skipIf(missing)('@tally/native (the native mask kernel)', () => {
     expect(nativeStatus().kernel).toBe(raw.kernel);
   });
 
-  it('keystream equals node:crypto AES-256-CTR, across its 16 KiB chunks and mid-block ends', () => {
+  it('offers the AES implementations this CPU runs, fastest first, and starts on the fastest', () => {
     const k = kernel();
-    for (const bytes of [0, 1, 15, 16, 17, 16383, 16384, 16385, 3 * 16384 + 5]) {
-      const key = new Uint8Array(randomBytes(32));
-      const out = new Uint8Array(bytes);
-      k.keystream(key, out);
-      expect(Buffer.from(out).equals(Buffer.from(nodeKeystream(key, bytes))), `${bytes} bytes`).toBe(true);
-    }
+    const impls = k.aesImplementations();
+    expect(impls.at(-1)).toBe('openssl');
+    expect(['vaes512', 'vaes256', 'openssl'].filter((x) => impls.includes(x as never))).toEqual(impls);
+    expect(k.aes()).toBe(impls[0]);
   });
 
-  it('addMasks equals the masks added lane by lane in JS, for any lengths, keys and signs', () => {
+  // Every AES implementation this CPU runs, each against node:crypto (not against each other).
+  for (const aes of raw.kernel?.aesImplementations() ?? []) {
+    describe(`with AES ${aes}`, () => {
+      let before: AesImplementation;
+      beforeAll(() => {
+        before = kernel().aes();
+        kernel().useAes(aes);
+      });
+      afterAll(() => kernel().useAes(before));
+
+    it('keystream equals node:crypto AES-256-CTR, across its 16 KiB chunks and mid-block ends', () => {
+      const k = kernel();
+      for (const bytes of [0, 1, 15, 16, 17, 16383, 16384, 16385, 3 * 16384 + 5]) {
+        const key = new Uint8Array(randomBytes(32));
+        const out = new Uint8Array(bytes);
+        k.keystream(key, out);
+        expect(Buffer.from(out).equals(Buffer.from(nodeKeystream(key, bytes))), `${bytes} bytes`).toBe(true);
+      }
+    });
+
+    it('addMasks equals the masks added lane by lane in JS, for any lengths, keys and signs', () => {
+      const k = kernel();
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 12_000 }),
+          fc.array(fc.tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.constantFrom(1 as const, -1 as const)), { minLength: 0, maxLength: 6 }),
+          fc.integer(),
+          (lanes, masks, seed) => {
+            const vec = new Uint32Array(lanes).map((_, i) => (Math.imul(i + seed, 2654435761) >>> 0));
+            const want = vec.slice();
+            for (const [key, sign] of masks) {
+              const ks = new Uint32Array(nodeKeystream(key, lanes * 4).buffer, 0, lanes);
+              for (let i = 0; i < lanes; i++) want[i] = (want[i]! + sign * ks[i]!) >>> 0;
+            }
+            const keys = new Uint8Array(32 * masks.length);
+            masks.forEach(([key], i) => keys.set(key, 32 * i));
+            k.addMasks(vec, keys, Int8Array.from(masks, ([, s]) => s));
+            expect(Buffer.from(vec.buffer).equals(Buffer.from(want.buffer))).toBe(true);
+          },
+        ),
+        { numRuns: 60 },
+      );
+      // Long enough for several 16 KiB chunks per mask, chunk-major.
+      const lanes = 5 * 4096 + 3;
+      const key = new Uint8Array(randomBytes(32));
+      const vec = new Uint32Array(lanes);
+      k.addMasks(vec, key, Int8Array.of(-1));
+      const ks = new Uint32Array(nodeKeystream(key, lanes * 4).buffer, 0, lanes);
+      expect(vec.every((x, i) => x === ((-ks[i]!) >>> 0))).toBe(true);
+    });
+
+    it('addMasks with more masks than one key tile (32) over several 16 KiB chunks and a ragged end', () => {
+        const k = kernel();
+        const lanes = 3 * 4096 + 77;
+        const signs = Int8Array.from({ length: 70 }, (_, j) => (j % 3 === 0 ? -1 : 1));
+        const keys = new Uint8Array(randomBytes(32 * signs.length));
+        const vec = new Uint32Array(lanes).map((_, i) => Math.imul(i, 40503) >>> 0);
+        const want = vec.slice();
+        signs.forEach((sign, j) => {
+          const ks = new Uint32Array(nodeKeystream(keys.subarray(32 * j, 32 * j + 32), lanes * 4).buffer, 0, lanes);
+          for (let i = 0; i < lanes; i++) want[i] = (want[i]! + sign * ks[i]!) >>> 0;
+        });
+        k.addMasks(vec, keys, signs);
+        expect(Buffer.from(vec.buffer).equals(Buffer.from(want.buffer))).toBe(true);
+      });
+
+      it('passes the self-check', () => {
+        expect(selfCheck(kernel())).toBeNull();
+      });
+    });
+  }
+
+  it('useAes refuses a name this CPU does not run, and keeps the one in use', () => {
     const k = kernel();
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 12_000 }),
-        fc.array(fc.tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.constantFrom(1 as const, -1 as const)), { minLength: 0, maxLength: 6 }),
-        fc.integer(),
-        (lanes, masks, seed) => {
-          const vec = new Uint32Array(lanes).map((_, i) => (Math.imul(i + seed, 2654435761) >>> 0));
-          const want = vec.slice();
-          for (const [key, sign] of masks) {
-            const ks = new Uint32Array(nodeKeystream(key, lanes * 4).buffer, 0, lanes);
-            for (let i = 0; i < lanes; i++) want[i] = (want[i]! + sign * ks[i]!) >>> 0;
-          }
-          const keys = new Uint8Array(32 * masks.length);
-          masks.forEach(([key], i) => keys.set(key, 32 * i));
-          k.addMasks(vec, keys, Int8Array.from(masks, ([, s]) => s));
-          expect(Buffer.from(vec.buffer).equals(Buffer.from(want.buffer))).toBe(true);
-        },
-      ),
-      { numRuns: 60 },
-    );
-    // Long enough for several 16 KiB chunks per mask, chunk-major.
-    const lanes = 5 * 4096 + 3;
-    const key = new Uint8Array(randomBytes(32));
-    const vec = new Uint32Array(lanes);
-    k.addMasks(vec, key, Int8Array.of(-1));
-    const ks = new Uint32Array(nodeKeystream(key, lanes * 4).buffer, 0, lanes);
-    expect(vec.every((x, i) => x === ((-ks[i]!) >>> 0))).toBe(true);
+    const before = k.aes();
+    expect(() => k.useAes('aes-ni' as AesImplementation)).toThrow(RangeError);
+    expect(() => k.useAes('aes-ni' as AesImplementation)).toThrow(/useAes: expected one of .*openssl \(what this CPU runs\), got "aes-ni"/);
+    expect(() => (k.useAes as unknown as () => void)()).toThrow(TypeError);
+    expect(k.aes()).toBe(before);
   });
 
   it('addVector adds and subtracts mod 2^32, also on itself', () => {
@@ -128,5 +176,26 @@ describe('@tally/native: turning it off', () => {
       encoding: 'utf8',
     });
     expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ kernel: null, reason: 'turned off (TALLY_NATIVE=0)' });
+  });
+});
+
+describe.skipIf(missing)('@tally/native: TALLY_NATIVE_AES', () => {
+  const here = fileURLToPath(new URL('./prg.ts', import.meta.url));
+  const kernelWith = (aes: string): { name: string; detail: string } => {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', `import(${JSON.stringify(here)}).then((m) => console.log(JSON.stringify(m.maskKernel())))`], {
+      env: { ...process.env, TALLY_NATIVE_AES: aes },
+      encoding: 'utf8',
+    });
+    return JSON.parse(out.trim().split('\n').pop()!) as { name: string; detail: string };
+  };
+
+  it('picks a slower AES for comparisons, and the mask kernel line names it', () => {
+    expect(kernelWith('openssl')).toEqual({ name: 'native', detail: "@tally/native: AES-256-CTR (openssl: Node's OpenSSL), added in place" });
+  });
+
+  it('turns the native kernel off, saying why, for a name this CPU does not run', () => {
+    const k = kernelWith('sparc');
+    expect(k.name).not.toBe('native');
+    expect(k.detail).toMatch(/no native kernel: TALLY_NATIVE_AES=sparc: expected one of .*openssl \(what this CPU runs\), got "sparc"/);
   });
 });

@@ -1,19 +1,21 @@
 /**
- * The optional native mask kernel (@tally/native: AES-256-CTR masks added in place with
- * the OpenSSL inside Node, no per-chunk allocation). prg.ts uses it when it loads and
- * passes its self-check; otherwise the WebAssembly SIMD kernel or the JS loop (same
- * masks, bit for bit; slower).
+ * The optional native mask kernel (@tally/native: AES-256-CTR masks added in place, with
+ * x86 VAES where the CPU has it and the OpenSSL inside Node elsewhere; no per-chunk
+ * allocation). prg.ts uses it when it loads and passes its self-check; otherwise the
+ * WebAssembly SIMD kernel or the JS loop (same masks, bit for bit; slower).
  *
- * `TALLY_NATIVE=0` in the environment turns it off (comparisons, or to rule it out).
+ * `TALLY_NATIVE=0` in the environment turns it off (comparisons, or to rule it out);
+ * `TALLY_NATIVE_AES=vaes256|openssl` makes it use a slower AES than the fastest this CPU
+ * runs (comparisons again; a name the CPU cannot run turns the kernel off, saying why).
  * The self-check runs once per thread at load: the native keystream of a fixed key must
  * equal node:crypto's, and a native masked sum must equal the JS one; a kernel that
  * disagrees is never used (a wrong mask would corrupt every aggregate silently).
  */
 import { createCipheriv } from 'node:crypto';
 import { createRequire } from 'node:module';
-import type { NativeKernel } from '@tally/native';
+import type { AesImplementation, NativeKernel } from '@tally/native';
 
-export type { NativeKernel };
+export type { AesImplementation, NativeKernel };
 
 export interface NativeStatus {
   /** The kernel in use, or null. */
@@ -59,6 +61,14 @@ function load(): NativeStatus {
     return { kernel: null, reason: '@tally/native is not installed' };
   }
   if (mod.kernel === null) return { kernel: null, reason: `@tally/native did not load (${mod.reason ?? 'not built'})` };
+  const aes = process.env.TALLY_NATIVE_AES;
+  if (aes !== undefined && aes !== '') {
+    try {
+      mod.kernel.useAes(aes as AesImplementation);
+    } catch (err) {
+      return { kernel: null, reason: `TALLY_NATIVE_AES=${aes}: ${err instanceof Error ? err.message.replace(/^useAes: /, '') : String(err)}` };
+    }
+  }
   try {
     const wrong = selfCheck(mod.kernel);
     if (wrong !== null) return { kernel: null, reason: `@tally/native failed its self-check: ${wrong}` };

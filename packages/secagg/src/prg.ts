@@ -264,7 +264,12 @@ function addMasksNative(native: NativeKernel, vec: Uint32Array, masks: readonly 
  * addVectors, maskKeystream), and why not a faster one: for start-up logs and benchmarks.
  */
 export function maskKernel(): { readonly name: 'native' | 'wasm-simd' | 'js'; readonly detail: string } {
-  if (nativeKernel() !== null) return { name: 'native', detail: "@tally/native: AES-256-CTR from Node's OpenSSL, added in place" };
+  const native = nativeKernel();
+  if (native !== null) {
+    const aes = native.aes();
+    const how = aes === 'openssl' ? "Node's OpenSSL" : `x86 ${aes === 'vaes512' ? '512' : '256'}-bit VAES`;
+    return { name: 'native', detail: `@tally/native: AES-256-CTR (${aes}: ${how}), added in place` };
+  }
   const why = nativeStatus().reason ?? 'off';
   if (simdAvailable) return { name: 'wasm-simd', detail: `WebAssembly SIMD; no native kernel: ${why}` };
   return { name: 'js', detail: `JavaScript loop; no WebAssembly SIMD, no native kernel: ${why}` };

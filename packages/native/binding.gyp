@@ -2,9 +2,9 @@
   "targets": [
     {
       "target_name": "tally_native",
-      "sources": ["src/prg.c", "src/aes-x86.c"],
-      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"],
-      "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-std=c11"] }
+      "sources": ["src/prg.c", "src/aes-x86.c", "src/round.c"],
+      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra", "-fno-trapping-math", "-ffp-contract=off"],
+      "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-std=c11", "-fno-trapping-math", "-ffp-contract=off"] }
     }
   ]
 }

@@ -11,6 +11,12 @@ export interface NativeKernel {
   keystream(key: Uint8Array, out: Uint8Array): void;
   /** Makes `bytes` bytes of PRG(key) and drops them: the AES floor of this kernel, for benchmarks. */
   discardKeystream(key: Uint8Array, bytes: number): void;
+  /**
+   * out[i] = stochastic rounding of clamp(delta[i]·factor, −bound, bound) with coin
+   * coins[i]: floor(x) + (coins[i] < frac(x)·2^32), mod 2^32 (quantize.ts roundInto, lane
+   * for lane). All three arrays of one length; bound in [0, 2^31 − 1).
+   */
+  roundStochastic(delta: Float32Array, factor: number, bound: number, coins: Uint32Array, out: Uint32Array): void;
   /** The AES implementations this CPU runs, fastest first ('openssl' always). */
   aesImplementations(): AesImplementation[];
   /** The one this thread's instance uses: the fastest, until useAes. */

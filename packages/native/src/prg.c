@@ -18,6 +18,9 @@
  *   keystream(key, out)         out = the first out.byteLength bytes of PRG(key)
  *   discardKeystream(key, n)    makes n bytes of PRG(key) and drops them
  *                               (the benchmarks' AES floor for this kernel)
+ *   roundStochastic(delta, factor, bound, coins, out)
+ *                               out[i] = stochastic rounding of clamp(delta[i]·factor, ±bound)
+ *                               with coin coins[i] (round.h; quantize.ts roundInto, lane for lane)
  *   aesImplementations()        the AES implementations this CPU runs, fastest first:
  *                               "vaes512", "vaes256", "openssl"
  *   aes()                       the one this instance uses (the first, until useAes)
@@ -31,8 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 #include "aes.h"
+#include "round.h"
 
 #define CHUNK_BYTES 16384
 #define MAX_KEYS 4096
@@ -314,6 +319,25 @@ static napi_value discard_keystream(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value round_stochastic_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc != 5) return throw_type(env, "roundStochastic: expected (delta, factor, bound, coins, out)");
+  napi_typedarray_type type;
+  void *d = NULL, *c = NULL, *o = NULL;
+  size_t n = 0, nc = 0, no = 0;
+  if (!typed(env, argv[0], &type, &d, &n) || type != napi_float32_array) return throw_type(env, "roundStochastic delta: expected a Float32Array");
+  double factor = 0, bound = 0;
+  if (napi_get_value_double(env, argv[1], &factor) != napi_ok || !isfinite(factor)) return throw_range(env, "roundStochastic factor: expected a finite number");
+  if (napi_get_value_double(env, argv[2], &bound) != napi_ok || !(bound >= 0 && bound < 2147483647.0)) return throw_range(env, "roundStochastic bound: expected a number in [0, 2^31 - 1)");
+  if (!typed(env, argv[3], &type, &c, &nc) || type != napi_uint32_array) return throw_type(env, "roundStochastic coins: expected a Uint32Array");
+  if (!typed(env, argv[4], &type, &o, &no) || type != napi_uint32_array) return throw_type(env, "roundStochastic out: expected a Uint32Array");
+  if (nc != n || no != n) return throw_range(env, "roundStochastic: expected delta, coins and out of the same length");
+  round_stochastic((const float *)d, factor, bound, (const uint32_t *)c, (uint32_t *)o, n / 4);
+  return NULL;
+}
+
 static napi_value string_of(napi_env env, const char *s) {
   napi_value v;
   return napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v) == napi_ok ? v : NULL;
@@ -375,6 +399,7 @@ NAPI_MODULE_INIT() {
     { "addVector", add_vector },
     { "keystream", keystream },
     { "discardKeystream", discard_keystream },
+    { "roundStochastic", round_stochastic_fn },
     { "aesImplementations", aes_implementations },
     { "aes", aes_in_use },
     { "useAes", use_aes },

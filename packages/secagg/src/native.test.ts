@@ -148,6 +148,13 @@ describe.skipIf(missing)('@tally/native (the native mask kernel)', () => {
       [() => k.keystream(key, new Uint32Array(4) as unknown as Uint8Array), TypeError, /keystream out: expected a Uint8Array/],
       [() => k.discardKeystream(key, -1), RangeError, /discardKeystream bytes/],
       [() => (k.addMasks as unknown as (v: Uint32Array) => void)(vec), TypeError, /addMasks: expected \(vec, keys, signs\)/],
+      [() => k.roundStochastic(new Float64Array(8) as unknown as Float32Array, 1, 1, new Uint32Array(8), vec), TypeError, /roundStochastic delta: expected a Float32Array/],
+      [() => k.roundStochastic(new Float32Array(8), Number.NaN, 1, new Uint32Array(8), vec), RangeError, /roundStochastic factor: expected a finite number/],
+      [() => k.roundStochastic(new Float32Array(8), 1, 2 ** 31, new Uint32Array(8), vec), RangeError, /roundStochastic bound: expected a number in \[0, 2\^31 - 1\)/],
+      [() => k.roundStochastic(new Float32Array(8), 1, -1, new Uint32Array(8), vec), RangeError, /roundStochastic bound/],
+      [() => k.roundStochastic(new Float32Array(8), 1, 1, new Int32Array(8) as unknown as Uint32Array, vec), TypeError, /roundStochastic coins: expected a Uint32Array/],
+      [() => k.roundStochastic(new Float32Array(8), 1, 1, new Uint32Array(8), new Float32Array(8) as unknown as Uint32Array), TypeError, /roundStochastic out: expected a Uint32Array/],
+      [() => k.roundStochastic(new Float32Array(8), 1, 1, new Uint32Array(7), vec), RangeError, /roundStochastic: expected delta, coins and out of the same length/],
     ];
     for (const [call, type, message] of bad) {
       expect(call).toThrow(type);
@@ -156,7 +163,7 @@ describe.skipIf(missing)('@tally/native (the native mask kernel)', () => {
     expect(Array.from(vec)).toEqual(new Array(8).fill(9));
   });
 
-  it('the self-check refuses a kernel whose keystream, masked sum or subtraction is wrong', () => {
+  it('the self-check refuses a kernel whose keystream, masked sum, subtraction or rounding is wrong', () => {
     const k = kernel();
     expect(selfCheck(k)).toBeNull();
     const flipKeystream: NativeKernel = { ...k, keystream: (key, out) => { k.keystream(key, out); out[100]! ^= 1; } };
@@ -165,6 +172,9 @@ describe.skipIf(missing)('@tally/native (the native mask kernel)', () => {
     expect(selfCheck(dropSign)).toMatch(/masked sum differs from the JS one/);
     const noSub: NativeKernel = { ...k, addVector: (a, x) => k.addVector(a, x, 1) };
     expect(selfCheck(noSub)).toMatch(/vector subtraction is wrong/);
+    // Rounds half-way lanes down whatever the coin: off by one on some lanes only.
+    const floorOnly: NativeKernel = { ...k, roundStochastic: (d, f, b, c, out) => k.roundStochastic(d, f, b, new Uint32Array(c.length).fill(0xffffffff), out) };
+    expect(selfCheck(floorOnly)).toMatch(/stochastic rounding differs from the JS one/);
   });
 });
 

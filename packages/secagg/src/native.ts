@@ -8,8 +8,9 @@
  * `TALLY_NATIVE_AES=vaes256|openssl` makes it use a slower AES than the fastest this CPU
  * runs (comparisons again; a name the CPU cannot run turns the kernel off, saying why).
  * The self-check runs once per thread at load: the native keystream of a fixed key must
- * equal node:crypto's, and a native masked sum must equal the JS one; a kernel that
- * disagrees is never used (a wrong mask would corrupt every aggregate silently).
+ * equal node:crypto's, a native masked sum must equal the JS one, and so must its
+ * stochastic rounding on edge cases; a kernel that disagrees is never used (a wrong
+ * mask would corrupt every aggregate silently).
  */
 import { createCipheriv } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -49,6 +50,25 @@ export function selfCheck(k: NativeKernel): string | null {
   for (let i = 0; i < lanes; i++) if (vec[i] !== expect[i]) return `its masked sum differs from the JS one at lane ${i}`;
   k.addVector(vec, expect, -1);
   if (vec.some((x) => x !== 0)) return 'its vector subtraction is wrong';
+  return roundingCheck(k);
+}
+
+/** The native stochastic rounding against quantize.ts's JS rounding (restated here), on edge cases. */
+function roundingCheck(k: NativeKernel): string | null {
+  const factor = 3 * 2 ** 14 + 0.5;
+  const bound = 1000.25;
+  const edges = [0, -0, 1e-45, -1e-45, 0.5 / factor, -0.5 / factor, 1 / factor, -1 / factor, 0.03, -0.03, 0.061, -0.061, 1, -1, 1e30, -1e30, NaN];
+  const delta = new Float32Array(edges.length * 3).map((_, i) => edges[i % edges.length]!);
+  const coins = new Uint32Array(delta.length).map((_, i) => [0, 0xffffffff, 0x80000000][Math.floor(i / edges.length)]!);
+  const got = new Uint32Array(delta.length);
+  k.roundStochastic(delta, factor, bound, coins, got);
+  for (let i = 0; i < delta.length; i++) {
+    const x0 = delta[i]! * factor;
+    const x = x0 > bound ? bound : x0 < -bound ? -bound : x0;
+    const floor = Math.floor(x);
+    const want = (floor + +(coins[i]! < (x - floor) * 4294967296)) >>> 0;
+    if (got[i] !== want) return `its stochastic rounding differs from the JS one for ${delta[i]} with coin ${coins[i]}: ${got[i]} instead of ${want}`;
+  }
   return null;
 }
 

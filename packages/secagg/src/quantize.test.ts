@@ -4,6 +4,8 @@ import { SecAggError, SecAggErrorCode } from './errors.ts';
 import { _clipScale, _stochasticRound, checkUpdate, decodeSum, encodeUpdate, planQuantization } from './quantize.ts';
 import type { QuantConfig, Update } from './quantize.ts';
 import { seededRandom } from './_test-random.ts';
+import { nativeTestsSkipped } from './_test-kernels.ts';
+import { _useNative } from './native.ts';
 
 
 /** Uniform floats in [lo, hi) from a seeded source (test data only). */
@@ -154,6 +156,39 @@ describe('checkUpdate (checks now, rounds later)', () => {
     expect(() => checkUpdate(plan, { ...bad, delta: new Float32Array(4), weight: 1001 })).toThrow(/weight to be an integer in \[0, 1000\]/);
     const ok = checkUpdate(plan, { delta: new Float32Array(4), weight: 1, metrics: [0, 0] });
     expect(() => ok.writeInto(new Uint32Array(plan.vectorLength - 1))).toThrow(RangeError);
+  });
+});
+
+describe.skipIf(nativeTestsSkipped('native rounding test'))('the native rounding (@tally/native roundStochastic)', () => {
+  it('writes the same lanes as the JS rounding, bit for bit, with the same random words', () => {
+    expect(_useNative(true), 'the native kernel is in use').toBe(true);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40_000 }),
+        fc.integer({ min: 0, max: 1000 }),
+        fc.constantFrom(-1e-3, -1, -20, -1e6),
+        fc.constantFrom(6, 9, 12),
+        fc.string({ minLength: 1, maxLength: 8 }),
+        (m, weight, lo, fractionalBits, seed) => {
+          const plan = planQuantization({ ...base, fractionalBits }, m);
+          const delta = Float32Array.from(seededFloats(seed, m, lo, -lo));
+          // Exact halves, integers and zeros too: the lanes where a rounding slip would show.
+          for (let i = 0; i < m; i += 7) delta[i] = i % 3 === 0 ? 0 : (i % 2 ? 0.5 : -1.5) / (plan.scale * Math.max(1, weight));
+          const update = { delta, weight, metrics: [1.5, -2.25] };
+          _useNative(false);
+          let js: ReturnType<typeof encodeUpdate>;
+          try {
+            js = encodeUpdate(plan, update, seededRandom(seed));
+          } finally {
+            _useNative(true);
+          }
+          const native = encodeUpdate(plan, update, seededRandom(seed));
+          expect(native.clipped).toBe(js.clipped);
+          expect(Buffer.from(native.lanes.buffer).equals(Buffer.from(js.lanes.buffer))).toBe(true);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
 

@@ -22,6 +22,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { fail, SecAggErrorCode } from './errors.ts';
+import { nativeKernel } from './native.ts';
 import { osRandom } from './random.ts';
 import type { RandomSource } from './random.ts';
 
@@ -90,6 +91,8 @@ export const MAX_VECTOR_LENGTH = 2 ** 28;
  * on every call on the bench VM).
  */
 const ROUNDING_BATCH = 16384;
+/** The native rounding needs floor(x) + 1 to fit an int32 (every plan's bound is far below). */
+const NATIVE_ROUNDING_MAX_BOUND = 2 ** 31 - 1;
 
 const BadConfig = SecAggErrorCode.BadConfig;
 const BadMessage = SecAggErrorCode.BadMessage;
@@ -319,9 +322,16 @@ function roundInto(plan: QuantPlan, delta: Float32Array, updateFactor: number, m
   // inlined and without a branch on the coin (`+(r < t)`): the branch mispredicts half
   // the time (1e6 lanes: 16 ms with it, 6 ms without, Node 20 on the bench VM).
   // `>>> 0` wraps negatives (two's complement).
+  // The native kernel does the same lane for lane, bit for bit (its self-check and
+  // quantize.test.ts compare them): ~20x faster with AVX-512.
+  const native = ub < NATIVE_ROUNDING_MAX_BOUND ? nativeKernel() : null;
   for (let start = 0; start < m; start += ROUNDING_BATCH) {
     const count = Math.min(ROUNDING_BATCH, m - start);
     const r = randomWords(random, count);
+    if (native !== null) {
+      native.roundStochastic(delta.subarray(start, start + count), updateFactor, ub, r, lanes.subarray(start, start + count));
+      continue;
+    }
     for (let b = 0; b < count; b++) {
       let x = delta[start + b]! * updateFactor;
       x = x > ub ? ub : x < -ub ? -ub : x;

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { generateIdentity, osRandom, type KeyPair, type ServerMessage } from '@tally/secagg';
 import type { TaskOffer } from '@tally/wire';
@@ -131,5 +133,26 @@ describe('RoundStart against the accepted offer, the mode and the peer list', ()
     const o = offer();
     await r.onOffer(o, always);
     expect(r.onRoundMessage(roundStart(o, [me.publicKey, b, rogue])).map((m) => m.type)).toEqual(['AdvertiseKeys']);
+  });
+});
+
+describe('memory: what a live round keeps', () => {
+  it('lets the TaskOffer and its model go once the offer is answered (the round keeps only the update)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const me = generateIdentity();
+    const { r } = runner(me);
+    let o: TaskOffer | null = offer();
+    const model = new WeakRef(o.model);
+    expect(await r.onOffer(o, always)).toMatchObject({ accept: true });
+    o = null;
+    // The round is live (its secagg machine waits for RoundStart) while the model is collected.
+    const out = r.onRoundMessage(roundStart(offer(), [me.publicKey, generateIdentity().publicKey, generateIdentity().publicKey]));
+    expect(out.map((m) => m.type)).toEqual(['AdvertiseKeys']);
+    for (let i = 0; i < 3 && model.deref() !== undefined; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    expect(model.deref(), 'the model is still reachable from the live round').toBeUndefined();
   });
 });

@@ -45,6 +45,13 @@ import type { Trainer, TrainOutput } from './trainer.ts';
 
 export type RoundMessage = ServerMessage;
 
+/**
+ * The secagg machine's `output`, defined out here on purpose: a closure made inside onOffer
+ * would hold onOffer's scope, and with it the TaskOffer and its model (4 MB at m = 1e6),
+ * for as long as the machine lives (the whole round).
+ */
+const takeMaskedInputLanes = (n: number): Uint32Array => maskedInputPool.take(n);
+
 /** (session, round) pairs remembered for policy rule freshSession; the oldest is forgotten first. */
 export const MAX_REMEMBERED_ROUNDS = 1024;
 
@@ -310,7 +317,7 @@ export class RoundRunner {
     }
     // MaskedInput.y is lent by this thread's pool when the client masks, and taken back once
     // sent (node.ts writes the frame around it: no copy of the vector on the way out).
-    const machine = createClient({ identity: this.#o.identity, input, random: this.#o.random, output: (n: number) => maskedInputPool.take(n) });
+    const machine = createClient({ identity: this.#o.identity, input, random: this.#o.random, output: takeMaskedInputLanes });
     live.machine = machine;
     live.phase = 'running';
     this.#stats.offersAccepted++;

@@ -3,7 +3,9 @@
 
 #include <string.h>
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+/* VAES intrinsics need GCC 8 or Clang 6 and later; older compilers build the OpenSSL path only. */
+#if (defined(__x86_64__) || defined(__i386__)) && \
+    ((defined(__clang__) && __clang_major__ >= 6) || (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 8))
 #include <cpuid.h>
 #include <immintrin.h>
 
@@ -156,7 +158,7 @@ void aes_keystream(enum aes_impl impl, const unsigned char *rk, unsigned char *o
   else if (impl == AES_VAES256) keystream_256(rk, out, bytes);
 }
 
-#else /* not x86 with GCC or Clang: OpenSSL only */
+#else /* not x86, or an older compiler: OpenSSL only */
 
 int aes_supported(enum aes_impl impl) { return impl == AES_OPENSSL; }
 void aes256_schedule(const unsigned char key[32], unsigned char rk[AES_SCHEDULE_BYTES]) { (void)key; memset(rk, 0, AES_SCHEDULE_BYTES); }

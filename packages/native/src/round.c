@@ -6,7 +6,7 @@
 /* gcc makes one copy per x86-64 level and picks at load (AVX-512 here: 8 lanes a step).
  * The addon is built with -fno-trapping-math (which lets it vectorize floor; results
  * are unchanged) and -ffp-contract=off (no fused multiply-add: the same roundings as JS). */
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 /* arch=x86-64-v4 */
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 void round_stochastic(const float *restrict delta, double factor, double bound, const uint32_t *restrict coins, uint32_t *restrict out, size_t n) {

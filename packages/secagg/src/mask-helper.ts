@@ -33,7 +33,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { nativeKernel } from './native.ts';
+import { nativeKernel, nativeMaskSpeedup } from './native.ts';
 import type { MaskAccumulator, SignedKey } from './prg.ts';
 
 /**
@@ -46,7 +46,9 @@ export const MASK_HELPER_MIN_MASKS = 24;
 export const MASK_HELPER_MIN_LANES = 65_536;
 /**
  * With the native kernel (native.ts) a job must hold at least this many lanes × masks
- * (1 GiB of keystream, ~150 ms on one thread here) before helpers take it. The native
+ * (1 GiB of keystream, ~150 ms on one thread here with OpenSSL's AES; times
+ * nativeMaskSpeedup() with VAES, where the same work takes that many times less) before
+ * helpers take it. The native
  * kernel allocates nothing, so the helpers' first reason is gone, and their hand-off
  * (the keys out, four passes over a vector-sized partial back) costs throughput:
  * `bench:round --n 50 --m 1e6` (50 masks per client) took 4.45–4.68 s without helpers
@@ -204,7 +206,7 @@ export function addMasksSplit(acc: MaskAccumulator, masks: readonly MaskKey[]): 
 /** Whether a job of `masks` masks over `lanes` lanes goes to the helpers (see MASK_HELPER_MIN_MASKS, MASK_HELPER_NATIVE_MIN_WORK). */
 export function maskHelpersPay(masks: number, lanes: number): boolean {
   if (masks < MASK_HELPER_MIN_MASKS || lanes < MASK_HELPER_MIN_LANES) return false;
-  return nativeKernel() === null || masks * lanes >= MASK_HELPER_NATIVE_MIN_WORK;
+  return nativeKernel() === null || masks * lanes >= MASK_HELPER_NATIVE_MIN_WORK * nativeMaskSpeedup();
 }
 
 /** Hands `masks` to helper `h`; returns the job's sequence number. */

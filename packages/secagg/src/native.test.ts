@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nativeTestsSkipped } from './_test-kernels.ts';
-import { nativeStatus, selfCheck, type AesImplementation, type NativeKernel } from './native.ts';
+import { nativeMaskSpeedup, nativeStatus, selfCheck, type AesImplementation, type NativeKernel } from './native.ts';
 
 // The raw addon, as @tally/native exports it (not through secagg's loader).
 const raw = (createRequire(import.meta.url)('@tally/native') as { kernel: NativeKernel | null; reason: string | null });
@@ -207,5 +207,21 @@ describe.skipIf(missing)('@tally/native: TALLY_NATIVE_AES', () => {
     const k = kernelWith('sparc');
     expect(k.name).not.toBe('native');
     expect(k.detail).toMatch(/no native kernel: TALLY_NATIVE_AES=sparc: expected one of .*openssl \(what this CPU runs\), got "sparc"/);
+  });
+});
+
+describe.skipIf(missing)('nativeMaskSpeedup (scales the thread-pool thresholds)', () => {
+  it('is 4 with 512-bit VAES, 2 with 256-bit, 1 with OpenSSL, and follows useAes', () => {
+    const k = kernel();
+    const before = k.aes();
+    try {
+      const want = { vaes512: 4, vaes256: 2, openssl: 1 } as const;
+      for (const aes of k.aesImplementations()) {
+        k.useAes(aes);
+        expect(nativeMaskSpeedup(), aes).toBe(want[aes]);
+      }
+    } finally {
+      k.useAes(before);
+    }
   });
 });

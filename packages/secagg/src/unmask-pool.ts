@@ -19,7 +19,7 @@ import { MaskAccumulator } from './prg.ts';
 import { maskJobs, unmask, type MaskJob, type UnmaskPlan } from './unmask.ts';
 import type { WorkerReply, WorkerTask } from './unmask-worker.ts';
 import { unmaskWorkerUrl } from './unmask-worker-url.ts';
-import { nativeKernel } from './native.ts';
+import { nativeKernel, nativeMaskSpeedup } from './native.ts';
 
 export interface UnmaskPoolOptions {
   /** Worker threads. Default: the machine's available parallelism, at most 8. */
@@ -42,8 +42,10 @@ export interface UnmaskPoolOptions {
 export const INLINE_BELOW_LANES = 2 ** 22;
 
 /**
- * The default with the native mask kernel (native.ts), which expands a mask about 2-4x
- * faster: 2^26 lanes of masks, about 45 ms on one thread here. Measured (bench:secagg,
+ * The default with the native mask kernel (native.ts) on OpenSSL's AES, which expands a
+ * mask about 2-4x faster: 2^26 lanes of masks, about 45 ms on one thread here; times
+ * nativeMaskSpeedup() with VAES (the same time's worth of work: at 2^26 the pool took
+ * 1.55x one thread at n = 100, k = 99, m = 1e6 with 512-bit VAES). Measured (bench:secagg,
  * `--reps 5`, medians of the pool over one thread): 1.69 at n = 10, m = 1e6 (1e7 lanes)
  * and 1.36 at n = 100, k = 99, m = 1e5 (1e7 lanes) with the old default, against 0.94 at
  * n = 100, k = 99, m = 1e6 (1e8 lanes) and 0.87 at k = 14 with 10% dropouts (2.3e8 lanes).
@@ -94,7 +96,7 @@ function spawnWorker(): Worker {
 export function createUnmaskPool(options: UnmaskPoolOptions = {}): UnmaskPool {
   const threads = options.threads ?? Math.min(availableParallelism(), 8);
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads: expected a positive integer, got ${threads}`);
-  const inlineBelow = options.inlineBelowLanes ?? (nativeKernel() !== null ? INLINE_BELOW_LANES_NATIVE : INLINE_BELOW_LANES);
+  const inlineBelow = options.inlineBelowLanes ?? (nativeKernel() !== null ? INLINE_BELOW_LANES_NATIVE * nativeMaskSpeedup() : INLINE_BELOW_LANES);
   if (!Number.isSafeInteger(inlineBelow) || inlineBelow < 0) throw new RangeError(`inlineBelowLanes: expected a non-negative integer, got ${inlineBelow}`);
   const workers: Worker[] = [];
   /** One shared output buffer per worker, grown when a bigger model comes. */

@@ -17,6 +17,8 @@ export interface NativeKernel {
    * for lane). All three arrays of one length; bound in [0, 2^31 − 1).
    */
   roundStochastic(delta: Float32Array, factor: number, bound: number, coins: Uint32Array, out: Uint32Array): void;
+  /** out = HKDF-SHA-256 (RFC 5869) of ikm with salt and info, out.length bytes (at most 255 · 32). */
+  hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, out: Uint8Array): void;
   /** The AES implementations this CPU runs, fastest first ('openssl' always). */
   aesImplementations(): AesImplementation[];
   /** The one this thread's instance uses: the fastest, until useAes. */

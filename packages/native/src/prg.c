@@ -21,6 +21,9 @@
  *   roundStochastic(delta, factor, bound, coins, out)
  *                               out[i] = stochastic rounding of clamp(delta[i]·factor, ±bound)
  *                               with coin coins[i] (round.h; quantize.ts roundInto, lane for lane)
+ *   hkdfSha256(ikm, salt, info, out)
+ *                               out = HKDF-SHA-256 (RFC 5869) of ikm with salt and info, out.length
+ *                               bytes (at most 255 * 32), with OpenSSL's HMAC
  *   aesImplementations()        the AES implementations this CPU runs, fastest first:
  *                               "vaes512", "vaes256", "openssl"
  *   aes()                       the one this instance uses (the first, until useAes)
@@ -338,6 +341,52 @@ static napi_value round_stochastic_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* HMAC-SHA-256 of the concatenation a || b || c (c may be NULL), into out[32]; 0 on failure. */
+static int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned char *a, size_t a_len, const unsigned char *b, size_t b_len,
+                       const unsigned char *c, size_t c_len, unsigned char out[32]) {
+  unsigned char stack[512];
+  const size_t n = a_len + b_len + c_len;
+  unsigned char *msg = n <= sizeof stack ? stack : malloc(n);
+  if (msg == NULL) return 0;
+  if (a_len > 0) memcpy(msg, a, a_len);
+  if (b_len > 0) memcpy(msg + a_len, b, b_len);
+  if (c_len > 0) memcpy(msg + a_len + b_len, c, c_len);
+  size_t out_len = 0;
+  const int ok = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, msg, n, out, 32, &out_len) != NULL && out_len == 32;
+  wipe(msg, n);
+  if (msg != stack) free(msg);
+  return ok;
+}
+
+static napi_value hkdf_sha256(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc != 4) return throw_type(env, "hkdfSha256: expected (ikm, salt, info, out)");
+  unsigned char *ikm, *salt, *inf, *out;
+  size_t ikm_len, salt_len, info_len, out_len;
+  if (!bytes_arg(env, argv[0], &ikm, &ikm_len, "hkdfSha256 ikm")) return NULL;
+  if (!bytes_arg(env, argv[1], &salt, &salt_len, "hkdfSha256 salt")) return NULL;
+  if (!bytes_arg(env, argv[2], &inf, &info_len, "hkdfSha256 info")) return NULL;
+  if (!bytes_arg(env, argv[3], &out, &out_len, "hkdfSha256 out")) return NULL;
+  if (out_len > 255 * 32) return throw_range(env, "hkdfSha256 out: expected at most 255 * 32 bytes");
+  /* RFC 5869 2.2: an empty salt is HashLen zeros, which HMAC pads to the same key. */
+  unsigned char prk[32], t[32];
+  int ok = hmac_sha256(salt, salt_len, ikm, ikm_len, NULL, 0, NULL, 0, prk);
+  size_t done = 0;
+  for (unsigned i = 1; ok && done < out_len; i++) {
+    const unsigned char counter = (unsigned char)i;
+    ok = hmac_sha256(prk, sizeof prk, t, i == 1 ? 0 : sizeof t, inf, info_len, &counter, 1, t); /* T(i) = HMAC(PRK, T(i-1) || info || i) */
+    const size_t n = out_len - done < sizeof t ? out_len - done : sizeof t;
+    if (ok) memcpy(out + done, t, n);
+    done += n;
+  }
+  wipe(prk, sizeof prk);
+  wipe(t, sizeof t);
+  if (!ok) napi_throw_error(env, NULL, "hkdfSha256: OpenSSL HMAC-SHA-256 failed");
+  return NULL;
+}
+
 static napi_value string_of(napi_env env, const char *s) {
   napi_value v;
   return napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v) == napi_ok ? v : NULL;
@@ -400,6 +449,7 @@ NAPI_MODULE_INIT() {
     { "keystream", keystream },
     { "discardKeystream", discard_keystream },
     { "roundStochastic", round_stochastic_fn },
+    { "hkdfSha256", hkdf_sha256 },
     { "aesImplementations", aes_implementations },
     { "aes", aes_in_use },
     { "useAes", use_aes },

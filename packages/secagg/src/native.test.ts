@@ -155,6 +155,10 @@ describe.skipIf(missing)('@tally/native (the native mask kernel)', () => {
       [() => k.roundStochastic(new Float32Array(8), 1, 1, new Int32Array(8) as unknown as Uint32Array, vec), TypeError, /roundStochastic coins: expected a Uint32Array/],
       [() => k.roundStochastic(new Float32Array(8), 1, 1, new Uint32Array(8), new Float32Array(8) as unknown as Uint32Array), TypeError, /roundStochastic out: expected a Uint32Array/],
       [() => k.roundStochastic(new Float32Array(8), 1, 1, new Uint32Array(7), vec), RangeError, /roundStochastic: expected delta, coins and out of the same length/],
+      [() => k.hkdfSha256([] as unknown as Uint8Array, key, key, new Uint8Array(32)), TypeError, /hkdfSha256 ikm: expected a Uint8Array/],
+      [() => k.hkdfSha256(key, key, new Uint16Array(2) as unknown as Uint8Array, new Uint8Array(32)), TypeError, /hkdfSha256 info: expected a Uint8Array/],
+      [() => k.hkdfSha256(key, key, key, new Uint8Array(255 * 32 + 1)), RangeError, /hkdfSha256 out: expected at most 255 \* 32 bytes/],
+      [() => (k.hkdfSha256 as unknown as (a: Uint8Array) => void)(key), TypeError, /hkdfSha256: expected \(ikm, salt, info, out\)/],
     ];
     for (const [call, type, message] of bad) {
       expect(call).toThrow(type);
@@ -163,7 +167,7 @@ describe.skipIf(missing)('@tally/native (the native mask kernel)', () => {
     expect(Array.from(vec)).toEqual(new Array(8).fill(9));
   });
 
-  it('the self-check refuses a kernel whose keystream, masked sum, subtraction or rounding is wrong', () => {
+  it('the self-check refuses a kernel whose keystream, masked sum, subtraction, rounding or HKDF is wrong', () => {
     const k = kernel();
     expect(selfCheck(k)).toBeNull();
     const flipKeystream: NativeKernel = { ...k, keystream: (key, out) => { k.keystream(key, out); out[100]! ^= 1; } };
@@ -175,6 +179,8 @@ describe.skipIf(missing)('@tally/native (the native mask kernel)', () => {
     // Rounds half-way lanes down whatever the coin: off by one on some lanes only.
     const floorOnly: NativeKernel = { ...k, roundStochastic: (d, f, b, c, out) => k.roundStochastic(d, f, b, new Uint32Array(c.length).fill(0xffffffff), out) };
     expect(selfCheck(floorOnly)).toMatch(/stochastic rounding differs from the JS one/);
+    const shortHkdf: NativeKernel = { ...k, hkdfSha256: (ikm, salt, info, out) => k.hkdfSha256(ikm, salt, info, out.subarray(0, 32)) };
+    expect(selfCheck(shortHkdf)).toMatch(/HKDF-SHA-256 differs from RFC 5869/);
   });
 });
 

@@ -9,8 +9,8 @@
  * runs (comparisons again; a name the CPU cannot run turns the kernel off, saying why).
  * The self-check runs once per thread at load: the native keystream of a fixed key must
  * equal node:crypto's, a native masked sum must equal the JS one, and so must its
- * stochastic rounding on edge cases; a kernel that disagrees is never used (a wrong
- * mask would corrupt every aggregate silently).
+ * stochastic rounding on edge cases, and its HKDF must give RFC 5869's test vector; a
+ * kernel that disagrees is never used (a wrong mask would corrupt every aggregate silently).
  */
 import { createCipheriv } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -50,7 +50,17 @@ export function selfCheck(k: NativeKernel): string | null {
   for (let i = 0; i < lanes; i++) if (vec[i] !== expect[i]) return `its masked sum differs from the JS one at lane ${i}`;
   k.addVector(vec, expect, -1);
   if (vec.some((x) => x !== 0)) return 'its vector subtraction is wrong';
-  return roundingCheck(k);
+  return roundingCheck(k) ?? hkdfCheck(k);
+}
+
+/** RFC 5869 Appendix A.1 (HKDF-SHA-256, 42 bytes: across two HMAC blocks). */
+function hkdfCheck(k: NativeKernel): string | null {
+  const hex = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'));
+  const out = new Uint8Array(42);
+  k.hkdfSha256(hex('0b'.repeat(22)), hex('000102030405060708090a0b0c'), hex('f0f1f2f3f4f5f6f7f8f9'), out);
+  return Buffer.from(out).toString('hex') === '3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865'
+    ? null
+    : 'its HKDF-SHA-256 differs from RFC 5869 test case A.1';
 }
 
 /** The native stochastic rounding against quantize.ts's JS rounding (restated here), on edge cases. */

@@ -197,6 +197,11 @@ const SPECIFIC: Specific[] = [
   { type: 'TaskOffer', at: ['body', 'deadlineMs'], value: 0, code: B, field: 'body.deadlineMs' },
   { type: 'TaskOffer', at: ['body', 'deadlineMs'], value: 2 ** 31, code: B, field: 'body.deadlineMs' },
   { type: 'TaskOffer', at: ['body', 'model'], value: vec('f32', 3, f32Bytes([1, Number.NaN, 2])), code: B, field: 'body.model.data[1]' },
+  // The finiteness check sums four lanes at a time, then the rest: every position, and ±Infinity too.
+  { type: 'TaskOffer', at: ['body', 'model'], value: vec('f32', 9, f32Bytes([Number.POSITIVE_INFINITY, 0, 0, 0, 0, 0, 0, 0, 0])), code: B, field: 'body.model.data[0]' },
+  { type: 'TaskOffer', at: ['body', 'model'], value: vec('f32', 9, f32Bytes([0, 0, 0, 0, 0, 0, 0, Number.NEGATIVE_INFINITY, 0])), code: B, field: 'body.model.data[7]' },
+  { type: 'TaskOffer', at: ['body', 'model'], value: vec('f32', 9, f32Bytes([0, 0, 0, 0, 0, 0, 0, 0, Number.NaN])), code: B, field: 'body.model.data[8]' },
+  { type: 'TaskOffer', at: ['body', 'model'], value: vec('f32', 6, f32Bytes([0, 3.4e38, 0, 0, Number.NEGATIVE_INFINITY, -3.4e38])), code: B, field: 'body.model.data[4]' },
   { type: 'TaskOffer', at: ['body', 'model'], value: vec('f32', 2, f32Bytes([1, Number.POSITIVE_INFINITY])), code: B, field: 'body.model.data[1]' },
   { type: 'TaskOffer', at: ['body', 'model', 'dtype'], value: 'u32', code: B, field: 'body.model.dtype' },
   { type: 'TaskOffer', at: ['body', 'model', 'length'], value: 8, code: B, field: 'body.model.data', message: 'body.model.data: expected 32 bytes (8 lanes x 4), got 28' },

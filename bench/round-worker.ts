@@ -15,7 +15,7 @@ import { maskHelpersPay, type KeyPair } from '@tally/secagg';
 import { gcCounter, threadCpuMs, type GcCount } from './round-cpu.ts';
 import { ClientBytes, SocketMeter, roundBytes, type RoundBytes } from './round-bytes.ts';
 import { runPlainClient } from './round-plain.ts';
-import { FixedDeltaTrainer } from './round-trainer.ts';
+import { FixedDeltaTrainer, fillRandomDelta } from './round-trainer.ts';
 import { warmUp } from './round-warmup.ts';
 
 export interface WorkerClient {
@@ -38,6 +38,12 @@ export interface WorkerJob {
   readonly enrolled: readonly (readonly [number, Uint8Array])[];
   /** The model frame on the wire (TaskOffer or plaintext model), WebSocket header included. */
   readonly modelFrameBytes: number;
+  /**
+   * A round to run first against another server of the same mode, with an `m`-lane model,
+   * untimed and unmetered (bench/round.ts --cold leaves it out): the thread's code is then
+   * as warm as a node's after its first round (and the plaintext client's likewise).
+   */
+  readonly warm?: { readonly url: string; readonly m: number };
 }
 
 export interface ClientReport {
@@ -75,9 +81,48 @@ const logger = (id: number): Logger => ({
 // Same for every client: the round must not fail on the client's own policy.
 const policy: Policy = { tasks: [job.taskId], minCohort: 2, minThreshold: 1, maxRounds: 1_000, graph: 'harary' }; // --graph harary runs SecAgg+
 
+const enrolled = new Map(job.enrolled);
+/** A client node as the bench runs it (and as a real node runs: its own state folder under `stateRoot`). */
+const node = (c: WorkerClient, url: string, trainer: FixedDeltaTrainer, stateRoot: string) =>
+  startClientNode({
+    url,
+    identity: c.identity!,
+    trainer,
+    policy,
+    enrolled, // as a real node is configured: each RoundStart roster is checked against it
+    logger: logger(c.id),
+    stateDir: join(stateRoot, String(c.id)),
+    heartbeatMs: 0, // the bench's event loops are busy for seconds; liveness is not what it measures
+    reconnect: { initialMs: 100, maxMs: 1_000 },
+  });
+
+/** job.warm: every client of this thread takes part in one round there first (no meters, no marks). */
+async function warmRound(w: { readonly url: string; readonly m: number }): Promise<void> {
+  const delta = fillRandomDelta(new Float32Array(w.m), 0.5);
+  const trainerOf = (c: WorkerClient) => new FixedDeltaTrainer(delta, c.weight, 0.5, () => undefined);
+  if (job.mode === 'plain') {
+    const results = await Promise.all(job.clients.map((c) => runPlainClient({ url: w.url, taskId: job.taskId, trainer: trainerOf(c), m: w.m })));
+    results.forEach((r, i) => {
+      if (!r.committed) problems.push(`client ${job.clients[i]!.id}: the warm-up round did not complete (close ${r.closeCode})`);
+    });
+    return;
+  }
+  const stateRoot = mkdtempSync(join(tmpdir(), 'tally-bench-warm-'));
+  try {
+    const nodes = job.clients.map((c) => node(c, w.url, trainerOf(c), stateRoot));
+    const results = await Promise.all(nodes.map((n) => n.done));
+    nodes.forEach((n, i) => {
+      if (n.stats().roundsCommitted < 1) problems.push(`client ${job.clients[i]!.id}: the warm-up round did not commit (${results[i]!.status}: ${results[i]!.reason})`);
+    });
+  } finally {
+    rmSync(stateRoot, { recursive: true, force: true });
+  }
+}
+
 // Helpers only where a node would start them (maskHelpersPay; k + 1 ≤ n masks per client).
 if (job.mode === 'secure') await warmUp({ maskHelpers: maskHelpersPay(job.enrolled.length, job.m) });
-const meter = new SocketMeter();
+if (job.warm !== undefined) await warmRound(job.warm);
+const meter = new SocketMeter(); // from here on: the warm-up's sockets are closed and not counted
 let cpuAtStart: number | null = null;
 let gc: ReturnType<typeof gcCounter> | null = null;
 const clients = job.clients.map((c) => {
@@ -92,24 +137,9 @@ const clients = job.clients.map((c) => {
 
 let outcomes: { trained: boolean; committed: boolean; outcome: string }[];
 if (job.mode === 'secure') {
-  const enrolled = new Map(job.enrolled);
   // Each node keeps its participation record in a stateDir of its own, as a real node does (the CLI's default).
   const stateRoot = mkdtempSync(join(tmpdir(), 'tally-bench-clients-'));
-  const nodes = clients.map((c) =>
-    meter.claim(c.bytes, () =>
-      startClientNode({
-        url: job.url,
-        identity: c.identity!,
-        trainer: c.trainer,
-        policy,
-        enrolled, // as a real node is configured: each RoundStart roster is checked against it
-        logger: logger(c.id),
-        stateDir: join(stateRoot, String(c.id)),
-        heartbeatMs: 0, // the bench's event loops are busy for seconds; liveness is not what it measures
-        reconnect: { initialMs: 100, maxMs: 1_000 },
-      }),
-    ),
-  );
+  const nodes = clients.map((c) => meter.claim(c.bytes, () => node(c, job.url, c.trainer, stateRoot)));
   const results = await Promise.all(nodes.map((n) => n.done));
   outcomes = nodes.map((n, i) => {
     const s = n.stats();

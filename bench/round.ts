@@ -31,6 +31,9 @@
  *
  * Every thread warms its secagg code first (round-warmup.ts), outside the timing; each
  * client thread also starts its mask helper threads there, as a node has them after its first round.
+ * Then (unless --cold) the same threads take part in one untimed round of the same kind
+ * against a server of their own with a WARM_M-lane model: the node, wire and coordinator
+ * code is then as warm as after a first round, as it is in a federation's every later round.
  *
  * Both rounds' new models are compared with the exact weighted mean (float64):
  * the plaintext one differs by float32 rounding, the secure one by its fixed-point
@@ -78,17 +81,19 @@ const { values: args } = parseArgs({
     'plain-reps': { type: 'string', default: '3' },
     'timeout-s': { type: 'string', default: '600' },
     verbose: { type: 'boolean', default: false },
+    cold: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  console.log(`usage: pnpm bench:round [--quick] [--graph complete|harary] [--n LIST] [--m LIST] [--workers W] [--plain-reps R] [--timeout-s S] [--verbose]
+  console.log(`usage: pnpm bench:round [--quick] [--graph complete|harary] [--n LIST] [--m LIST] [--workers W] [--plain-reps R] [--timeout-s S] [--cold] [--verbose]
   --quick         n = 10, m = 1e5 only (writes round-quick.json)
   --graph G       the coordinator's task.graph (default complete; harary = SecAgg+ with chooseParams' k, t; writes round-harary.json)
   --n, --m LIST   comma-separated overrides of n in {10,50,100} and m in {1e5,1e6} (writes round-custom.json)
   --workers W     worker threads hosting the clients (default 2)
   --plain-reps R  plaintext rounds per configuration; the median counts (default 3)
   --timeout-s S   give up on one round after S seconds and record the configuration as skipped (default 600)
+  --cold          no warm-up round: time each side's first round in fresh client threads (writes round*-cold.json)
   --verbose       print the coordinator's log lines`);
   process.exit(0);
 }
@@ -108,6 +113,14 @@ const MS = list(args.m, args.quick ? [1e5] : [1e5, 1e6], 'm');
 const WORKERS = positiveInt(args.workers, 'workers');
 const PLAIN_REPS = positiveInt(args['plain-reps'], 'plain-reps');
 const TIMEOUT_MS = positiveInt(args['timeout-s'], 'timeout-s') * 1000;
+/**
+ * The warm-up round's model length (0 with --cold): before each timed round its client
+ * threads take part in one round of the same kind, n clients and the same graph, against a
+ * server of its own with a model this long. A long-running node and coordinator are warm
+ * after their first round (lazily compiled and optimised code, the client's and the wire's
+ * as well as secagg's); without it the timed round also times that compilation.
+ */
+const WARM_M = args.cold ? 0 : 4096;
 
 const TASK_ID = 'bench-round';
 /** L2 norm of every delta; below clipNorm so that nothing is clipped. */
@@ -283,13 +296,9 @@ const cpuBetween = (a: Mark, b: Mark, reports: WorkerReport[]): Cpu => ({
 
 // ---- the secure round -----------------------------------------------------------
 
-async function secureRound(n: number, m: number, clients: readonly (WorkerClient & { identity: KeyPair })[]): Promise<SecureSide> {
-  const dir = await mkdtemp(join(tmpdir(), 'tally-bench-round-'));
-  const enrolment = parseEnrolment(
-    { clients: clients.map((c) => ({ id: c.id, name: `bench-${c.id}`, publicKey: toHex(c.identity.publicKey) })) },
-    'bench',
-  );
-  const config = parseCoordinatorConfig(
+/** The bench's coordinator configuration: n clients, m lanes, one round, generous deadlines. */
+function coordinatorConfig(n: number, m: number, dir: string) {
+  return parseCoordinatorConfig(
     {
       listen: { host: '127.0.0.1', port: 0 },
       dataDir: dir,
@@ -310,6 +319,26 @@ async function secureRound(n: number, m: number, clients: readonly (WorkerClient
     },
     dir,
   );
+}
+
+/** A coordinator for the warm-up round (WARM_M) on its own temporary folder; warnings go to `problems`. */
+async function warmCoordinator(n: number, enrolment: ReturnType<typeof parseEnrolment>, problems: string[]): Promise<{ coordinator: Coordinator; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'tally-bench-warm-'));
+  const logger: Logger = {
+    info: () => undefined,
+    warn: (msg) => problems.push(`warm-up coordinator: ${msg}`),
+    error: (msg) => problems.push(`warm-up coordinator: ERROR ${msg}`),
+  };
+  return { coordinator: await startCoordinator({ config: coordinatorConfig(n, WARM_M, dir), logger, enrolment }), dir };
+}
+
+async function secureRound(n: number, m: number, clients: readonly (WorkerClient & { identity: KeyPair })[]): Promise<SecureSide> {
+  const dir = await mkdtemp(join(tmpdir(), 'tally-bench-round-'));
+  const enrolment = parseEnrolment(
+    { clients: clients.map((c) => ({ id: c.id, name: `bench-${c.id}`, publicKey: toHex(c.identity.publicKey) })) },
+    'bench',
+  );
+  const config = coordinatorConfig(n, m, dir);
   const plan = quantPlanOf(config.task);
   // The TaskOffer's size does not depend on the session's bytes, the model's values or (below 128) the threshold.
   const offer = encode({
@@ -345,9 +374,11 @@ async function secureRound(n: number, m: number, clients: readonly (WorkerClient
   };
 
   let coordinator: Coordinator | null = null;
+  let warm: { coordinator: Coordinator; dir: string } | null = null;
   let fleet: Fleet | null = null;
   const limit = timeout(TIMEOUT_MS, `the secure round (n = ${n}, m = ${m})`);
   try {
+    if (WARM_M > 0) warm = await warmCoordinator(n, enrolment, problems);
     coordinator = await startCoordinator({ config, logger, enrolment });
     const stagesMs: Record<string, number> = {};
     const ended = new Promise<{ end: Mark; summary: RoundSummary; model: Float32Array | null }>((resolve) => {
@@ -364,6 +395,7 @@ async function secureRound(n: number, m: number, clients: readonly (WorkerClient
         m,
         modelFrameBytes: serverFrameBytes(offer.length),
         enrolled: clients.map((c) => [c.id, c.identity.publicKey] as const),
+        ...(warm === null ? {} : { warm: { url: warm.coordinator.url, m: WARM_M } }),
       },
       clients,
     );
@@ -394,8 +426,10 @@ async function secureRound(n: number, m: number, clients: readonly (WorkerClient
   } finally {
     limit.clear();
     await coordinator?.close();
+    await warm?.coordinator.close();
     await fleet?.terminate();
     await rm(dir, { recursive: true, force: true });
+    if (warm !== null) await rm(warm.dir, { recursive: true, force: true });
   }
 }
 
@@ -413,7 +447,20 @@ async function plainRound(n: number, m: number, clients: readonly WorkerClient[]
       marks.end = mark();
     },
   });
-  const fleet = startFleet({ mode: 'plain', url: server.url, taskId: TASK_ID, m, modelFrameBytes: serverFrameBytes(4 * m), enrolled: [] }, clients);
+  const warm = WARM_M > 0 ? await startPlainServer({ n, model: new Float32Array(WARM_M) }) : null;
+  warm?.done.catch(() => undefined); // a failed warm-up shows in the workers' problems
+  const fleet = startFleet(
+    {
+      mode: 'plain',
+      url: server.url,
+      taskId: TASK_ID,
+      m,
+      modelFrameBytes: serverFrameBytes(4 * m),
+      enrolled: [],
+      ...(warm === null ? {} : { warm: { url: warm.url, m: WARM_M } }),
+    },
+    clients,
+  );
   const limit = timeout(TIMEOUT_MS, `the plaintext round (n = ${n}, m = ${m})`);
   try {
     const r = await Promise.race([server.done, limit.promise]);
@@ -433,6 +480,7 @@ async function plainRound(n: number, m: number, clients: readonly WorkerClient[]
   } finally {
     limit.clear();
     await server.close();
+    await warm?.close();
     await fleet.terminate();
   }
 }
@@ -559,7 +607,7 @@ for (const n of NS) {
 }
 
 const custom = args.n !== undefined || args.m !== undefined;
-const name = `round${args.quick ? '-quick' : ''}${custom ? '-custom' : ''}${graph === 'complete' ? '' : `-${graph}`}.json`;
+const name = `round${args.quick ? '-quick' : ''}${custom ? '-custom' : ''}${graph === 'complete' ? '' : `-${graph}`}${args.cold ? '-cold' : ''}.json`;
 const here = dirname(fileURLToPath(import.meta.url));
 mkdirSync(join(here, 'results'), { recursive: true });
 const out = join(here, 'results', name);
@@ -576,8 +624,12 @@ writeFileSync(
       clientWorkers: WORKERS,
       plainReps: PLAIN_REPS,
       graph,
+      warmUpModelLength: WARM_M,
       notes: [
         'secureMs: coordinator "offering" log line (TaskOffers about to be queued) to its round event (checkpoint + audit written, RoundResults queued); one round on a fresh coordinator',
+        WARM_M > 0
+          ? `warm-up: before each timed round (secure and plain alike) its client threads took part in one untimed round of the same kind (n clients, same graph) against a server of its own with a ${WARM_M}-lane model: code as warm as after a first round; --cold leaves it out`
+          : 'cold (--cold): each timed round is the first its client threads run (after the in-memory secagg warm-up only)',
         'plainMs: first model frame queued to last result frame queued, median of plainRunsMs; the baseline does no auth, persistence or validation',
         'bytes: client side, TCP payload of each client socket (WebSocket headers, masking keys, close handshake included), from the model frame to the close; bytesPerClient* = sent by the client (up), downBytes* = received',
         'handshakeBytes*: per client before the round (HTTP upgrade, and for the secure round Challenge/Hello/AuthResponse/Welcome)',

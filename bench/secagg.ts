@@ -452,7 +452,7 @@ async function measure(n: number, graph: 'complete' | 'harary', k: number, t: nu
   return { ...base, ...EMPTY, ...got, k, t, mode } as Record;
 }
 
-console.log(`secagg bench on ${cpus()[0]?.model ?? 'unknown cpu'} (${availableParallelism()} threads), unmask pool of ${pool.threads}, mask kernel ${maskKernel().name}, wasm simd ${simdAvailable ? 'on' : 'off'}, curves ${curveBackend}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(`secagg bench on ${cpus()[0]?.model ?? 'unknown cpu'} (${availableParallelism()} threads), unmask pool of ${pool.threads}, mask kernel ${maskKernel().name}${nativeStatus().kernel === null ? '' : ` (AES ${nativeStatus().kernel!.aes()})`}, wasm simd ${simdAvailable ? 'on' : 'off'}, curves ${curveBackend}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 console.log(
   ['n', 'graph', 'k', 't', 'm', 'drop', 'mode', 'clientStep', 'clientRound', 'expand', 'rawAES', 'step/AES', 'round/AES', 'step/AES paired', 'round/AES paired', 'sum', 'plainSum', 'sum/plain', 'unmask', 'shamir', 'aesFloor', 'unmask/floor', 'unmask1', 'unmask/unmask1', 'rawAESn', 'step/AESn', 'aesFloorN', 'unmask/floorN', 'exact'].join('\t'),
 );

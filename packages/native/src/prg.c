@@ -84,6 +84,17 @@ static napi_value throw_range(napi_env env, const char *msg) {
   return NULL;
 }
 
+/* The call's arguments into argv[n]; 0 (after a TypeError naming `usage`) unless exactly n came. */
+static int args_of(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *usage) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc != n) {
+    throw_type(env, usage);
+    return 0;
+  }
+  return 1;
+}
+
 /* A typed array's data and byte length; 0 when arg is not a typed array. */
 static int typed(napi_env env, napi_value arg, napi_typedarray_type *type, void **data, size_t *bytes) {
   bool is = false;
@@ -161,10 +172,8 @@ static void sub_lanes(uint32_t *restrict v, const uint32_t *restrict k, size_t n
 
 /* The host must be little-endian: the lanes are defined as little-endian (checked at load). */
 static napi_value add_masks(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc != 3) return throw_type(env, "addMasks: expected (vec, keys, signs)");
+  if (!args_of(env, info, 3, argv, "addMasks: expected (vec, keys, signs)")) return NULL;
   uint32_t *vec;
   size_t lanes;
   if (!lanes_arg(env, argv[0], &vec, &lanes, "addMasks vec")) return NULL;
@@ -235,10 +244,8 @@ static napi_value add_masks(napi_env env, napi_callback_info info) {
 }
 
 static napi_value add_vector(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc != 3) return throw_type(env, "addVector: expected (acc, x, sign)");
+  if (!args_of(env, info, 3, argv, "addVector: expected (acc, x, sign)")) return NULL;
   uint32_t *acc, *x;
   size_t n, nx;
   if (!lanes_arg(env, argv[0], &acc, &n, "addVector acc")) return NULL;
@@ -300,10 +307,8 @@ static int key_stream(napi_env env, napi_value arg, unsigned char *out, uint64_t
 }
 
 static napi_value keystream(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc != 2) return throw_type(env, "keystream: expected (key, out)");
+  if (!args_of(env, info, 2, argv, "keystream: expected (key, out)")) return NULL;
   unsigned char *out;
   size_t bytes;
   if (!bytes_arg(env, argv[1], &out, &bytes, "keystream out")) return NULL;
@@ -312,10 +317,8 @@ static napi_value keystream(napi_env env, napi_callback_info info) {
 }
 
 static napi_value discard_keystream(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc != 2) return throw_type(env, "discardKeystream: expected (key, bytes)");
+  if (!args_of(env, info, 2, argv, "discardKeystream: expected (key, bytes)")) return NULL;
   int64_t bytes = -1;
   if (napi_get_value_int64(env, argv[1], &bytes) != napi_ok || bytes < 0 || bytes > ((int64_t)1 << 40)) return throw_range(env, "discardKeystream bytes: expected an integer in [0, 2^40]");
   key_stream(env, argv[0], NULL, (uint64_t)bytes, "discardKeystream");
@@ -323,10 +326,8 @@ static napi_value discard_keystream(napi_env env, napi_callback_info info) {
 }
 
 static napi_value round_stochastic_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc != 5) return throw_type(env, "roundStochastic: expected (delta, factor, bound, coins, out)");
+  if (!args_of(env, info, 5, argv, "roundStochastic: expected (delta, factor, bound, coins, out)")) return NULL;
   napi_typedarray_type type;
   void *d = NULL, *c = NULL, *o = NULL;
   size_t n = 0, nc = 0, no = 0;
@@ -359,10 +360,8 @@ static int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned 
 }
 
 static napi_value hkdf_sha256(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc != 4) return throw_type(env, "hkdfSha256: expected (ikm, salt, info, out)");
+  if (!args_of(env, info, 4, argv, "hkdfSha256: expected (ikm, salt, info, out)")) return NULL;
   unsigned char *ikm, *salt, *inf, *out;
   size_t ikm_len, salt_len, info_len, out_len;
   if (!bytes_arg(env, argv[0], &ikm, &ikm_len, "hkdfSha256 ikm")) return NULL;
@@ -411,12 +410,11 @@ static napi_value aes_in_use(napi_env env, napi_callback_info info) {
 }
 
 static napi_value use_aes(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (!args_of(env, info, 1, argv, "useAes: expected (name: string)")) return NULL;
   char name[32] = "", msg[200], have[64] = "";
   size_t len = 0;
-  if (argc != 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) return throw_type(env, "useAes: expected (name: string)");
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) return throw_type(env, "useAes: expected (name: string)");
   for (int i = 0; i < AES_IMPLS; i++) {
     if (!aes_supported((enum aes_impl)i)) continue;
     if (strcmp(name, AES_NAMES[i]) == 0) {

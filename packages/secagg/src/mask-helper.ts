@@ -48,9 +48,9 @@ export const MASK_HELPER_MIN_LANES = 65_536;
  * With the native kernel (native.ts) a job must hold at least this many lanes × masks
  * (1 GiB of keystream, ~150 ms on one thread here with OpenSSL's AES; times
  * nativeMaskSpeedup() with VAES, where the same work takes that many times less) before
- * helpers take it. The native
- * kernel allocates nothing, so the helpers' first reason is gone, and their hand-off
- * (the keys out, four passes over a vector-sized partial back) costs throughput:
+ * helpers take it. The native kernel allocates nothing, so the helpers' first reason is
+ * gone, and their hand-off (the keys out, four passes over a vector-sized partial back)
+ * costs throughput:
  * `bench:round --n 50 --m 1e6` (50 masks per client) took 4.45–4.68 s without helpers
  * against 4.76–5.39 s with two per client thread, and 8.4 s of process CPU against 10.
  */

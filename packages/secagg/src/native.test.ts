@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nativeTestsSkipped } from './_test-kernels.ts';
@@ -109,6 +110,24 @@ describe.skipIf(missing)('@tally/native (the native mask kernel)', () => {
       });
     });
   }
+
+  it('useAes switches only the calling thread (each thread has its own instance)', async () => {
+    const k = kernel();
+    const before = k.aes();
+    const other = k.aesImplementations().at(-1)!;
+    const path = createRequire(import.meta.url).resolve('@tally/native');
+    const code = `const { kernel } = require(${JSON.stringify(path)}); const first = kernel.aes(); kernel.useAes(${JSON.stringify(other)}); require('node:worker_threads').parentPort.postMessage([first, kernel.aes()]);`;
+    const seen = await new Promise<string[]>((resolve, reject) => {
+      const w = new Worker(code, { eval: true });
+      w.once('message', (m: string[]) => {
+        resolve(m);
+        void w.terminate();
+      });
+      w.once('error', reject);
+    });
+    expect(seen).toEqual([k.aesImplementations()[0], other]);
+    expect(k.aes()).toBe(before);
+  });
 
   it('useAes refuses a name this CPU does not run, and keeps the one in use', () => {
     const k = kernel();

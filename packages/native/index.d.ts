@@ -17,6 +17,11 @@ export interface NativeKernel {
    * for lane). All three arrays of one length; bound in [0, 2^31 − 1).
    */
   roundStochastic(delta: Float32Array, factor: number, bound: number, coins: Uint32Array, out: Uint32Array): void;
+  /**
+   * Shamir shares: out[33j, 33j + 33) = f(xs[j]) for f(x) = Σ_k c_k x^k over GF(2^256 + 297),
+   * the c_k the 33-byte big-endian coefficients in `coeffs` (each below the prime). No x may be 0.
+   */
+  shamirEval(coeffs: Uint8Array, xs: Uint32Array, out: Uint8Array): void;
   /** out = HKDF-SHA-256 (RFC 5869) of ikm with salt and info, out.length bytes (at most 255 · 32). */
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, out: Uint8Array): void;
   /** The AES implementations this CPU runs, fastest first ('openssl' always). */

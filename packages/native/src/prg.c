@@ -21,6 +21,8 @@
  *   roundStochastic(delta, factor, bound, coins, out)
  *                               out[i] = stochastic rounding of clamp(delta[i]·factor, ±bound)
  *                               with coin coins[i] (round.h; quantize.ts roundInto, lane for lane)
+ *   shamirEval(coeffs, xs, out)  out[33j..33j+33) = f(xs[j]) for f with the 33-byte big-endian
+ *                               coefficients in coeffs, over GF(2^256 + 297) (shamir.h)
  *   hkdfSha256(ikm, salt, info, out)
  *                               out = HKDF-SHA-256 (RFC 5869) of ikm with salt and info, out.length
  *                               bytes (at most 255 * 32), with OpenSSL's HMAC
@@ -41,6 +43,7 @@
 
 #include "aes.h"
 #include "round.h"
+#include "shamir.h"
 
 #define CHUNK_BYTES 16384
 #define MAX_KEYS 4096
@@ -386,6 +389,30 @@ static napi_value hkdf_sha256(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value shamir_eval_fn(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!args_of(env, info, 3, argv, "shamirEval: expected (coeffs, xs, out)")) return NULL;
+  unsigned char *coeffs, *out;
+  size_t coeff_bytes, out_bytes, x_bytes = 0;
+  if (!bytes_arg(env, argv[0], &coeffs, &coeff_bytes, "shamirEval coeffs")) return NULL;
+  napi_typedarray_type type;
+  void *xd = NULL;
+  if (!typed(env, argv[1], &type, &xd, &x_bytes) || type != napi_uint32_array) return throw_type(env, "shamirEval xs: expected a Uint32Array");
+  if (!bytes_arg(env, argv[2], &out, &out_bytes, "shamirEval out")) return NULL;
+  if (coeff_bytes == 0 || coeff_bytes % SHAMIR_ELEMENT_BYTES != 0) return throw_range(env, "shamirEval coeffs: expected a non-empty multiple of 33 bytes");
+  const size_t t = coeff_bytes / SHAMIR_ELEMENT_BYTES, n = x_bytes / 4;
+  if (out_bytes != SHAMIR_ELEMENT_BYTES * n) return throw_range(env, "shamirEval out: expected 33 bytes per x");
+  for (size_t k = 0; k < t; k++) {
+    if (!shamir_is_element(coeffs + SHAMIR_ELEMENT_BYTES * k)) return throw_range(env, "shamirEval coeffs: expected every coefficient below p = 2^256 + 297");
+  }
+  const uint32_t *xs = (const uint32_t *)xd;
+  for (size_t j = 0; j < n; j++) {
+    if (xs[j] == 0) return throw_range(env, "shamirEval xs: expected no 0 (f(0) is the secret)");
+  }
+  shamir_eval(coeffs, t, xs, n, out);
+  return NULL;
+}
+
 static napi_value string_of(napi_env env, const char *s) {
   napi_value v;
   return napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v) == napi_ok ? v : NULL;
@@ -448,6 +475,7 @@ NAPI_MODULE_INIT() {
     { "discardKeystream", discard_keystream },
     { "roundStochastic", round_stochastic_fn },
     { "hkdfSha256", hkdf_sha256 },
+    { "shamirEval", shamir_eval_fn },
     { "aesImplementations", aes_implementations },
     { "aes", aes_in_use },
     { "useAes", use_aes },

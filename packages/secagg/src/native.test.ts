@@ -178,6 +178,12 @@ describe.skipIf(missing)('@tally/native (the native mask kernel)', () => {
       [() => k.hkdfSha256(key, key, new Uint16Array(2) as unknown as Uint8Array, new Uint8Array(32)), TypeError, /hkdfSha256 info: expected a Uint8Array/],
       [() => k.hkdfSha256(key, key, key, new Uint8Array(255 * 32 + 1)), RangeError, /hkdfSha256 out: expected at most 255 \* 32 bytes/],
       [() => (k.hkdfSha256 as unknown as (a: Uint8Array) => void)(key), TypeError, /hkdfSha256: expected \(ikm, salt, info, out\)/],
+      [() => k.shamirEval(new Uint8Array(32), Uint32Array.of(1), new Uint8Array(33)), RangeError, /shamirEval coeffs: expected a non-empty multiple of 33 bytes/],
+      [() => k.shamirEval(new Uint8Array(0), Uint32Array.of(1), new Uint8Array(33)), RangeError, /shamirEval coeffs: expected a non-empty multiple of 33 bytes/],
+      [() => k.shamirEval(new Uint8Array(33), [1] as unknown as Uint32Array, new Uint8Array(33)), TypeError, /shamirEval xs: expected a Uint32Array/],
+      [() => k.shamirEval(new Uint8Array(33), Uint32Array.of(1, 2), new Uint8Array(33)), RangeError, /shamirEval out: expected 33 bytes per x/],
+      [() => k.shamirEval(new Uint8Array(33).fill(1), Uint32Array.of(1), new Uint8Array(33)), RangeError, /shamirEval coeffs: expected every coefficient below p/],
+      [() => k.shamirEval(new Uint8Array(33), Uint32Array.of(3, 0), new Uint8Array(66)), RangeError, /shamirEval xs: expected no 0/],
     ];
     for (const [call, type, message] of bad) {
       expect(call).toThrow(type);
@@ -186,7 +192,7 @@ describe.skipIf(missing)('@tally/native (the native mask kernel)', () => {
     expect(Array.from(vec)).toEqual(new Array(8).fill(9));
   });
 
-  it('the self-check refuses a kernel whose keystream, masked sum, subtraction, rounding or HKDF is wrong', () => {
+  it('the self-check refuses a kernel whose keystream, masked sum, subtraction, rounding, HKDF or Shamir evaluation is wrong', () => {
     const k = kernel();
     expect(selfCheck(k)).toBeNull();
     const flipKeystream: NativeKernel = { ...k, keystream: (key, out) => { k.keystream(key, out); out[100]! ^= 1; } };
@@ -200,6 +206,8 @@ describe.skipIf(missing)('@tally/native (the native mask kernel)', () => {
     expect(selfCheck(floorOnly)).toMatch(/stochastic rounding differs from the JS one/);
     const shortHkdf: NativeKernel = { ...k, hkdfSha256: (ikm, salt, info, out) => k.hkdfSha256(ikm, salt, info, out.subarray(0, 32)) };
     expect(selfCheck(shortHkdf)).toMatch(/HKDF-SHA-256 differs from RFC 5869/);
+    const lastPointWrong: NativeKernel = { ...k, shamirEval: (c, xs, out) => { k.shamirEval(c, xs, out); out[out.length - 1]! ^= 1; } };
+    expect(selfCheck(lastPointWrong)).toMatch(/Shamir evaluation differs from BigInt's at x = 65537/);
   });
 });
 

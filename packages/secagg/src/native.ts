@@ -9,7 +9,8 @@
  * runs (comparisons again; a name the CPU cannot run turns the kernel off, saying why).
  * The self-check runs once per thread at load: the native keystream of a fixed key must
  * equal node:crypto's, a native masked sum must equal the JS one, and so must its
- * stochastic rounding on edge cases, and its HKDF must give RFC 5869's test vector; a
+ * stochastic rounding on edge cases and its Shamir evaluation, and its HKDF must give
+ * RFC 5869's test vector; a
  * kernel that disagrees is never used (a wrong mask would corrupt every aggregate silently).
  */
 import { createCipheriv } from 'node:crypto';
@@ -50,7 +51,24 @@ export function selfCheck(k: NativeKernel): string | null {
   for (let i = 0; i < lanes; i++) if (vec[i] !== expect[i]) return `its masked sum differs from the JS one at lane ${i}`;
   k.addVector(vec, expect, -1);
   if (vec.some((x) => x !== 0)) return 'its vector subtraction is wrong';
-  return roundingCheck(k) ?? hkdfCheck(k);
+  return roundingCheck(k) ?? hkdfCheck(k) ?? shamirCheck(k);
+}
+
+/** Shamir evaluation against BigInt Horner, with the largest coefficients and points. */
+function shamirCheck(k: NativeKernel): string | null {
+  const p = 2n ** 256n + 297n;
+  const cs = [p - 1n, 2n ** 256n - 1n, 1n, p - 2n, 12345678901234567890n];
+  const xs = Uint32Array.of(1, 2, 0xffffffff, 0xfffffffe, 65537);
+  const hex = (v: bigint): string => v.toString(16).padStart(66, '0');
+  const coeffs = new Uint8Array(Buffer.from(cs.map(hex).join(''), 'hex'));
+  const out = new Uint8Array(33 * xs.length);
+  k.shamirEval(coeffs, xs, out);
+  for (let j = 0; j < xs.length; j++) {
+    let y = 0n;
+    for (let i = cs.length - 1; i >= 0; i--) y = (y * BigInt(xs[j]!) + cs[i]!) % p;
+    if (Buffer.from(out.subarray(33 * j, 33 * j + 33)).toString('hex') !== hex(y)) return `its Shamir evaluation differs from BigInt's at x = ${xs[j]}`;
+  }
+  return null;
 }
 
 /** RFC 5869 Appendix A.1 (HKDF-SHA-256, 42 bytes: across two HMAC blocks). */

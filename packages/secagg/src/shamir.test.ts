@@ -1,5 +1,7 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { nativeTestsSkipped, onEachKernel } from './_test-kernels.ts';
+import { _useNative } from './native.ts';
 import { fromHex, toHex } from './bytes.ts';
 import { SecAggError, SecAggErrorCode } from './errors.ts';
 import type { RandomSource } from './random.ts';
@@ -125,10 +127,14 @@ describe('FIELD_PRIME', () => {
   });
 });
 
-describe('splitSecret / combineShares', () => {
+// splitSecret evaluates natively where the kernel is loaded, with BigInt elsewhere: both run these.
+onEachKernel(() => describe('splitSecret / combineShares', () => {
   const secret = fromHex('ff'.repeat(32)); // the largest 32-byte secret
   const xs = [1, 2, 3, 7, 1000, 0xffffffff];
-  const shares = splitSecret(secret, 3, xs);
+  let shares: Share[];
+  beforeAll(() => {
+    shares = splitSecret(secret, 3, xs);
+  });
 
   it('shares are 33-byte field elements in the order of xs', () => {
     expect(shares.map((s) => s.x)).toEqual(xs);
@@ -200,6 +206,38 @@ describe('splitSecret / combineShares', () => {
     const sh = splitSecret(s, 2, [1, 2, 3], rnd);
     expect(rnd.left()).toBe(0);
     for (const { x, y } of sh) expect(big(y)).toBe(md(big(s) + 5n * BigInt(x)));
+    // At the edge: p + 1 and 2^257 - 1 (top bit masked: 2^256 + ...) are redrawn, p - 1 is taken.
+    const rnd2 = replay([be(P + 1n, SHARE_BYTES), new Uint8Array(SHARE_BYTES).fill(0xff), be(P - 1n, SHARE_BYTES)]);
+    const sh2 = splitSecret(s, 2, [1, 0xffffffff], rnd2);
+    expect(rnd2.left()).toBe(0);
+    for (const { x, y } of sh2) expect(big(y)).toBe(md(big(s) + (P - 1n) * BigInt(x)));
+  });
+}));
+
+describe.skipIf(nativeTestsSkipped('native Shamir test'))('splitSecret: the native evaluation (@tally/native shamirEval)', () => {
+  it('gives the same shares as the BigInt evaluation, for the same random words', () => {
+    expect(_useNative(true), 'the native kernel is in use').toBe(true);
+    fc.assert(
+      fc.property(
+        secretArb,
+        fc.uniqueArray(fc.integer({ min: 1, max: 0xffffffff }), { minLength: 1, maxLength: 60 }),
+        fc.nat(),
+        fc.string({ minLength: 1, maxLength: 8 }),
+        (sec, ids, tSeed, seed) => {
+          const t = 1 + (tSeed % ids.length);
+          _useNative(false);
+          let js: Share[];
+          try {
+            js = splitSecret(sec, t, ids, seededRandom(seed));
+          } finally {
+            _useNative(true);
+          }
+          const native = splitSecret(sec, t, ids, seededRandom(seed));
+          expect(native.map((sh) => [sh.x, toHex(sh.y)])).toEqual(js.map((sh) => [sh.x, toHex(sh.y)]));
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });
 

@@ -10,6 +10,7 @@
  */
 import { assertBytes, fromHex, toHex } from './bytes.ts';
 import { fail, SecAggErrorCode } from './errors.ts';
+import { nativeKernel } from './native.ts';
 import { osRandom } from './random.ts';
 import type { RandomSource } from './random.ts';
 
@@ -245,21 +246,27 @@ function assertThreshold(t: unknown, what: string): asserts t is number {
  * A uniform field element: draws random(33), clears the top 7 bits (leaving a value
  * < 2^257), rejects values >= p and draws again. Accepts with probability ~1/2, no bias.
  */
-function randomFieldElement(random: RandomSource): bigint {
+function randomCoefficient(random: RandomSource): Uint8Array {
   for (;;) {
     const b = random(SHARE_BYTES);
     assertBytes(b, SHARE_BYTES, `splitSecret random(${SHARE_BYTES})`);
     const c = Uint8Array.from(b);
     c[0]! &= 0x01;
-    const v = toBig(c);
-    if (v < P) return v;
+    if (isFieldElement(c)) return c;
   }
+}
+
+/** Whether 33 big-endian bytes with a top byte of 0 or 1 are below p = 2^256 + 297. */
+function isFieldElement(c: Uint8Array): boolean {
+  if (c[0] === 0) return true;
+  for (let i = 1; i < SHARE_BYTES - 2; i++) if (c[i] !== 0) return false;
+  return c[SHARE_BYTES - 2]! * 256 + c[SHARE_BYTES - 1]! < 297;
 }
 
 /**
  * Splits a 32-byte secret into shares at `xs`, any `t` of which reconstruct it and any
  * t-1 of which are independent of it. f(X) = secret + a_1 X + ... + a_{t-1} X^{t-1}, the
- * a_k uniform in GF(p), drawn in order a_1, a_2, ... from `random` (see randomFieldElement).
+ * a_k uniform in GF(p), drawn in order a_1, a_2, ... from `random` (see randomCoefficient).
  * Returns one share per x, in the order of `xs`.
  */
 export function splitSecret(secret: Uint8Array, t: number, xs: readonly number[], random: RandomSource = osRandom): Share[] {
@@ -272,14 +279,29 @@ export function splitSecret(secret: Uint8Array, t: number, xs: readonly number[]
     if (!isShareIndex(x)) throw new RangeError(`splitSecret xs: expected integers in [1, 2^32), got ${String(x)}`);
   }
   if (new Set(xs).size !== xs.length) throw new RangeError('splitSecret xs: expected distinct values, got a duplicate');
-  const coeffs = [toBig(secret)];
-  for (let k = 1; k < t; k++) coeffs.push(randomFieldElement(random));
-  return xs.map((x) => {
-    const bx = BigInt(x);
-    let y = 0n;
-    for (let k = coeffs.length - 1; k >= 0; k--) y = (y * bx + coeffs[k]!) % P; // Horner
-    return { x, y: toBytes(y, SHARE_BYTES) };
-  });
+  // The coefficients as 33-byte big-endian field elements: c_0 = the secret, then t - 1 draws.
+  const coeffs = new Uint8Array(SHARE_BYTES * t);
+  coeffs.set(secret, SHARE_BYTES - SECRET_BYTES);
+  for (let k = 1; k < t; k++) coeffs.set(randomCoefficient(random), SHARE_BYTES * k);
+  try {
+    // The native kernel evaluates with 64-bit limbs: the same shares, ~20x faster and
+    // without ~7,500 short-lived BigInts per client per round (shamir.test.ts compares).
+    const native = nativeKernel();
+    if (native !== null) {
+      const out = new Uint8Array(SHARE_BYTES * xs.length);
+      native.shamirEval(coeffs, Uint32Array.from(xs), out);
+      return xs.map((x, j) => ({ x, y: out.slice(SHARE_BYTES * j, SHARE_BYTES * (j + 1)) }));
+    }
+    const cs = Array.from({ length: t }, (_, k) => toBig(coeffs.subarray(SHARE_BYTES * k, SHARE_BYTES * (k + 1))));
+    return xs.map((x) => {
+      const bx = BigInt(x);
+      let y = 0n;
+      for (let k = cs.length - 1; k >= 0; k--) y = (y * bx + cs[k]!) % P; // Horner
+      return { x, y: toBytes(y, SHARE_BYTES) };
+    });
+  } finally {
+    coeffs.fill(0); // the polynomial determines the secret
+  }
 }
 
 /**

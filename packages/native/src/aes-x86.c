@@ -1,5 +1,6 @@
 /* AES-256-CTR on x86 VAES: see aes.h. */
 #include "aes.h"
+#include "wipe.h"
 
 #include <string.h>
 
@@ -130,8 +131,7 @@ KEYGEN void aes256_schedule(const unsigned char key[32], unsigned char rk[AES_SC
         unsigned char last[64 * W] __attribute__((aligned(64)));                                                                   \
         for (int i = 0; i < 4; i++) STORE((void *)(last + i * 16 * W), x[i]);                                                     \
         memcpy(out + off, last, (size_t)(bytes - off));                                                                            \
-        memset(last, 0, sizeof last);                                                                                              \
-        __asm__ __volatile__("" : : "r"(last) : "memory");                                                                        \
+        tally_wipe(last, sizeof last);                                                                                             \
       }                                                                                                                            \
     }                                                                                                                              \
     /* The dropped keystream must still be made: its xor goes to memory the compiler must assume is read. */                   \

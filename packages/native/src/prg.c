@@ -44,6 +44,7 @@
 #include "aes.h"
 #include "round.h"
 #include "shamir.h"
+#include "wipe.h"
 
 #define CHUNK_BYTES 16384
 #define MAX_KEYS 4096
@@ -68,11 +69,6 @@ static enum aes_impl impl_of(napi_env env) {
   return st->aes;
 }
 
-/* Clears secret memory; the empty asm keeps the compiler from dropping the memset. */
-static void wipe(void *p, size_t n) {
-  memset(p, 0, n);
-  __asm__ __volatile__("" : : "r"(p) : "memory");
-}
 
 static const unsigned char ZEROS[CHUNK_BYTES];
 static const unsigned char ZERO_IV[16];
@@ -212,7 +208,7 @@ static napi_value add_masks(napi_env env, napi_callback_info info) {
         aes_add_masks(impl, vec, first, n, rks + AES_SCHEDULE_BYTES * j, signs + j, t);
       }
     }
-    wipe(rks, k * AES_SCHEDULE_BYTES);
+    tally_wipe(rks, k * AES_SCHEDULE_BYTES);
     free(rks);
     return NULL;
   }
@@ -241,7 +237,7 @@ static napi_value add_masks(napi_env env, napi_callback_info info) {
     }
   }
   for (size_t j = 0; j < k; j++) EVP_CIPHER_CTX_free(ctx[j]); /* clears the key schedules */
-  wipe(scratch, sizeof scratch);
+  tally_wipe(scratch, sizeof scratch);
   if (!ok) napi_throw_error(env, NULL, "addMasks: OpenSSL AES-256-CTR failed mid-stream; the vector is partly masked");
   return NULL;
 }
@@ -291,7 +287,7 @@ static int key_stream(napi_env env, napi_value arg, unsigned char *out, uint64_t
     unsigned char rk[AES_SCHEDULE_BYTES] __attribute__((aligned(64)));
     aes256_schedule(key, rk);
     aes_keystream(impl, rk, out, bytes);
-    wipe(rk, sizeof rk);
+    tally_wipe(rk, sizeof rk);
     return 1;
   }
   EVP_CIPHER_CTX *ctx = new_ctr(key);
@@ -357,7 +353,7 @@ static int hmac_sha256(const unsigned char *key, size_t key_len, const unsigned 
   if (c_len > 0) memcpy(msg + a_len + b_len, c, c_len);
   size_t out_len = 0;
   const int ok = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, msg, n, out, 32, &out_len) != NULL && out_len == 32;
-  wipe(msg, n);
+  tally_wipe(msg, n);
   if (msg != stack) free(msg);
   return ok;
 }
@@ -383,8 +379,8 @@ static napi_value hkdf_sha256(napi_env env, napi_callback_info info) {
     if (ok) memcpy(out + done, t, n);
     done += n;
   }
-  wipe(prk, sizeof prk);
-  wipe(t, sizeof t);
+  tally_wipe(prk, sizeof prk);
+  tally_wipe(t, sizeof t);
   if (!ok) napi_throw_error(env, NULL, "hkdfSha256: OpenSSL HMAC-SHA-256 failed");
   return NULL;
 }
@@ -409,7 +405,7 @@ static napi_value shamir_eval_fn(napi_env env, napi_callback_info info) {
   for (size_t j = 0; j < n; j++) {
     if (xs[j] == 0) return throw_range(env, "shamirEval xs: expected no 0 (f(0) is the secret)");
   }
-  shamir_eval(coeffs, t, xs, n, out);
+  if (!shamir_eval(coeffs, t, xs, n, out)) napi_throw_error(env, NULL, "shamirEval: out of memory for the coefficients");
   return NULL;
 }
 

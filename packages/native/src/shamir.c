@@ -1,6 +1,8 @@
 /* Shamir share evaluation over GF(p), p = 2^256 + 297: see shamir.h. */
 #include "shamir.h"
+#include "wipe.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef unsigned __int128 u128;
@@ -90,16 +92,18 @@ static void horner_step(uint64_t y[5], uint32_t x, const uint64_t c[5]) {
   if (geq_p(y)) sub_p(y);
 }
 
-void shamir_eval(const unsigned char *coeffs, size_t t, const uint32_t *xs, size_t n, unsigned char *out) {
+int shamir_eval(const unsigned char *coeffs, size_t t, const uint32_t *xs, size_t n, unsigned char *out) {
+  /* The coefficients as limbs once, not once per point. */
+  uint64_t (*c)[5] = malloc(t * sizeof *c);
+  if (c == NULL) return 0;
+  for (size_t k = 0; k < t; k++) from_bytes(coeffs + SHAMIR_ELEMENT_BYTES * k, c[k]);
   for (size_t j = 0; j < n; j++) {
     uint64_t y[5] = { 0, 0, 0, 0, 0 };
-    for (size_t k = t; k-- > 0;) {
-      uint64_t c[5];
-      from_bytes(coeffs + SHAMIR_ELEMENT_BYTES * k, c);
-      horner_step(y, xs[j], c);
-      memset(c, 0, sizeof c);
-    }
+    for (size_t k = t; k-- > 0;) horner_step(y, xs[j], c[k]);
     to_bytes(y, out + SHAMIR_ELEMENT_BYTES * j);
     memset(y, 0, sizeof y);
   }
+  tally_wipe(c, t * sizeof *c); /* the polynomial determines the secret */
+  free(c);
+  return 1;
 }

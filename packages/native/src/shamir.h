@@ -15,7 +15,8 @@
 /* Whether the 33 big-endian bytes are below p. */
 int shamir_is_element(const unsigned char b[SHAMIR_ELEMENT_BYTES]);
 
-/* out[33 j .. 33 j + 33) = f(xs[j]) for the t coefficients at coeffs (33 bytes each, each below p). */
-void shamir_eval(const unsigned char *coeffs, size_t t, const uint32_t *xs, size_t n, unsigned char *out);
+/* out[33 j .. 33 j + 33) = f(xs[j]) for the t coefficients at coeffs (33 bytes each, each
+ * below p); 0 when it could not allocate the t coefficients' limbs. */
+int shamir_eval(const unsigned char *coeffs, size_t t, const uint32_t *xs, size_t n, unsigned char *out);
 
 #endif

@@ -22,6 +22,15 @@ export interface NativeKernel {
    * the c_k the 33-byte big-endian coefficients in `coeffs` (each below the prime). No x may be 0.
    */
   shamirEval(coeffs: Uint8Array, xs: Uint32Array, out: Uint8Array): void;
+  /**
+   * Whether sig (64 bytes) is a valid Ed25519 signature (RFC 8032 §5.1.7) of msg under
+   * publicKey (32 bytes): S < L, the key decodes (canonically), and the encoding of
+   * [S]B − [k]A equals R (cofactorless, as OpenSSL). Each thread keeps the keys it
+   * verified under decoded (256 slots). Absent where the compiler has no 128-bit integers.
+   */
+  ed25519Verify?(sig: Uint8Array, msg: Uint8Array, publicKey: Uint8Array): boolean;
+  /** @internal Tests: out (32 bytes) = input (64 bytes, little-endian) mod L, the reduction ed25519Verify uses. */
+  _ed25519ScReduce?(input: Uint8Array, out: Uint8Array): void;
   /** out = HKDF-SHA-256 (RFC 5869) of ikm with salt and info, out.length bytes (at most 255 · 32). */
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, out: Uint8Array): void;
   /** The AES implementations this CPU runs, fastest first ('openssl' always). */

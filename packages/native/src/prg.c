@@ -23,6 +23,9 @@
  *                               with coin coins[i] (round.h; quantize.ts roundInto, lane for lane)
  *   shamirEval(coeffs, xs, out)  out[33j..33j+33) = f(xs[j]) for f with the 33-byte big-endian
  *                               coefficients in coeffs, over GF(2^256 + 297) (shamir.h)
+ *   ed25519Verify(sig, msg, pub)
+ *                               whether sig is a valid Ed25519 signature of msg under pub
+ *                               (ed25519.h; where the compiler has 128-bit integers)
  *   hkdfSha256(ikm, salt, info, out)
  *                               out = HKDF-SHA-256 (RFC 5869) of ikm with salt and info, out.length
  *                               bytes (at most 255 * 32), with OpenSSL's HMAC
@@ -42,6 +45,7 @@
 #include <math.h>
 
 #include "aes.h"
+#include "ed25519.h"
 #include "round.h"
 #include "shamir.h"
 #include "wipe.h"
@@ -55,11 +59,20 @@
 
 static const char *const AES_NAMES[AES_IMPLS] = { "vaes512", "vaes256", "openssl" };
 
-/* Per addon instance (one per thread that loads it): the AES implementation in use. */
-struct instance { enum aes_impl aes; };
+/* Per addon instance (one per thread that loads it): the AES implementation in use, and
+ * (made on first use) the Ed25519 public keys this thread verified under, decoded. */
+struct instance {
+  enum aes_impl aes;
+#if TALLY_ED25519
+  struct ed25519_cache *keys;
+#endif
+};
 
 static void free_instance(napi_env env, void *data, void *hint) {
   (void)env; (void)hint;
+#if TALLY_ED25519
+  ed25519_cache_free(((struct instance *)data)->keys);
+#endif
   free(data);
 }
 
@@ -409,6 +422,42 @@ static napi_value shamir_eval_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+#if TALLY_ED25519
+static napi_value ed25519_verify_fn(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!args_of(env, info, 3, argv, "ed25519Verify: expected (sig, msg, publicKey)")) return NULL;
+  unsigned char *sig, *msg, *pub;
+  size_t sig_len, msg_len, pub_len;
+  if (!bytes_arg(env, argv[0], &sig, &sig_len, "ed25519Verify sig")) return NULL;
+  if (!bytes_arg(env, argv[1], &msg, &msg_len, "ed25519Verify msg")) return NULL;
+  if (!bytes_arg(env, argv[2], &pub, &pub_len, "ed25519Verify publicKey")) return NULL;
+  if (sig_len != 64) return throw_range(env, "ed25519Verify sig: expected 64 bytes");
+  if (pub_len != 32) return throw_range(env, "ed25519Verify publicKey: expected 32 bytes");
+  struct instance *st = NULL;
+  if (napi_get_instance_data(env, (void **)&st) != napi_ok || st == NULL) return NULL;
+  if (st->keys == NULL) st->keys = ed25519_cache_new(); /* NULL (out of memory): verify without */
+  const int ok = ed25519_verify(sig, msg, msg_len, pub, st->keys);
+  if (ok < 0) {
+    napi_throw_error(env, NULL, "ed25519Verify: OpenSSL SHA-512 failed");
+    return NULL;
+  }
+  napi_value result;
+  return napi_get_boolean(env, ok == 1, &result) == napi_ok ? result : NULL;
+}
+
+static napi_value ed25519_sc_reduce_fn(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!args_of(env, info, 2, argv, "_ed25519ScReduce: expected (input, out)")) return NULL;
+  unsigned char *in, *out;
+  size_t in_len, out_len;
+  if (!bytes_arg(env, argv[0], &in, &in_len, "_ed25519ScReduce input")) return NULL;
+  if (!bytes_arg(env, argv[1], &out, &out_len, "_ed25519ScReduce out")) return NULL;
+  if (in_len != 64 || out_len != 32) return throw_range(env, "_ed25519ScReduce: expected 64 bytes in, 32 out");
+  ed25519_sc_reduce(out, in);
+  return NULL;
+}
+#endif
+
 static napi_value string_of(napi_env env, const char *s) {
   napi_value v;
   return napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v) == napi_ok ? v : NULL;
@@ -457,6 +506,9 @@ NAPI_MODULE_INIT() {
   struct instance *st = malloc(sizeof *st);
   if (st == NULL) return NULL;
   st->aes = AES_OPENSSL;
+#if TALLY_ED25519
+  st->keys = NULL;
+#endif
   for (int i = 0; i < AES_IMPLS; i++) {
     if (aes_supported((enum aes_impl)i)) { st->aes = (enum aes_impl)i; break; }
   }
@@ -472,6 +524,10 @@ NAPI_MODULE_INIT() {
     { "roundStochastic", round_stochastic_fn },
     { "hkdfSha256", hkdf_sha256 },
     { "shamirEval", shamir_eval_fn },
+#if TALLY_ED25519
+    { "ed25519Verify", ed25519_verify_fn },
+    { "_ed25519ScReduce", ed25519_sc_reduce_fn },
+#endif
     { "aesImplementations", aes_implementations },
     { "aes", aes_in_use },
     { "useAes", use_aes },

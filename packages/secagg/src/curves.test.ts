@@ -7,6 +7,7 @@ import { nobleCurves } from './curves-noble.ts';
 import { nodeCurves, nodeCurvesWork } from './curves-node.ts';
 import { SMALL_ORDER_ENCODINGS, isCanonicalPoint, isCanonicalScalar } from './ed25519-strict.ts';
 import { curves, keysOn } from './keys.ts';
+import { _useNative, nativeKernel, nativeStatus } from './native.ts';
 
 const BACKENDS: readonly CurveBackend[] = [nodeCurves, nobleCurves];
 
@@ -152,12 +153,18 @@ describe('strict Ed25519 verification on both backends', () => {
 
   it('OpenSSL alone accepts a small-order key with a universal signature and non-canonical keys (why the explicit checks exist)', () => {
     const msgs = ['a', 'b'].map((s) => new TextEncoder().encode(s));
-    for (const m of msgs) expect(nodeCurves.verify(universal, m, identity)).toBe(true);
-    // y = p + 1 encodes the identity non-canonically; x = 0 with the sign bit set likewise.
-    expect(nodeCurves.verify(universal, msgs[0]!, bigToLe(P + 1n))).toBe(true);
-    const negZero = identity.slice();
-    negZero[31]! |= 0x80;
-    expect(nodeCurves.verify(universal, msgs[0]!, negZero)).toBe(true);
+    const wasNative = nativeKernel() !== null;
+    _useNative(false); // nodeCurves.verify on OpenSSL itself
+    try {
+      for (const m of msgs) expect(nodeCurves.verify(universal, m, identity)).toBe(true);
+      // y = p + 1 encodes the identity non-canonically; x = 0 with the sign bit set likewise.
+      expect(nodeCurves.verify(universal, msgs[0]!, bigToLe(P + 1n))).toBe(true);
+      const negZero = identity.slice();
+      negZero[31]! |= 0x80;
+      expect(nodeCurves.verify(universal, msgs[0]!, negZero)).toBe(true);
+    } finally {
+      _useNative(wasNative);
+    }
   });
 
   for (const c of BACKENDS) {
@@ -196,3 +203,129 @@ describe('strict Ed25519 verification on both backends', () => {
     });
   }
 });
+
+/**
+ * The native kernel's Ed25519 verification (packages/native/src/ed25519.c), which
+ * nodeCurves.verify uses where the kernel loaded: the same decisions as OpenSSL's on
+ * valid, forged and degenerate inputs, stricter only on non-canonical key encodings.
+ */
+describe.skipIf(nativeStatus().kernel?.ed25519Verify === undefined)('native Ed25519 verification', () => {
+  const k = nativeStatus().kernel!;
+  const native = (sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): boolean => k.ed25519Verify!(sig, msg, pub);
+  const openssl = (sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): boolean => {
+    const wasNative = nativeKernel() !== null;
+    _useNative(false);
+    try {
+      return nodeCurves.verify(sig, msg, pub);
+    } catch {
+      return false; // OpenSSL refuses to import some encodings
+    } finally {
+      _useNative(wasNative);
+    }
+  };
+  const flip = (b: Uint8Array, bit: number): Uint8Array => {
+    const out = Uint8Array.from(b);
+    out[(bit >> 3) % out.length]! ^= 1 << (bit & 7);
+    return out;
+  };
+
+  it('RFC 8032 §7.1 TEST 1-3 verify, and one flipped bit anywhere in R, S, the key or the message does not', () => {
+    for (const [, pk, msgHex, sigHex] of RFC8032) {
+      const [pub, msg, sig] = [fromHex(pk), fromHex(msgHex), fromHex(sigHex)];
+      expect(native(sig, msg, pub)).toBe(true);
+      for (let bit = 0; bit < 512; bit += 7) expect(native(flip(sig, bit), msg, pub)).toBe(false);
+      for (let bit = 0; bit < 256; bit += 5) expect(native(sig, msg, flip(pub, bit))).toBe(false);
+      if (msg.length > 0) expect(native(sig, flip(msg, 3), pub)).toBe(false);
+    }
+  });
+
+  it('property: the same decision as OpenSSL on valid signatures and on one-bit forgeries of them', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 300 }), fc.nat(), (seed, msg, bit) => {
+        const pub = nodeCurves.ed25519PublicKey(seed);
+        const sig = nodeCurves.sign(seed, msg);
+        expect(native(sig, msg, pub)).toBe(true);
+        for (const [s, m, p] of [
+          [flip(sig, bit % 512), msg, pub],
+          [sig, msg, flip(pub, bit % 256)],
+          [sig, msg.length > 0 ? flip(msg, bit % (8 * msg.length)) : Uint8Array.of(1), pub],
+        ] as const) {
+          expect(native(s, m, p)).toBe(openssl(s, m, p));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('accepts what OpenSSL accepts under small-order keys (keys.ts refuses those keys first), and refuses S >= L', () => {
+    const msg = new TextEncoder().encode('any');
+    for (const enc of SMALL_ORDER_ENCODINGS) {
+      const universal = concat(SMALL_ORDER_ENCODINGS[0]!, new Uint8Array(32));
+      const rIsA = concat(enc, new Uint8Array(32));
+      expect(native(universal, msg, enc)).toBe(openssl(universal, msg, enc));
+      expect(native(rIsA, msg, enc)).toBe(openssl(rIsA, msg, enc));
+    }
+    const [, pk, msgHex, sigHex] = RFC8032[1];
+    const sig = fromHex(sigHex);
+    const sPlusL = concat(sig.subarray(0, 32), bigToLe(leToBig(sig.subarray(32)) + L));
+    expect(native(sPlusL, fromHex(msgHex), fromHex(pk))).toBe(false);
+    expect(native(concat(sig.subarray(0, 32), bigToLe(L)), fromHex(msgHex), fromHex(pk))).toBe(false);
+  });
+
+  it('refuses non-canonical key encodings, which OpenSSL decodes (y >= p; x = 0 with the sign bit)', () => {
+    const universal = concat(SMALL_ORDER_ENCODINGS[0]!, new Uint8Array(32));
+    const msg = new TextEncoder().encode('m');
+    expect(native(universal, msg, bigToLe(P + 1n))).toBe(false);
+    expect(native(universal, msg, bigToLe(1n | (1n << 255n)))).toBe(false);
+    expect(native(universal, msg, SMALL_ORDER_ENCODINGS[0]!)).toBe(true);
+    // a y with no x on the curve
+    let y = 2n;
+    while (ed25519PointOf(y) !== null) y++;
+    expect(native(universal, msg, bigToLe(y))).toBe(false);
+  });
+
+  it('reduces 512-bit integers mod L exactly (the hash k = H(R ‖ A ‖ M) of every verification)', () => {
+    const edges = [0n, 1n, L - 1n, L, L + 1n, 2n * L - 1n, 2n ** 252n, 2n ** 253n - 1n, 2n ** 256n - 1n, 2n ** 511n, 2n ** 512n - 1n, (2n ** 512n / L) * L, (2n ** 512n / L) * L - 1n];
+    const check = (v: bigint): void => {
+      const input = new Uint8Array(64);
+      for (let i = 0, x = v; i < 64; i++, x >>= 8n) input[i] = Number(x & 0xffn);
+      const out = new Uint8Array(32);
+      k._ed25519ScReduce!(input, out);
+      expect(leToBig(out)).toBe(v % L);
+    };
+    for (const v of edges) check(v);
+    fc.assert(fc.property(fc.uint8Array({ minLength: 64, maxLength: 64 }), (b) => check(leToBig(b))), { numRuns: 2000 });
+  });
+
+  it('keeps keys apart that share a cache slot (the key\'s first byte)', () => {
+    const bySlot = new Map<number, Uint8Array[]>();
+    let pair: Uint8Array[] | undefined;
+    for (let i = 0; pair === undefined; i++) {
+      const seed = new Uint8Array(32).map((_, j) => (i * 31 + j * 7) & 0xff);
+      seed[0] = i & 0xff;
+      seed[1] = i >> 8;
+      const pub = nodeCurves.ed25519PublicKey(seed);
+      const list = bySlot.get(pub[0]!) ?? [];
+      list.push(seed);
+      bySlot.set(pub[0]!, list);
+      if (list.length === 2) pair = list;
+    }
+    const msg = new TextEncoder().encode('slot');
+    const [a, b] = pair.map((seed) => ({ pub: nodeCurves.ed25519PublicKey(seed), sig: nodeCurves.sign(seed, msg) }));
+    for (let round = 0; round < 3; round++) {
+      expect(native(a!.sig, msg, a!.pub)).toBe(true);
+      expect(native(b!.sig, msg, b!.pub)).toBe(true);
+      expect(native(a!.sig, msg, b!.pub)).toBe(false);
+      expect(native(b!.sig, msg, a!.pub)).toBe(false);
+    }
+  });
+});
+
+/** The x of a point with this y, or null when y² − 1 / (d y² + 1) is not a square (noble decides). */
+function ed25519PointOf(y: bigint): object | null {
+  try {
+    return ed25519.Point.fromBytes(bigToLe(y), false);
+  } catch {
+    return null;
+  }
+}

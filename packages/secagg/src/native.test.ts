@@ -111,6 +111,25 @@ describe.skipIf(missing)('@tally/native (the native mask kernel)', () => {
     });
   }
 
+  it.skipIf(kernel().ed25519Verify === undefined)('verifies Ed25519 in a worker thread too (each thread its own key cache)', async () => {
+    const path = createRequire(import.meta.url).resolve('@tally/native');
+    // RFC 8032 §7.1 TEST 2, then the same with the message's bit 0 flipped, then TEST 2 again (a cache hit).
+    const pub = '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c';
+    const sig = '92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00';
+    const code = `const { kernel } = require(${JSON.stringify(path)}); const h = (x) => new Uint8Array(Buffer.from(x, 'hex'));
+      const v = (m) => kernel.ed25519Verify(h('${sig}'), h(m), h('${pub}'));
+      require('node:worker_threads').parentPort.postMessage([v('72'), v('73'), v('72')]);`;
+    const seen = await new Promise<boolean[]>((resolve, reject) => {
+      const w = new Worker(code, { eval: true });
+      w.once('message', (m: boolean[]) => {
+        resolve(m);
+        void w.terminate();
+      });
+      w.once('error', reject);
+    });
+    expect(seen).toEqual([true, false, true]);
+  });
+
   it('useAes switches only the calling thread (each thread has its own instance)', async () => {
     const k = kernel();
     const before = k.aes();

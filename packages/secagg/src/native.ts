@@ -51,7 +51,36 @@ export function selfCheck(k: NativeKernel): string | null {
   for (let i = 0; i < lanes; i++) if (vec[i] !== expect[i]) return `its masked sum differs from the JS one at lane ${i}`;
   k.addVector(vec, expect, -1);
   if (vec.some((x) => x !== 0)) return 'its vector subtraction is wrong';
-  return roundingCheck(k) ?? hkdfCheck(k) ?? shamirCheck(k);
+  return roundingCheck(k) ?? hkdfCheck(k) ?? shamirCheck(k) ?? ed25519Check(k);
+}
+
+/**
+ * Ed25519 verification (where built) on RFC 8032 §7.1 TEST 2, and three forgeries of it: a
+ * flipped message bit, a flipped R bit, and S + L (the same signature, non-canonical S).
+ */
+function ed25519Check(k: NativeKernel): string | null {
+  if (k.ed25519Verify === undefined) return null;
+  const hex = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'));
+  const pub = hex('3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c');
+  const msg = hex('72');
+  const sig = hex('92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00');
+  if (!k.ed25519Verify(sig, msg, pub)) return 'its Ed25519 verification refuses RFC 8032 TEST 2';
+  const badMsg = hex('73');
+  const badR = Uint8Array.from(sig);
+  badR[0]! ^= 1;
+  // S + L: S's top byte 0x0c, L's 0x10 (and the lower bytes add without reaching 2^256).
+  const sPlusL = Uint8Array.from(sig);
+  let carry = 0;
+  const L = hex('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010');
+  for (let i = 0; i < 32; i++) {
+    const v = sPlusL[32 + i]! + L[i]! + carry;
+    sPlusL[32 + i] = v & 0xff;
+    carry = v >> 8;
+  }
+  if (k.ed25519Verify(sig, badMsg, pub) || k.ed25519Verify(badR, msg, pub) || k.ed25519Verify(sPlusL, msg, pub)) {
+    return 'its Ed25519 verification accepts a forgery of RFC 8032 TEST 2';
+  }
+  return null;
 }
 
 /** Shamir evaluation against BigInt Horner, with the largest coefficients and points. */

@@ -39,11 +39,12 @@ export interface WorkerJob {
   /** The model frame on the wire (TaskOffer or plaintext model), WebSocket header included. */
   readonly modelFrameBytes: number;
   /**
-   * A round to run first against another server of the same mode, with an `m`-lane model,
-   * untimed and unmetered (bench/round.ts --cold leaves it out): the thread's code is then
-   * as warm as a node's after its first round (and the plaintext client's likewise).
+   * Rounds to run first, one against each of these servers of the same mode (each with an
+   * `m`-lane model), in order, untimed and unmetered (none with bench/round.ts --cold): the
+   * thread's code is then as warm as a node's in a federation's later rounds (and the
+   * plaintext client's likewise).
    */
-  readonly warm?: { readonly url: string; readonly m: number };
+  readonly warm: { readonly urls: readonly string[]; readonly m: number };
 }
 
 export interface ClientReport {
@@ -96,7 +97,7 @@ const node = (c: WorkerClient, url: string, trainer: FixedDeltaTrainer, stateRoo
     reconnect: { initialMs: 100, maxMs: 1_000 },
   });
 
-/** job.warm: every client of this thread takes part in one round there first (no meters, no marks). */
+/** One of job.warm's rounds: every client of this thread takes part in it (no meters, no marks). */
 async function warmRound(w: { readonly url: string; readonly m: number }): Promise<void> {
   const delta = fillRandomDelta(new Float32Array(w.m), 0.5);
   const trainerOf = (c: WorkerClient) => new FixedDeltaTrainer(delta, c.weight, 0.5, () => undefined);
@@ -121,7 +122,7 @@ async function warmRound(w: { readonly url: string; readonly m: number }): Promi
 
 // Helpers only where a node would start them (maskHelpersPay; k + 1 ≤ n masks per client).
 if (job.mode === 'secure') await warmUp({ maskHelpers: maskHelpersPay(job.enrolled.length, job.m) });
-if (job.warm !== undefined) await warmRound(job.warm);
+for (const url of job.warm.urls) await warmRound({ url, m: job.warm.m });
 const meter = new SocketMeter(); // from here on: the warm-up's sockets are closed and not counted
 let cpuAtStart: number | null = null;
 let gc: ReturnType<typeof gcCounter> | null = null;

@@ -36,10 +36,12 @@
  * timed round is then the third a node's thread runs, its node, wire and coordinator code as
  * warm as in a federation's every later round. One warm-up round is not enough for that: in
  * the second round V8 still optimises about 120 functions (the per-peer ones of secagg,
- * --trace-opt) that reach TurboFan's threshold only then; the plaintext side's code is warm
- * after one. Measured at n = 50, m = 1e6: the secure round takes ~1.3–1.4 s after two
- * warm-up rounds, ~1.6 s after one (and ~2 s when the one warm-up round used a 4096-lane
- * model, as this bench did before, so that the 1e6-lane loops ran cold in the timed round).
+ * --trace-opt) that reach TurboFan's threshold only then. Measured at n = 50, m = 1e6
+ * (interleaved runs, before the native Ed25519): the secure round took 1.34–1.54 s after
+ * two warm-up rounds, 1.47–1.58 s after one, 1.51–1.57 s cold, and 1.8–2.0 s after the
+ * single 4096-lane warm-up round this bench ran before (V8 had optimised for the small
+ * model, and the 1e6-lane loops ran unoptimised or deoptimised in the timed round). The
+ * plaintext round gains from the warm-up too (0.42–0.47 s against 0.48–0.52 s cold).
  *
  * Both rounds' new models are compared with the exact weighted mean (float64):
  * the plaintext one differs by float32 rounding, the secure one by its fixed-point

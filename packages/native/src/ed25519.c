@@ -284,15 +284,17 @@ static void p3_dbl(ge_p1p1 *r, const ge_p3 *p) {
   p2_dbl(r, &q);
 }
 
-/* p + q (sub: p − q, with −q = (Y−X, Y+X, Z, −2dT)). */
-static void ge_add(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q, int sub) {
+/* p ± q for q given as (Y+X, Y−X, 2d·T) and its Z, or with Z = 1 (z NULL: an affine q).
+ * −q = (Y−X, Y+X, −2d·T), so subtracting swaps the first two and negates the third. */
+static void add_parts(ge_p1p1 *r, const ge_p3 *p, const uint64_t *ypx_q, const uint64_t *ymx_q, const uint64_t *t2d_q, const uint64_t *z_q, int sub) {
   fe a, b, c, zz, ypx, ymx;
   fe_add(ypx, p->Y, p->X);
   fe_sub(ymx, p->Y, p->X);
-  fe_mul(b, ypx, sub ? q->YminusX : q->YplusX);
-  fe_mul(a, ymx, sub ? q->YplusX : q->YminusX);
-  fe_mul(c, p->T, q->T2d);
-  fe_mul(zz, p->Z, q->Z);
+  fe_mul(b, ypx, sub ? ymx_q : ypx_q);
+  fe_mul(a, ymx, sub ? ypx_q : ymx_q);
+  fe_mul(c, p->T, t2d_q);
+  if (z_q != NULL) fe_mul(zz, p->Z, z_q);
+  else fe_copy(zz, p->Z);
   fe_add(zz, zz, zz);
   fe_sub(r->X, b, a);
   fe_add(r->Y, b, a);
@@ -305,25 +307,8 @@ static void ge_add(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q, int sub) {
   }
 }
 
-/* p ± q for an affine q: as ge_add with q's Z = 1. */
-static void ge_madd(ge_p1p1 *r, const ge_p3 *p, const ge_precomp *q, int sub) {
-  fe a, b, c, zz, ypx, ymx;
-  fe_add(ypx, p->Y, p->X);
-  fe_sub(ymx, p->Y, p->X);
-  fe_mul(b, ypx, sub ? q->yminusx : q->yplusx);
-  fe_mul(a, ymx, sub ? q->yplusx : q->yminusx);
-  fe_mul(c, p->T, q->xy2d);
-  fe_add(zz, p->Z, p->Z);
-  fe_sub(r->X, b, a);
-  fe_add(r->Y, b, a);
-  if (sub) {
-    fe_sub(r->Z, zz, c);
-    fe_add(r->T, zz, c);
-  } else {
-    fe_add(r->Z, zz, c);
-    fe_sub(r->T, zz, c);
-  }
-}
+static void ge_add(ge_p1p1 *r, const ge_p3 *p, const ge_cached *q, int sub) { add_parts(r, p, q->YplusX, q->YminusX, q->T2d, q->Z, sub); }
+static void ge_madd(ge_p1p1 *r, const ge_p3 *p, const ge_precomp *q, int sub) { add_parts(r, p, q->yplusx, q->yminusx, q->xy2d, NULL, sub); }
 
 /*
  * The point encoded by s, or 0: y must be below p, x must exist, and x = 0 must not come

@@ -24,6 +24,18 @@ const nodeKeystream = (key: Uint8Array, bytes: number): Uint8Array => new Uint8A
 // WebAssembly): these tests are skipped then, with a warning, except under CI=true.
 const missing = nativeTestsSkipped('native kernel tests');
 
+/** Runs `code` (CommonJS) in a fresh worker thread; resolves with the first message it posts. */
+function inWorker<T>(code: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const w = new Worker(code, { eval: true });
+    w.once('message', (m: T) => {
+      resolve(m);
+      void w.terminate();
+    });
+    w.once('error', reject);
+  });
+}
+
 describe.skipIf(missing)('@tally/native (the native mask kernel)', () => {
   it('is built by the install and passes its self-check here', () => {
     expect(raw.reason).toBeNull();
@@ -119,15 +131,7 @@ describe.skipIf(missing)('@tally/native (the native mask kernel)', () => {
     const code = `const { kernel } = require(${JSON.stringify(path)}); const h = (x) => new Uint8Array(Buffer.from(x, 'hex'));
       const v = (m) => kernel.ed25519Verify(h('${sig}'), h(m), h('${pub}'));
       require('node:worker_threads').parentPort.postMessage([v('72'), v('73'), v('72')]);`;
-    const seen = await new Promise<boolean[]>((resolve, reject) => {
-      const w = new Worker(code, { eval: true });
-      w.once('message', (m: boolean[]) => {
-        resolve(m);
-        void w.terminate();
-      });
-      w.once('error', reject);
-    });
-    expect(seen).toEqual([true, false, true]);
+    expect(await inWorker<boolean[]>(code)).toEqual([true, false, true]);
   });
 
   it('useAes switches only the calling thread (each thread has its own instance)', async () => {
@@ -136,14 +140,7 @@ describe.skipIf(missing)('@tally/native (the native mask kernel)', () => {
     const other = k.aesImplementations().at(-1)!;
     const path = createRequire(import.meta.url).resolve('@tally/native');
     const code = `const { kernel } = require(${JSON.stringify(path)}); const first = kernel.aes(); kernel.useAes(${JSON.stringify(other)}); require('node:worker_threads').parentPort.postMessage([first, kernel.aes()]);`;
-    const seen = await new Promise<string[]>((resolve, reject) => {
-      const w = new Worker(code, { eval: true });
-      w.once('message', (m: string[]) => {
-        resolve(m);
-        void w.terminate();
-      });
-      w.once('error', reject);
-    });
+    const seen = await inWorker<string[]>(code);
     expect(seen).toEqual([k.aesImplementations()[0], other]);
     expect(k.aes()).toBe(before);
   });
